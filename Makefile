@@ -1,0 +1,47 @@
+# MMR — the two commands: `make run` and `make test`. Everything else goes through `mmr --help`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV := python3 -m uv
+MMR := $(UV) run --frozen mmr
+export UV_LINK_MODE := copy
+
+.PHONY: help uv setup run serve stop test lint format docs browser-deps clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+uv: ## Install uv when it is missing
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+
+setup: uv ## Install both environments from their lockfiles (pipeline, Superset)
+	$(UV) sync --frozen
+	$(UV) sync --frozen --project superset
+
+run: setup ## Generate demo data, run the whole pipeline, start Dagster and Superset
+	$(MMR) run
+	$(MMR) serve
+
+serve: setup ## Start Dagster and Superset on what is published
+	$(MMR) serve
+
+stop: ## Stop Dagster and Superset
+	@$(MMR) stop
+
+lint: setup ## ruff and sqlfluff
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	MMR_BUILD_DB=$$(mktemp -d)/lint.duckdb $(UV) run --frozen sqlfluff lint dbt
+
+format: setup ## Apply ruff and sqlfluff fixes
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+	MMR_BUILD_DB=$$(mktemp -d)/lint.duckdb $(UV) run --frozen sqlfluff fix dbt
+
+test: setup lint ## The full test suite (what CI runs)
+	$(UV) run --frozen pytest
+
+docs: setup ## Build the dbt docs site (var/dbt_docs)
+	$(MMR) docs
+
+clean: stop ## Remove all runtime state (var/)
+	rm -rf var

@@ -1,0 +1,202 @@
+"""`mmr`: the one command line of MMR."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from dagster_project.settings import PROJECT_ROOT, get_settings
+
+app = typer.Typer(
+    help="Monitor Maatschappelijk Resultaat: the outcome warehouse of the social domain.",
+    no_args_is_help=True,
+)
+console = Console()
+
+DBT_DIR = PROJECT_ROOT / "dbt"
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 1
+"""
+
+
+def prepare() -> None:
+    """Runtime folders, Dagster home and the dbt manifest the Dagster definitions load from."""
+    settings = get_settings()
+    settings.ensure_dirs()
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    dagster_yaml = settings.dagster_home / "dagster.yaml"
+    if not dagster_yaml.exists():
+        dagster_yaml.write_text(DAGSTER_YAML)
+    from dagster_project.dbt import dbt_environment
+
+    dbt_environment()
+    manifest = DBT_DIR / "target" / "manifest.json"
+    newest_source = max(p.stat().st_mtime for p in DBT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"})
+    if not manifest.exists() or manifest.stat().st_mtime < newest_source:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dbt.cli.main",
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(DBT_DIR),
+                "--profiles-dir",
+                str(DBT_DIR),
+            ],
+            check=True,
+        )
+
+
+@app.command()
+def generate(
+    scale: Annotated[str, typer.Option(help="demo (one region, seconds) or national (the whole country)")] = "demo",
+    seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 42,
+    out: Annotated[Path | None, typer.Option(help="Folder to write the sources to (default var/landing).")] = None,
+) -> None:
+    """Generate synthetic deliveries of every source in their real formats."""
+    from dagster_project.synthetic import generate as generate_sources
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    summary = generate_sources(scale, seed, out or settings.landing_dir, settings.generator_dir / "truth.json")
+    table = Table("source", "rows", title=f"Generated ({scale}, seed {seed})")
+    for source, rows in summary.items():
+        table.add_row(source, f"{rows:,}" if isinstance(rows, int) else str(rows))
+    console.print(table)
+
+
+def _follow(instance, run_id: str, total: int, stop: threading.Event) -> None:
+    from dagster import DagsterEventType
+
+    done_types = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_CHECK_EVALUATION}
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("starting", total=total)
+        seen = 0
+        while not stop.is_set():
+            records = instance.get_records_for_run(run_id, of_type=done_types, limit=10_000).records
+            if len(records) != seen:
+                seen = len(records)
+                last = records[-1].event_log_entry.dagster_event
+                label = last.asset_key.to_user_string() if last.asset_key else last.event_type_value
+                progress.update(task, completed=min(seen, total), description=label)
+            time.sleep(0.3)
+        progress.update(task, completed=total if seen else 0, description="finished")
+
+
+@app.command()
+def run(
+    demo: Annotated[bool, typer.Option(help="Generate demo data first when nothing has landed.")] = True,
+) -> None:
+    """Ingest → transform → analyse → audit → publish, as one Dagster run (visible in the UI)."""
+    prepare()
+    settings = get_settings()
+    if demo and not any(settings.landing_dir.glob("*/*")):
+        generate(scale="demo", seed=42, out=None)
+    from dagster import DagsterInstance
+
+    from dagster_project.definitions import defs
+
+    job = defs.resolve_job_def("mmr_job")
+    instance = DagsterInstance.get()
+    run_id = str(uuid.uuid4())
+    total = len(defs.resolve_all_asset_keys()) + len(list(defs.resolve_asset_graph().asset_check_keys))
+    stop = threading.Event()
+    follower = threading.Thread(target=_follow, args=(instance, run_id, total, stop), daemon=True)
+    follower.start()
+    try:
+        result = job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
+    finally:
+        stop.set()
+        follower.join()
+    _print_run_summary(result)
+    if not result.success:
+        raise typer.Exit(1)
+
+
+def _print_run_summary(result) -> None:
+    checks = [e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    table = Table("check", "asset", "result", title="Audit")
+    for check in checks:
+        table.add_row(
+            check.check_name,
+            check.asset_key.to_user_string(),
+            "[green]passed[/]" if check.passed else f"[red]failed ({check.severity.value})[/]",
+        )
+    console.print(table)
+    settings = get_settings()
+    if result.success:
+        console.print(f"[green]Published[/] {settings.serving_db} (run {result.run_id})")
+    else:
+        console.print(
+            f"[red]Run {result.run_id} failed[/]: the serving database was left as it was. "
+            "See `mmr status` and the Dagster UI."
+        )
+
+
+@app.command()
+def status() -> None:
+    """Last publish, last failure, audit results, ingestion batches and quarantine."""
+    from dagster_project.status import render_status
+
+    render_status(console, get_settings())
+
+
+@app.command()
+def rollback() -> None:
+    """Put the previously published serving database back."""
+    from dagster_project.publish import rollback as rollback_serving
+
+    rollback_serving(get_settings())
+    console.print("[green]Rolled back[/] to the previous publish.")
+
+
+@app.command()
+def serve() -> None:
+    """Start Dagster (webserver + daemon) and Superset in the background and print where they are."""
+    prepare()
+    from dagster_project.lib import services
+
+    services.start_all(console)
+
+
+@app.command()
+def stop() -> None:
+    """Stop the background services started by `mmr serve`."""
+    from dagster_project.lib import services
+
+    services.stop_all(console)
+
+
+if __name__ == "__main__":
+    app()

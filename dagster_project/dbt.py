@@ -1,0 +1,84 @@
+"""The dbt project as Dagster assets: one asset per model and seed, dbt tests as asset checks."""
+
+import json
+import os
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from dagster_project.settings import PROJECT_ROOT, get_settings
+
+DBT_DIR = PROJECT_ROOT / "dbt"
+
+
+@cache
+def dbt_project() -> DbtProject:
+    """The dbt project; its manifest is parsed on first use so a fresh clone loads without a setup step."""
+    project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+    if not project.manifest_path.exists():
+        dbt_environment()
+        project.preparer.prepare(project)
+    return project
+
+
+def dbt_environment() -> None:
+    """dbt reads the warehouse location from the environment; keep it in step with the settings."""
+    settings = get_settings()
+    os.environ["MMR_HOME"] = str(settings.home)
+    os.environ["MMR_WAREHOUSE"] = settings.warehouse
+    os.environ["MMR_BUILD_DB"] = str(settings.build_db)
+    os.environ.setdefault("MMR_SUPPRESSION_THRESHOLD", str(settings.suppression_threshold))
+    os.environ.setdefault("MMR_ROUNDING_BASE", str(settings.rounding_base))
+
+
+class MmrTranslator(DagsterDbtTranslator):
+    """Keys are `<layer>/<model>`; the group is the folder path joined by `_`, as the schema is."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            fqn = dbt_resource_props["fqn"]
+            layer = fqn[1] if len(fqn) > 2 else "reference"
+            return dg.AssetKey([layer, dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props["fqn"]
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        return "_".join(fqn[1:-1]) or None
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path,
+    project=dbt_project(),
+    dagster_dbt_translator=MmrTranslator(),
+)
+def mmr_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """Every dbt model and seed, built with `dbt build` so each model's tests run right after it."""
+    dbt_environment()
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+def serving_model_keys() -> list[dg.AssetKey]:
+    """The dbt models of the serving layer: exactly what a publish copies to dashboards."""
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    translator = MmrTranslator()
+    return sorted(
+        (
+            translator.get_asset_key(node)
+            for node in manifest["nodes"].values()
+            if node["resource_type"] == "model" and node["fqn"][1] == "serving"
+        ),
+        key=lambda key: key.to_user_string(),
+    )
+
+
+def dbt_resource() -> DbtCliResource:
+    dbt_environment()
+    return DbtCliResource(project_dir=dbt_project(), profiles_dir=str(DBT_DIR))
+
+
+defs = dg.Definitions(assets=[mmr_dbt_models], resources={"dbt": dbt_resource()})

@@ -1,0 +1,36 @@
+"""The one Definitions object of MMR: every source, the dbt project, the audit and the publish."""
+
+import dagster as dg
+
+from dagster_project import audit, dbt, publish
+from dagster_project.lib.landing_sensor import build_landing_sensor
+from dagster_project.sources import cbs_kwb
+
+SOURCE_MODULES = [cbs_kwb]
+
+mmr_job = dg.define_asset_job(
+    name="mmr_job",
+    selection=dg.AssetSelection.all(),
+    description="Ingest → transform → audit → publish: the whole pipeline.",
+)
+
+cbs_yearly_schedule = dg.ScheduleDefinition(
+    name="cbs_yearly_schedule",
+    job=mmr_job,
+    cron_schedule="0 6 1 7 *",
+    execution_timezone="Europe/Amsterdam",
+    description="CBS and Vektis publish yearly; pick up new periods every July.",
+)
+
+defs = dg.Definitions.merge(
+    *(module.defs for module in SOURCE_MODULES),
+    dbt.defs,
+    audit.defs,
+    publish.defs,
+    dg.Definitions(
+        jobs=[mmr_job],
+        schedules=[cbs_yearly_schedule],
+        sensors=[build_landing_sensor(module.SOURCE, mmr_job.name) for module in SOURCE_MODULES],
+        executor=dg.in_process_executor,
+    ),
+)

@@ -1,0 +1,119 @@
+"""All configuration of MMR, read from `MMR_*` environment variables and an optional `.env`.
+
+No secret has a usable default: keys are generated once per installation under `var/`
+(mode 600) or must be supplied through the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MMR_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=PROJECT_ROOT / "var", description="Runtime state: landing, warehouse, logs.")
+    warehouse: Literal["duckdb", "postgres"] = "duckdb"
+    postgres_dsn: str | None = Field(default=None, description="postgresql://user@host:port/db")
+    pseudonym_key: str | None = Field(default=None, description="HMAC key for BSN pseudonyms.")
+    superset_admin_password: str | None = None
+    suppression_threshold: int = 10
+    rounding_base: int = 5
+    dagster_port: int = 3000
+    superset_port: int = 8088
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.home / "warehouse"
+
+    @property
+    def build_db(self) -> Path:
+        return self.warehouse_dir / "build.duckdb"
+
+    @property
+    def serving_db(self) -> Path:
+        return self.warehouse_dir / "serving.duckdb"
+
+    @property
+    def gx_dir(self) -> Path:
+        return self.home / "gx"
+
+    @property
+    def data_docs_index(self) -> Path:
+        return self.gx_dir / "data_docs" / "index.html"
+
+    @property
+    def generator_dir(self) -> Path:
+        return self.home / "generator"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def superset_home(self) -> Path:
+        return self.home / "superset"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    def ensure_dirs(self) -> None:
+        for path in (
+            self.landing_dir,
+            self.archive_dir,
+            self.quarantine_dir,
+            self.warehouse_dir,
+            self.gx_dir,
+            self.generator_dir,
+            self.dagster_home,
+            self.superset_home,
+            self.log_dir,
+            self.run_dir,
+        ):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def secret(self, name: str, supplied: str | None = None) -> str:
+        """A per-installation secret: the supplied value, or one generated once into `var/secrets/`."""
+        if supplied:
+            return supplied
+        path = self.home / "secrets" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+        return path.read_text().strip()
+
+    def get_pseudonym_key(self) -> bytes:
+        return self.secret("pseudonym_key", self.pseudonym_key).encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

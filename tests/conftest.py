@@ -1,0 +1,40 @@
+"""Shared fixtures. End-to-end tests share ONE demo pipeline run (session scope)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+KWB_FIXTURE = FIXTURES / "cbs_kwb" / "kwb_2022.csv"
+
+
+def mmr(home: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the real `mmr` CLI against an MMR_HOME, as a user would."""
+    env = {**os.environ, "MMR_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "COLUMNS": "200"}
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster_project.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"mmr {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with the shipped KWB extract landed and the whole pipeline run once."""
+    home = tmp_path_factory.mktemp("mmr_home")
+    landing = home / "landing" / "cbs_kwb"
+    landing.mkdir(parents=True)
+    shutil.copy(KWB_FIXTURE, landing / KWB_FIXTURE.name)
+    mmr(home, "run", "--no-demo")
+    return home
