@@ -37,7 +37,12 @@ format: setup ## Apply ruff and sqlfluff fixes
 	$(UV) run --frozen ruff check --fix .
 	MMR_BUILD_DB=$$(mktemp -d)/lint.duckdb $(UV) run --frozen sqlfluff fix dbt
 
-test: setup lint ## The full test suite (what CI runs)
+browser-deps: ## Debian's Chromium for the browser tests (installed once)
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core; }
+
+test: setup browser-deps lint ## The full test suite (what CI runs)
 	$(UV) run --frozen pytest
 
 docs: setup ## Build the dbt docs site (var/dbt_docs)

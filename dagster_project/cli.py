@@ -145,7 +145,9 @@ def run(
 
 
 def _print_run_summary(result) -> None:
-    checks = [e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    checks = [
+        e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
     table = Table("check", "asset", "result", title="Audit")
     for check in checks:
         table.add_row(

@@ -97,7 +97,9 @@ def test_dagster_ui_shows_the_assets_and_the_passed_check(demo_home):
     webserver = Path(sys.executable).parent / "dagster-webserver"
     process = subprocess.Popen(
         [str(webserver), "-h", "127.0.0.1", "-p", str(port), "-m", "dagster_project.definitions"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -155,3 +157,20 @@ def test_rollback_restores_the_previous_publish(demo_home):
     assert (demo_home / "warehouse" / "serving.duckdb").read_bytes() == previous
     mmr(demo_home, "rollback")
     assert (demo_home / "warehouse" / "serving.duckdb").read_bytes() == current
+
+
+@pytest.mark.browser
+def test_data_docs_open_in_a_browser_with_the_last_validations(demo_home, browser):
+    """Offline, as on a closed municipal network: only local files load."""
+    docs = demo_home / "gx" / "data_docs"
+    page = browser.new_page()
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
+    page.goto((docs / "index.html").as_uri())
+    assert "Data Docs" in page.inner_text("body")
+    for suite in ("dim_area", "wijk_kerncijfers"):
+        latest = max((docs / "validations" / suite).rglob("*.html"), key=lambda p: p.stat().st_mtime)
+        page.goto(latest.as_uri())
+        text = page.inner_text("body")
+        assert f"Expectation Suite: {suite}" in text
+        assert "Status: Succeeded" in text
+    page.close()

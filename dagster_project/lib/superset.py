@@ -1,0 +1,281 @@
+"""Superset for the one-machine mode: bootstrap, start/stop the web server, export dashboards as code.
+
+Superset lives in its own environment (`superset/.venv`, from `superset/pyproject.toml`) because its
+pins conflict with the pipeline's, so everything here drives that environment through subprocesses:
+
+- `superset/bootstrap.py` (run by `bootstrap()`) upgrades the metadata database, syncs roles,
+  creates user `admin` and imports `superset/assets` (idempotent, matched on UUID);
+- `start()` runs gunicorn on 127.0.0.1:<MMR_SUPERSET_PORT> in the background (pid under
+  `var/run`, log under `var/logs`) and waits for `/health`;
+- `export_dashboards()` writes dashboards edited in the UI back into `superset/assets`.
+
+Superset reads the serving database read-only; the pipeline replaces that file on each publish.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import requests
+
+from dagster_project.settings import PROJECT_ROOT, Settings, get_settings
+
+SUPERSET_DIR = PROJECT_ROOT / "superset"
+SUPERSET_VENV = SUPERSET_DIR / ".venv"
+SUPERSET_PYTHON = SUPERSET_VENV / "bin" / "python"
+GUNICORN = SUPERSET_VENV / "bin" / "gunicorn"
+CONFIG_PATH = SUPERSET_DIR / "superset_config.py"
+BOOTSTRAP_SCRIPT = SUPERSET_DIR / "bootstrap.py"
+ASSETS_DIR = SUPERSET_DIR / "assets"
+PROCESS_NAME = "superset"
+HEALTH_TIMEOUT = 180.0
+
+# Variables passed through to the Superset processes when set (see superset/superset_config.py).
+PASSTHROUGH = (
+    "MMR_SUPERSET_SECRET_KEY",
+    "MMR_SUPERSET_METADATA_URI",
+    "MMR_REDIS_URL",
+    "MMR_SUPERSET_LANGUAGE",
+    "MAPBOX_API_KEY",
+)
+
+
+class SupersetError(RuntimeError):
+    """Superset could not be bootstrapped, started or exported."""
+
+
+def _settings(settings: Settings | None) -> Settings:
+    return settings or get_settings()
+
+
+def url(settings: Settings | None = None) -> str:
+    return f"http://127.0.0.1:{_settings(settings).superset_port}"
+
+
+def pid_file(settings: Settings | None = None) -> Path:
+    return _settings(settings).run_dir / f"{PROCESS_NAME}.pid"
+
+
+def log_file(settings: Settings | None = None) -> Path:
+    return _settings(settings).log_dir / f"{PROCESS_NAME}.log"
+
+
+def superset_env(settings: Settings | None = None) -> dict[str, str]:
+    """The environment for Superset's processes: its config, its home and MMR's runtime folder."""
+    settings = _settings(settings)
+    env = {key: value for key, value in os.environ.items() if key not in {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"}}
+    env.update(
+        SUPERSET_CONFIG_PATH=str(CONFIG_PATH),
+        SUPERSET_HOME=str(settings.superset_home.resolve()),
+        FLASK_APP="superset",
+        MMR_HOME=str(settings.home.resolve()),
+        PYTHONUNBUFFERED="1",
+    )
+    if settings.superset_admin_password:
+        env["MMR_SUPERSET_ADMIN_PASSWORD"] = settings.superset_admin_password
+    for key in PASSTHROUGH:
+        value = getattr(settings, key.removeprefix("MMR_").lower(), None)
+        if value:
+            env[key] = str(value)
+    return env
+
+
+def _require_env() -> None:
+    if not SUPERSET_PYTHON.exists():
+        raise SupersetError(
+            f"Superset's environment is missing ({SUPERSET_VENV}); run `uv sync --project superset --frozen`"
+        )
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _run_script(args: list[str], settings: Settings, log_name: str, timeout: float) -> str:
+    """Run superset/bootstrap.py; its own messages (stdout) are returned, Superset's log goes to a file."""
+    _require_env()
+    settings.ensure_dirs()
+    log = settings.log_dir / log_name
+    with log.open("w") as handle:
+        result = subprocess.run(
+            [str(SUPERSET_PYTHON), str(BOOTSTRAP_SCRIPT), *args],
+            cwd=SUPERSET_DIR,
+            env=superset_env(settings),
+            stdout=subprocess.PIPE,
+            stderr=handle,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise SupersetError(
+            f"`bootstrap.py {' '.join(args)}` failed (exit {result.returncode}); see {log}:\n{_tail(log)}"
+        )
+    return result.stdout
+
+
+def bootstrap(settings: Settings | None = None, *, echo: bool = True, timeout: float = 600) -> str:
+    """Prepare Superset: metadata schema, roles, admin user, assets from `superset/assets`.
+
+    Idempotent. On the first run without `MMR_SUPERSET_ADMIN_PASSWORD` the generated admin password
+    is printed (once) and stored in `var/superset/admin_password`. Returns the script's messages.
+    """
+    settings = _settings(settings)
+    output = _run_script(
+        ["bootstrap", "--serving-db", str(settings.serving_db.resolve())],
+        settings,
+        "superset-bootstrap.log",
+        timeout,
+    )
+    if echo:
+        for line in output.splitlines():
+            if line.startswith("[superset]"):
+                print(line, flush=True)
+    return output
+
+
+def _running_pid(settings: Settings) -> int | None:
+    """The pid of the gunicorn master this module started, if it is still running."""
+    path = pid_file(settings)
+    if not path.exists():
+        return None
+    try:
+        pid = int(path.read_text().strip())
+        process = psutil.Process(pid)
+        alive = process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        ours = any("gunicorn" in part for part in process.cmdline())
+    except (ValueError, psutil.Error):
+        alive = ours = False
+    if alive and ours:
+        return pid
+    path.unlink(missing_ok=True)
+    return None
+
+
+def is_running(settings: Settings | None = None) -> bool:
+    """Whether the Superset server started by `start()` is running."""
+    return _running_pid(_settings(settings)) is not None
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def healthy(settings: Settings | None = None) -> bool:
+    try:
+        return requests.get(f"{url(settings)}/health", timeout=3).ok
+    except requests.RequestException:
+        return False
+
+
+def start(settings: Settings | None = None, *, workers: int = 2, timeout: float = HEALTH_TIMEOUT) -> str:
+    """Start Superset (gunicorn) on 127.0.0.1 in the background, wait for `/health`; return its URL."""
+    settings = _settings(settings)
+    _require_env()
+    settings.ensure_dirs()
+    base = url(settings)
+    if _running_pid(settings) is None:
+        if _port_in_use(settings.superset_port):
+            raise SupersetError(
+                f"port {settings.superset_port} is already in use; stop what runs there or set MMR_SUPERSET_PORT"
+            )
+        command = [
+            str(GUNICORN),
+            "--bind",
+            f"127.0.0.1:{settings.superset_port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--timeout",
+            "120",
+            "--limit-request-line",
+            "0",
+            "--limit-request-field_size",
+            "0",
+            "superset.app:create_app()",
+        ]
+        with log_file(settings).open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=SUPERSET_DIR,
+                env=superset_env(settings),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        pid_file(settings).write_text(str(process.pid))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if healthy(settings):
+            return base
+        if _running_pid(settings) is None:
+            raise SupersetError(f"Superset exited during start; see {log_file(settings)}:\n{_tail(log_file(settings))}")
+        time.sleep(0.5)
+    stop(settings)
+    raise SupersetError(f"Superset did not answer on {base}/health within {timeout:.0f}s; see {log_file(settings)}")
+
+
+def stop(settings: Settings | None = None, *, timeout: float = 20) -> bool:
+    """Stop the Superset server started by `start()`; False when it was not running."""
+    settings = _settings(settings)
+    pid = _running_pid(settings)
+    if pid is None:
+        return False
+    # gunicorn runs in its own session (start_new_session), so its group is exactly its own processes.
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and psutil.pid_exists(pid):
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.2)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    pid_file(settings).unlink(missing_ok=True)
+    return True
+
+
+def admin_password(settings: Settings | None = None) -> str | None:
+    """The admin password: `MMR_SUPERSET_ADMIN_PASSWORD`, or the one generated by the first bootstrap."""
+    settings = _settings(settings)
+    if settings.superset_admin_password:
+        return settings.superset_admin_password
+    path = settings.superset_home / "admin_password"
+    return path.read_text().strip() if path.exists() else None
+
+
+def export_dashboards(dest: Path | str = ASSETS_DIR, settings: Settings | None = None, *, timeout: float = 300) -> str:
+    """Export every dashboard (with its charts, datasets and database) from Superset into `dest`.
+
+    Files are named `<Title>_<uuid>.yaml`; an asset whose title changed replaces its old file. The
+    database YAML already in `dest` (a template for the serving path) is kept; a new one gets the
+    serving path replaced by `${MMR_SERVING_DB}`. Review the diff and commit it.
+    """
+    settings = _settings(settings)
+    dest = Path(dest).resolve()
+    dest.mkdir(parents=True, exist_ok=True)
+    return _run_script(
+        ["export", str(dest), "--serving-db", str(settings.serving_db.resolve())],
+        settings,
+        "superset-export.log",
+        timeout,
+    )

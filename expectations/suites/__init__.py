@@ -1,0 +1,34 @@
+"""Expectation suites as code: one module per published table, registered in ``SUITES``.
+
+A suite module defines ``NAME`` (the dbt model), ``SCHEMA`` (where the table lives in the build
+database) and ``build() -> gx.ExpectationSuite``. Add new modules to ``_MODULES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+
+import great_expectations as gx
+
+from expectations.suites import dim_area, wijk_kerncijfers
+
+_MODULES: list[ModuleType] = [dim_area, wijk_kerncijfers]
+
+#: suite name (= table name) -> factory building a fresh ExpectationSuite
+SUITES: dict[str, Callable[[], gx.ExpectationSuite]] = {m.NAME: m.build for m in _MODULES}
+
+#: suite name -> schema of the table it audits in the build database
+SCHEMAS: dict[str, str] = {m.NAME: m.SCHEMA for m in _MODULES}
+
+
+def get_suite(name: str) -> gx.ExpectationSuite:
+    """Build the registered suite ``name``."""
+    try:
+        factory = SUITES[name]
+    except KeyError:
+        raise KeyError(f"no expectation suite named {name!r}; known: {sorted(SUITES)}") from None
+    return factory()
+
+
+__all__ = ["SCHEMAS", "SUITES", "get_suite"]

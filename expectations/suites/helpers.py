@@ -1,0 +1,254 @@
+"""Small builders so a suite per published table stays a short list of rules.
+
+Every builder returns one GX 1.x expectation carrying ``meta["severity"]`` (``"error"`` blocks the
+publish, ``"warning"`` is reported only) and, where a rule is not tied to a single GX column
+argument, ``meta["column"]`` and ``meta["rule"]`` so an audit failure names what broke.
+
+Rules GX cannot express on DuckDB natively are written as ``UnexpectedRowsExpectation`` queries
+that run inside DuckDB: ``{batch}`` is the table under audit. GX substitutes it as an already
+aliased subquery (``(SELECT ...) AS subselect``), so never alias it again: name it in a CTE
+(``with b as (select * from {batch}) ...``). GX formats the query with ``str.format``, so a
+literal brace in SQL must be doubled (``sql_literal`` does this).
+
+GX's ``expect_column_values_to_match_regex`` has no DuckDB dialect (it reports "Regex is not
+supported for dialect duckdb"), so ``regex`` uses DuckDB's ``regexp_matches`` (search semantics,
+like GX's: anchor the pattern with ``^...$`` for a full match).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+from great_expectations.expectations.metadata_types import FailureSeverity
+
+Severity = Literal["error", "warning"]
+
+ERROR: Severity = "error"
+WARNING: Severity = "warning"
+
+#: DESIGN §7 defaults: counts below the threshold are suppressed, others rounded to the base.
+DISCLOSURE_THRESHOLD = 10
+ROUNDING_BASE = 5
+
+#: Where the area dimension lives in the build database.
+DIM_AREA = "marts_core.dim_area"
+
+
+def _meta(severity: Severity, **extra: Any) -> dict[str, Any]:
+    if severity not in (ERROR, WARNING):
+        raise ValueError(f"severity must be 'error' or 'warning', not {severity!r}")
+    return {"severity": severity, **{k: v for k, v in extra.items() if v is not None}}
+
+
+def _gx_severity(severity: Severity) -> FailureSeverity:
+    return FailureSeverity.CRITICAL if severity == ERROR else FailureSeverity.WARNING
+
+
+def _with_severity(expectation: gxe.Expectation, severity: Severity, **meta: Any) -> gxe.Expectation:
+    expectation.meta = _meta(severity, **meta)
+    expectation.severity = _gx_severity(severity)
+    return expectation
+
+
+def ident(name: str) -> str:
+    """Quote a SQL identifier for DuckDB (and double braces for GX's ``str.format``)."""
+    return ('"' + name.replace('"', '""') + '"').replace("{", "{{").replace("}", "}}")
+
+
+def sql_literal(value: str) -> str:
+    """Quote a SQL string literal for DuckDB (and double braces for GX's ``str.format``)."""
+    return ("'" + value.replace("'", "''") + "'").replace("{", "{{").replace("}", "}}")
+
+
+# --- table shape ---------------------------------------------------------------------------------
+
+
+def columns_present(columns: Iterable[str], severity: Severity = ERROR) -> gxe.Expectation:
+    """The table has (at least) these columns."""
+    return _with_severity(
+        gxe.ExpectTableColumnsToMatchSet(column_set=list(columns), exact_match=False),
+        severity,
+        rule="columns_present",
+    )
+
+
+def row_count_between(
+    min_value: int | None = 1, max_value: int | None = None, severity: Severity = ERROR
+) -> gxe.Expectation:
+    """Row count within ``[min_value, max_value]`` (a bound of None is open)."""
+    return _with_severity(
+        gxe.ExpectTableRowCountToBeBetween(min_value=min_value, max_value=max_value),
+        severity,
+        rule="row_count",
+    )
+
+
+# --- keys and completeness -----------------------------------------------------------------------
+
+
+def unique_key(columns: Sequence[str], severity: Severity = ERROR) -> gxe.Expectation:
+    """The combination of ``columns`` is unique (one column: values unique)."""
+    if len(columns) == 1:
+        expectation: gxe.Expectation = gxe.ExpectColumnValuesToBeUnique(column=columns[0])
+    else:
+        expectation = gxe.ExpectCompoundColumnsToBeUnique(column_list=list(columns))
+    return _with_severity(expectation, severity, rule="unique_key")
+
+
+def not_null(columns: Iterable[str], severity: Severity = ERROR) -> list[gxe.Expectation]:
+    """One not-null expectation per column."""
+    return [
+        _with_severity(gxe.ExpectColumnValuesToNotBeNull(column=column), severity, rule="not_null")
+        for column in columns
+    ]
+
+
+# --- values --------------------------------------------------------------------------------------
+
+
+def between(
+    column: str,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    severity: Severity = ERROR,
+) -> gxe.Expectation:
+    """Non-null values of ``column`` lie within ``[min_value, max_value]``."""
+    return _with_severity(
+        gxe.ExpectColumnValuesToBeBetween(column=column, min_value=min_value, max_value=max_value),
+        severity,
+        rule="between",
+    )
+
+
+def in_set(column: str, values: Iterable[Any], severity: Severity = ERROR) -> gxe.Expectation:
+    """Non-null values of ``column`` are in ``values``."""
+    return _with_severity(
+        gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values)), severity, rule="in_set"
+    )
+
+
+def unexpected_rows(
+    query: str,
+    *,
+    rule: str,
+    column: str | None = None,
+    description: str | None = None,
+    severity: Severity = ERROR,
+) -> gxe.Expectation:
+    """A rule as SQL that selects the offending rows of ``{batch}``; passes when none come back."""
+    expectation = gxe.UnexpectedRowsExpectation(unexpected_rows_query=query, description=description)
+    return _with_severity(expectation, severity, rule=rule, column=column)
+
+
+def regex(
+    column: str,
+    pattern: str,
+    *,
+    where: str | None = None,
+    severity: Severity = ERROR,
+) -> gxe.Expectation:
+    """Non-null values of ``column`` match ``pattern`` (optionally only rows satisfying ``where``)."""
+    condition = f"{ident(column)} is not null and not regexp_matches({ident(column)}, {sql_literal(pattern)})"
+    if where:
+        condition = f"({where}) and {condition}"
+    return unexpected_rows(
+        f"select * from {{batch}} where {condition}",
+        rule="regex",
+        column=column,
+        description=f"`{column}` matches `{pattern}`" + (f" where {where}" if where else ""),
+        severity=severity,
+    )
+
+
+# --- disclosure control (DESIGN §7) --------------------------------------------------------------
+
+
+def disclosure_counts(
+    columns: Iterable[str],
+    threshold: int = DISCLOSURE_THRESHOLD,
+    rounding_base: int = ROUNDING_BASE,
+    severity: Severity = ERROR,
+) -> list[gxe.Expectation]:
+    """Published counts are suppressed (null) or at least ``threshold`` and a multiple of the base."""
+    expectations: list[gxe.Expectation] = []
+    for column in columns:
+        expectations.append(
+            _with_severity(
+                gxe.ExpectColumnValuesToBeBetween(column=column, min_value=threshold),
+                severity,
+                rule="disclosure_threshold",
+            )
+        )
+        expectations.append(
+            unexpected_rows(
+                f"select * from {{batch}} where {ident(column)} is not null"
+                f" and {ident(column)} % {int(rounding_base)} <> 0",
+                rule="disclosure_rounding",
+                column=column,
+                description=f"`{column}` is rounded to a multiple of {rounding_base}",
+                severity=severity,
+            )
+        )
+    return expectations
+
+
+# --- references to the area dimension ------------------------------------------------------------
+
+
+def area_in_dim_area(
+    column: str,
+    *,
+    year_column: str | None = "year",
+    dim_area: str = DIM_AREA,
+    severity: Severity = ERROR,
+) -> gxe.Expectation:
+    """Every non-null area code in ``column`` exists in ``dim_area`` (for the same year)."""
+    on = f"a.area_code = b.{ident(column)}"
+    if year_column:
+        on += f" and a.year = b.{ident(year_column)}"
+    return unexpected_rows(
+        f"with b as (select * from {{batch}})"
+        f" select b.* from b left join {dim_area} as a on {on}"
+        f" where b.{ident(column)} is not null and a.area_code is null",
+        rule="area_in_dim_area",
+        column=column,
+        description=f"every `{column}` exists in {dim_area}",
+        severity=severity,
+    )
+
+
+def every_area_present(
+    column: str,
+    area_level: str,
+    *,
+    year_column: str = "year",
+    dim_area: str = DIM_AREA,
+    severity: Severity = ERROR,
+) -> gxe.Expectation:
+    """Every area of ``area_level`` in ``dim_area`` has a row, for each year the table covers."""
+    yc = ident(year_column)
+    return unexpected_rows(
+        f"with b as (select * from {{batch}})"
+        f" select a.* from {dim_area} as a"
+        f" where a.area_level = {sql_literal(area_level)}"
+        f" and a.year in (select distinct {yc} from b)"
+        f" and not exists (select 1 from b where b.{ident(column)} = a.area_code and b.{yc} = a.year)",
+        rule="every_area_present",
+        column=column,
+        description=f"every {area_level} of {dim_area} has a row per year",
+        severity=severity,
+    )
+
+
+def suite(name: str, *expectations: gxe.Expectation | Iterable[gxe.Expectation]) -> gx.ExpectationSuite:
+    """An ExpectationSuite named ``name`` from expectations (or lists of them)."""
+    flat: list[gxe.Expectation] = []
+    for item in expectations:
+        if isinstance(item, gxe.Expectation):
+            flat.append(item)
+        else:
+            flat.extend(item)
+    return gx.ExpectationSuite(name=name, expectations=flat)
