@@ -135,7 +135,12 @@ def run(
     follower = threading.Thread(target=_follow, args=(instance, run_id, total, stop), daemon=True)
     follower.start()
     try:
-        result = job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance,
+            run_id=run_id,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
     finally:
         stop.set()
         follower.join()
@@ -172,6 +177,30 @@ def status() -> None:
     from dagster_project.status import render_status
 
     render_status(console, get_settings())
+
+
+@app.command()
+def docs() -> None:
+    """Build the dbt documentation site (models, columns, tests, lineage) into var/dbt_docs/."""
+    prepare()
+    settings = get_settings()
+    target = settings.home / "dbt_docs"
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "docs",
+            "generate",
+            "--static",
+            "--project-dir",
+            str(DBT_DIR),
+            "--profiles-dir",
+            str(DBT_DIR),
+            "--target-path",
+            str(target),
+        ],
+        check=True,
+    )
+    console.print(f"dbt docs: open {target / 'static_index.html'} in a browser")
 
 
 @app.command()

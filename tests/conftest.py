@@ -1,7 +1,6 @@
 """Shared fixtures. End-to-end tests share ONE demo pipeline run (session scope)."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,12 +30,9 @@ def mmr(home: Path, *args: str, check: bool = True, timeout: int = 900) -> subpr
 
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with the shipped KWB extract landed and the whole pipeline run once."""
+    """The demo region generated and the whole pipeline run once, exactly as `make run` does."""
     home = tmp_path_factory.mktemp("mmr_home")
-    landing = home / "landing" / "cbs_kwb"
-    landing.mkdir(parents=True)
-    shutil.copy(KWB_FIXTURE, landing / KWB_FIXTURE.name)
-    mmr(home, "run", "--no-demo")
+    mmr(home, "run")
     return home
 
 
