@@ -5,7 +5,7 @@ UV := python3 -m uv
 MMR := $(UV) run --frozen mmr
 export UV_LINK_MODE := copy
 
-.PHONY: help uv setup run serve stop test lint format docs browser-deps clean
+.PHONY: help uv setup run serve stop export-dashboards test lint format docs browser-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ serve: setup ## Start Dagster and Superset on what is published
 
 stop: ## Stop Dagster and Superset
 	@$(MMR) stop
+
+export-dashboards: setup ## Write dashboards edited in Superset back into superset/assets/
+	$(MMR) export-dashboards
 
 lint: setup ## ruff and sqlfluff
 	$(UV) run --frozen ruff check .

@@ -221,6 +221,14 @@ def serve() -> None:
     services.start_all(console)
 
 
+@app.command("export-dashboards")
+def export_dashboards() -> None:
+    """Export dashboards edited in the Superset UI back into superset/assets/ (review and commit)."""
+    from dagster_project.lib import superset
+
+    console.print(superset.export_dashboards())
+
+
 @app.command()
 def stop() -> None:
     """Stop the background services started by `mmr serve`."""

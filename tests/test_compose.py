@@ -1,0 +1,38 @@
+"""docker-compose.yml for the shared regional mode: checked as a file (no Docker engine here)."""
+
+import re
+
+import yaml
+
+from dagster_project.settings import PROJECT_ROOT
+
+COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def test_the_shared_mode_services_are_there():
+    assert {"postgres", "dagster-webserver", "dagster-daemon", "superset"} <= set(SERVICES)
+
+
+def test_servers_have_health_checks_and_wait_for_a_healthy_database():
+    for name in ("postgres", "dagster-webserver", "superset"):
+        assert SERVICES[name]["healthcheck"]["test"], name
+    for name in ("dagster-webserver", "dagster-daemon", "superset"):
+        assert SERVICES[name]["depends_on"]["postgres"]["condition"] == "service_healthy", name
+
+
+def test_no_password_or_key_has_a_literal_value():
+    text = (PROJECT_ROOT / "docker-compose.yml").read_text()
+    for key, value in re.findall(r"^\s*([A-Z_]*(?:PASSWORD|SECRET|KEY)[A-Z_]*):\s*(.+)$", text, re.MULTILINE):
+        assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", value.strip()), f"{key} must come from the env file"
+
+
+def test_images_are_built_from_files_in_the_repo():
+    for name, service in SERVICES.items():
+        if "build" in service:
+            build = service["build"]
+            dockerfile = build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
+            context = build.get("context", ".") if isinstance(build, dict) else build
+            assert (PROJECT_ROOT / context / dockerfile).exists() or (PROJECT_ROOT / dockerfile).exists(), name
+        else:
+            assert ":" in service["image"], f"{name}: pin the image tag"
