@@ -5,7 +5,7 @@ UV := python3 -m uv
 MMR := $(UV) run --frozen mmr
 export UV_LINK_MODE := copy
 
-.PHONY: help uv setup run serve stop export-dashboards test lint format docs browser-deps clean
+.PHONY: help uv setup run serve stop export-dashboards bench test lint format docs browser-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ browser-deps: ## Debian's Chromium for the browser tests (installed once)
 
 test: setup browser-deps lint ## The full test suite (what CI runs)
 	$(UV) run --frozen pytest
+
+bench: setup ## National-scale benchmark; report in var/bench/ (SCALE=demo for a quick check)
+	$(MMR) bench --scale $(or $(SCALE),national)
 
 docs: setup ## Build the dbt docs site (var/dbt_docs)
 	$(MMR) docs

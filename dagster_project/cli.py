@@ -180,6 +180,26 @@ def status() -> None:
 
 
 @app.command()
+def bench(
+    scale: Annotated[str, typer.Option(help="national (the targets' scale) or demo (a quick check)")] = "national",
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
+    charts: Annotated[bool, typer.Option(help="Also time every chart query through Superset.")] = True,
+    repeats: Annotated[int, typer.Option(help="Times each chart query is sent.")] = 5,
+) -> None:
+    """Measure generation, the full and incremental build, ingestion and chart queries; report to var/bench/."""
+    from dagster_project.bench import run_benchmark
+
+    settings = get_settings()
+    report = run_benchmark(settings, scale, seed, charts, repeats, console)
+    table = Table("measure", "measured", "target", "met", title=f"Benchmark ({scale})")
+    for name, verdict in report["verdicts"].items():
+        met = {True: "[green]yes", False: "[red]no", None: "—"}[verdict["met"]]
+        table.add_row(name, str(verdict["measured"]), str(verdict["target"]), met)
+    console.print(table)
+    console.print(f"Report: {settings.home / 'bench' / 'report.md'} and report.json")
+
+
+@app.command()
 def docs() -> None:
     """Build the dbt documentation site (models, columns, tests, lineage) into var/dbt_docs/."""
     prepare()

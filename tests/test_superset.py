@@ -16,7 +16,6 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
@@ -72,61 +71,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Api:
-    """The Superset REST API as user admin."""
-
-    def __init__(self, base: str, password: str) -> None:
-        self.base = base
-        response = requests.post(
-            f"{base}/api/v1/security/login",
-            json={"username": "admin", "password": password, "provider": "db", "refresh": False},
-            timeout=30,
-        )
-        response.raise_for_status()
-        self.headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-    def get(self, path: str, **params: Any) -> Any:
-        response = requests.get(f"{self.base}{path}", headers=self.headers, params=params, timeout=60)
-        response.raise_for_status()
-        return response.json()
-
-    def post(self, path: str, payload: dict) -> Any:
-        response = requests.post(f"{self.base}{path}", headers=self.headers, json=payload, timeout=60)
-        assert response.ok, f"POST {path}: {response.status_code} {response.text[:500]}"
-        return response.json()
-
-    def all(self, resource: str) -> list[dict]:
-        return self.get(f"/api/v1/{resource}/", q="(page_size:100)")["result"]
+class Api(superset.SupersetClient):
+    """The Superset REST API as user admin, defaulting to the Wijkprofiel dashboard."""
 
     def dashboard(self, title: str = DASHBOARD_TITLE) -> dict:
-        matches = [d for d in self.all("dashboard") if d["dashboard_title"] == title]
-        assert len(matches) == 1, f"expected one dashboard {title!r}, found {len(matches)}"
-        return matches[0]
-
-    def chart_data(self, chart_id: int) -> list[dict]:
-        """Rows of a chart, from its saved query context (or one built from its form data)."""
-        chart = self.get(f"/api/v1/chart/{chart_id}")["result"]
-        if chart.get("query_context"):
-            query_context = json.loads(chart["query_context"])
-        else:
-            form_data = json.loads(chart["params"])
-            datasource_id, datasource_type = form_data["datasource"].split("__")
-            query_context = {
-                "datasource": {"id": int(datasource_id), "type": datasource_type},
-                "form_data": form_data,
-                "queries": [
-                    {
-                        "columns": form_data.get("all_columns") or form_data.get("groupby", []),
-                        "metrics": form_data.get("metrics") or [form_data.get("metric")],
-                    }
-                ],
-                "result_format": "json",
-                "result_type": "full",
-            }
-        query_context["force"] = True
-        result = self.post("/api/v1/chart/data", query_context)["result"]
-        assert len(result) == 1 and not result[0].get("error"), result
-        return result[0]["data"]
+        return super().dashboard(title)
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,14 @@ Superset reads the serving database read-only; the pipeline replaces that file o
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import requests
@@ -279,3 +281,65 @@ def export_dashboards(dest: Path | str = ASSETS_DIR, settings: Settings | None =
         "superset-export.log",
         timeout,
     )
+
+
+class SupersetClient:
+    """Superset's REST API as a user (admin by default): dashboards, charts and chart data."""
+
+    def __init__(self, base: str, password: str, username: str = "admin") -> None:
+        self.base = base
+        response = requests.post(
+            f"{base}/api/v1/security/login",
+            json={"username": username, "password": password, "provider": "db", "refresh": False},
+            timeout=30,
+        )
+        response.raise_for_status()
+        self.headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = requests.get(f"{self.base}{path}", headers=self.headers, params=params, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, payload: dict) -> Any:
+        response = requests.post(f"{self.base}{path}", headers=self.headers, json=payload, timeout=60)
+        if not response.ok:
+            raise SupersetError(f"POST {path}: {response.status_code} {response.text[:500]}")
+        return response.json()
+
+    def all(self, resource: str) -> list[dict]:
+        return self.get(f"/api/v1/{resource}/", q="(page_size:100)")["result"]
+
+    def dashboard(self, title: str) -> dict:
+        matches = [d for d in self.all("dashboard") if d["dashboard_title"] == title]
+        if len(matches) != 1:
+            raise SupersetError(f"expected one dashboard {title!r}, found {len(matches)}")
+        return matches[0]
+
+    def query_context(self, chart_id: int) -> dict:
+        """The query a dashboard sends for a chart: its saved query context, or one built from its form data."""
+        chart = self.get(f"/api/v1/chart/{chart_id}")["result"]
+        if chart.get("query_context"):
+            return json.loads(chart["query_context"])
+        form_data = json.loads(chart["params"])
+        datasource_id, datasource_type = form_data["datasource"].split("__")
+        return {
+            "datasource": {"id": int(datasource_id), "type": datasource_type},
+            "form_data": form_data,
+            "queries": [
+                {
+                    "columns": form_data.get("all_columns") or form_data.get("groupby", []),
+                    "metrics": form_data.get("metrics") or [form_data.get("metric")],
+                }
+            ],
+            "result_format": "json",
+            "result_type": "full",
+        }
+
+    def chart_data(self, chart_id: int, query_context: dict | None = None) -> list[dict]:
+        """Rows of a chart, computed afresh (no cache)."""
+        context = {**(query_context or self.query_context(chart_id)), "force": True}
+        result = self.post("/api/v1/chart/data", context)["result"]
+        if len(result) != 1 or result[0].get("error"):
+            raise SupersetError(f"chart {chart_id}: {result}")
+        return result[0]["data"]
