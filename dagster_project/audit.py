@@ -1,17 +1,21 @@
 """Audit before publish: Great Expectations suites as blocking Dagster asset checks.
 
 A failing error-severity expectation stops the publish, so dashboards keep the last good data;
-a failing warning is shown but does not block. Results are kept in `audit.check_results` of the
-build database for `mmr status`, and Data Docs are rebuilt on every run.
+a failing warning is shown (the check result is `passed=False` with severity WARN) but does not
+block. Each check compares with the serving database published now (volume change, drift).
+Results are kept in `audit.check_results` of the build database for the publish log and
+`mmr status`, and Data Docs are rebuilt on every run and linked from the check metadata.
 """
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 import duckdb
 
 from dagster_project.settings import get_settings
+from expectations.report import expectation_label, summarise_failures
 
 CHECK_RESULTS_DDL = """
 create table if not exists audit.check_results (
@@ -29,6 +33,15 @@ AUDITED_TABLES: list[tuple[list[str], str, str, str]] = [
     (["marts", "dim_area"], "marts_core", "dim_area", "dim_area"),
     (["serving", "serving_wijk_kerncijfers"], "serving", "wijk_kerncijfers", "wijk_kerncijfers"),
 ]
+
+
+def check_name(suite: str) -> str:
+    return f"gx_{suite}"
+
+
+def audited_asset_keys() -> list[dg.AssetKey]:
+    """Every asset the audit checks: the publish waits for (and is blocked by) their checks."""
+    return [dg.AssetKey(asset_key) for asset_key, *_ in AUDITED_TABLES]
 
 
 def record_check(run_id: str, asset: str, suite: str, success: bool, failures: list[dict]) -> None:
@@ -52,7 +65,7 @@ def record_check(run_id: str, asset: str, suite: str, success: bool, failures: l
 def build_check(asset_key: list[str], schema: str, table: str, suite: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey(asset_key),
-        name=f"gx_{suite}",
+        name=check_name(suite),
         blocking=True,
         description=f"Great Expectations suite `{suite}` on {schema}.{table}; errors block the publish.",
     )
@@ -67,18 +80,28 @@ def build_check(asset_key: list[str], schema: str, table: str, suite: str) -> dg
             suite,
             context_root=settings.gx_dir,
             data_docs_index=settings.data_docs_index,
+            baseline_db=settings.serving_db if settings.serving_db.exists() else None,
         )
         record_check(context.run.run_id, "/".join(asset_key), suite, result.success, result.failures)
-        errors = [f for f in result.failures if f.get("severity", "error") == "error"]
+        # Only error-severity failures (and expectations GX could not evaluate) block the publish;
+        # a failed warning still shows as a failed check, with severity WARN.
+        metadata: dict[str, Any] = {
+            "suite": suite,
+            "errors": dg.MetadataValue.json([expectation_label(f) for f in result.errors]),
+            "warnings": dg.MetadataValue.json([expectation_label(f) for f in result.warnings]),
+            "failed_expectations": dg.MetadataValue.json(json.loads(json.dumps(result.failures, default=str))),
+            "statistics": dg.MetadataValue.json(json.loads(json.dumps(result.statistics, default=str))),
+            "data_docs": dg.MetadataValue.path(str(result.data_docs_path)),
+        }
+        if result.data_docs_path:
+            metadata["data_docs_url"] = dg.MetadataValue.url(result.data_docs_path.resolve().as_uri())
+        if result.validation_page:
+            metadata["validation_page"] = dg.MetadataValue.url(result.validation_page.resolve().as_uri())
         return dg.AssetCheckResult(
             passed=not result.failures,
-            severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN,
-            metadata={
-                "suite": suite,
-                "failed_expectations": dg.MetadataValue.json(json.loads(json.dumps(result.failures, default=str))),
-                "statistics": dg.MetadataValue.json(json.loads(json.dumps(result.statistics, default=str))),
-                "data_docs": dg.MetadataValue.path(str(result.data_docs_path)),
-            },
+            severity=dg.AssetCheckSeverity.WARN if result.success and result.failures else dg.AssetCheckSeverity.ERROR,
+            description=f"{suite}: {summarise_failures(result.failures)}",
+            metadata=metadata,
         )
 
     return _check

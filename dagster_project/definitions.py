@@ -4,9 +4,33 @@ import dagster as dg
 
 from dagster_project import audit, dbt, publish
 from dagster_project.lib.landing_sensor import build_landing_sensor
-from dagster_project.sources import cbs_kwb
+from dagster_project.sources import (
+    budgetten,
+    cbs_kwb,
+    cbs_wijk_zorg,
+    clientervaring,
+    contracten,
+    gebieden,
+    gemeente_jeugd,
+    gemeente_participatie,
+    gemeente_wmo,
+    interventies,
+    vektis_zvw,
+)
 
-SOURCE_MODULES = [cbs_kwb]
+SOURCE_MODULES = [
+    cbs_kwb,
+    cbs_wijk_zorg,
+    gebieden,
+    vektis_zvw,
+    gemeente_jeugd,
+    gemeente_wmo,
+    gemeente_participatie,
+    clientervaring,
+    budgetten,
+    contracten,
+    interventies,
+]
 
 mmr_job = dg.define_asset_job(
     name="mmr_job",

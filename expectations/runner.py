@@ -2,8 +2,13 @@
 
 Public API (wired into Dagster asset checks in group ``audit``):
 
-- ``validate_table(db_path, schema, table, suite_name=None, *, context_root, data_docs_index)``
-- ``validate_many(db_path, tables, *, context_root, data_docs_index)``: one GX run for many tables
+- ``validate_table(db_path, schema, table, suite_name=None, *, context_root, data_docs_index,
+  baseline_db=None)``
+- ``validate_many(db_path, tables, *, context_root, data_docs_index, baseline_db=None)``: one GX
+  run for many tables
+
+``baseline_db`` is the serving database published now (opened read-only): with it, the suites add
+their rules against the last publish (volume change, distribution drift; warnings).
 - ``build_data_docs(context_root=..., data_docs_index=...)``
 
 Suites run on DuckDB through a SQL datasource (``expectations.gx_duckdb``): the work happens in
@@ -125,6 +130,7 @@ def validate_table(
     *,
     context_root: Path,
     data_docs_index: Path,
+    baseline_db: Path | None = None,
 ) -> AuditResult:
     """Validate ``schema.table`` of the DuckDB file ``db_path`` against its suite."""
     [result] = validate_many(
@@ -132,6 +138,7 @@ def validate_table(
         [TableSpec(schema, table, suite_name)],
         context_root=context_root,
         data_docs_index=data_docs_index,
+        baseline_db=baseline_db,
     )
     return result
 
@@ -143,6 +150,7 @@ def validate_many(
     context_root: Path,
     data_docs_index: Path,
     run_name: str | None = None,
+    baseline_db: Path | None = None,
 ) -> list[AuditResult]:
     """Validate several tables in one GX checkpoint run; results in the order given.
 
@@ -163,7 +171,7 @@ def validate_many(
         context = _get_context(context_root)
         started = time.perf_counter()
         try:
-            validation_definitions = _validation_definitions(context, db_path, specs)
+            validation_definitions = _validation_definitions(context, db_path, specs, baseline_db)
             checkpoint = checkpoint_for(context, validation_definitions, result_format=_RESULT_FORMAT)
             checkpoint_result = checkpoint.run(run_id=RunIdentifier(run_name=run_name))
         finally:
@@ -271,7 +279,9 @@ def _datasource(context: Any, db_path: Path, schema: str) -> gx_duckdb.DuckDBDat
     return context.data_sources.add_or_update_duckdb(existing)
 
 
-def _validation_definitions(context: Any, db_path: Path, specs: Sequence[TableSpec]) -> list[gx.ValidationDefinition]:
+def _validation_definitions(
+    context: Any, db_path: Path, specs: Sequence[TableSpec], baseline_db: Path | None = None
+) -> list[gx.ValidationDefinition]:
     """Register datasources, assets, suites and validation definitions for ``specs``.
 
     Each datasource (one per schema) and each suite is stored once per run: storing it again
@@ -279,7 +289,8 @@ def _validation_definitions(context: Any, db_path: Path, specs: Sequence[TableSp
     """
     datasources = {schema: _datasource(context, db_path, schema) for schema in dict.fromkeys(s.schema for s in specs)}
     stored_suites = {
-        name: context.suites.add_or_update(get_suite(name)) for name in dict.fromkeys(s.suite for s in specs)
+        name: context.suites.add_or_update(get_suite(name, baseline_db=baseline_db))
+        for name in dict.fromkeys(s.suite for s in specs)
     }
 
     validation_definitions = []

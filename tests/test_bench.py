@@ -36,7 +36,7 @@ def test_incremental_build_lands_the_held_back_month(report):
     if incremental is None:
         pytest.skip("no monthly deliveries are ingested yet")
     assert incremental["seconds"] > 0 and incremental["share_of_full"] > 0
-    assert list((home / "landing").glob(f"*/*_{incremental['month']}.csv"))
+    assert list((home / "bench" / "home" / "landing").glob(f"*/*_{incremental['month']}.csv"))
 
 
 def test_markdown_report_names_the_machine_and_the_targets(report):

@@ -103,7 +103,9 @@ def test_data_docs_show_the_last_validation(demo_home):
 def test_status_shows_the_last_publish(demo_home):
     out = mmr(demo_home, "status").stdout
     assert "Last good publish" in out
-    assert "cbs_kwb" in out and "kwb_" in out
+    assert "Ingestion per source" in out
+    for source in ("cbs_kwb", "gemeente_jeugd", "gemeente_wmo", "gemeente_participatie"):
+        assert source in out
 
 
 def _free_port() -> int:

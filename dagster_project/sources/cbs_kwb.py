@@ -13,8 +13,7 @@ import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
 
-from dagster_project.lib import ingest, warehouse
-from dagster_project.settings import get_settings
+from dagster_project.lib import ingest
 
 SOURCE = "cbs_kwb"
 FILE_PATTERN = re.compile(r"^kwb_(?P<year>\d{4})\.csv$")
@@ -86,85 +85,40 @@ def parse(path: Path) -> pd.DataFrame:
     return frame
 
 
-def to_raw(accepted: pd.DataFrame, batch: ingest.Batch) -> pd.DataFrame:
+def validate(frame: pd.DataFrame, file_name: str, context: dict[str, str]) -> tuple:
+    accepted, reasons = ingest.apply_contract(frame, CONTRACT, file_name)
+    return accepted, reasons, frame.loc[frame.index.isin(reasons["row"])]
+
+
+def to_raw(accepted: pd.DataFrame, key: bytes) -> pd.DataFrame:
     raw = accepted.drop(columns=[c for c in ("ID",) if c in accepted]).copy()
     raw.columns = [c.lower() for c in raw.columns]
-    raw["_period"] = batch.period
-    raw["_batch_id"] = batch.batch_id
-    raw["_source_file"] = batch.path.name
-    raw["_row"] = accepted.index.to_numpy()
-    return raw.reset_index(drop=True)
+    return raw
+
+
+SPEC = ingest.SourceSpec(
+    source=SOURCE,
+    table="cbs_kwb",
+    asset_key=("raw", "cbs", "kwb"),
+    file_pattern=FILE_PATTERN,
+    file_hint="kwb_<year>.csv",
+    read=parse,
+    validate=validate,
+    period=lambda match: match["year"],
+    to_raw=to_raw,
+)
 
 
 def ingest_file(path: Path, con, settings) -> dict:
     """One file, one batch: contract, quarantine, archive, raw table, ingestion log."""
-    match = FILE_PATTERN.match(path.name)
-    period = match["year"] if match else "unknown"
-    batch = ingest.Batch(SOURCE, path, ingest.content_hash(path), period)
-    if warehouse.already_ingested(con, SOURCE, batch.content_hash):
-        return {"file": path.name, "status": "unchanged"}
-    log = {
-        "batch_id": batch.batch_id,
-        "source": SOURCE,
-        "file_name": path.name,
-        "content_hash": batch.content_hash,
-        "period": period,
-    }
-    try:
-        if not match:
-            raise ingest.UnreadableFile(f"{path.name}: file name must be kwb_<year>.csv")
-        frame = parse(path)
-        accepted, reasons = ingest.apply_contract(frame, CONTRACT, path.name)
-    except ingest.UnreadableFile as exc:
-        reasons = pd.DataFrame([{"row": 0, "column": "", "rule": "readable_file", "message": str(exc)}])
-        folder = ingest.quarantine(settings, batch, None, reasons)
-        (folder / path.name).write_bytes(path.read_bytes())
-        warehouse.record_batch(
-            con, **log, rows_read=0, rows_accepted=0, rows_rejected=0, status="rejected", message=str(exc)
-        )
-        return {"file": path.name, "status": "rejected", "message": str(exc)}
-    if len(reasons):
-        ingest.quarantine(settings, batch, frame.loc[frame.index.isin(reasons["row"])], reasons)
-    raw = to_raw(accepted, batch)
-    ingest.archive(settings, batch, raw)
-    warehouse.replace_period(con, SOURCE, period, raw)
-    rejected = int(reasons["row"].nunique()) if len(reasons) else 0
-    warehouse.record_batch(
-        con,
-        **log,
-        rows_read=len(frame),
-        rows_accepted=len(accepted),
-        rows_rejected=rejected,
-        status="accepted" if not rejected else "partial",
-        message=f"{rejected} rows quarantined" if rejected else "",
-    )
-    return {"file": path.name, "status": "accepted", "rows": len(accepted), "rejected": rejected}
+    return ingest.ingest_file(SPEC, path, con, settings)
 
 
-@dg.asset(
-    key=["raw", "cbs", "kwb"],
-    group_name="cbs",
+cbs_kwb = ingest.source_asset(
+    SPEC,
+    group="cbs",
     kinds={"duckdb", "csv"},
+    description="CBS Kerncijfers wijken en buurten, every delivered year, in `raw.cbs_kwb`.",
 )
-def cbs_kwb(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """CBS Kerncijfers wijken en buurten, every delivered year, in `raw.cbs_kwb`."""
-    settings = get_settings()
-    files = ingest.landed_files(settings, SOURCE)
-    results = []
-    with warehouse.connect(settings) as con:
-        for path in files:
-            result = ingest_file(path, con, settings)
-            context.log.info(f"{SOURCE}: {result}")
-            results.append(result)
-        rows = warehouse.count_rows(con, f"raw.{SOURCE}")
-    return dg.MaterializeResult(
-        metadata={
-            "files": len(files),
-            "rejected_files": sum(r["status"] == "rejected" for r in results),
-            "quarantined_rows": sum(r.get("rejected", 0) for r in results),
-            "raw_rows": dg.MetadataValue.int(int(rows)),
-        }
-    )
-
 
 defs = dg.Definitions(assets=[cbs_kwb])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import great_expectations as gx
 
 from expectations.suites import helpers as h
@@ -13,8 +15,9 @@ COLUMNS = ["area_code", "area_name", "area_level", "gemeente_code", "gemeente_na
 AREA_LEVELS = ["gemeente", "wijk", "buurt"]
 
 
-def build() -> gx.ExpectationSuite:
-    """Expectations for dim_area."""
+def build(baseline_db: Path | None = None) -> gx.ExpectationSuite:
+    """Expectations for dim_area; with ``baseline_db``, also its change against the last publish."""
+    baseline = h.published_profile(baseline_db, NAME)
     return h.suite(
         NAME,
         h.columns_present(COLUMNS),
@@ -36,4 +39,6 @@ def build() -> gx.ExpectationSuite:
             column="wijk_code",
             description="`wijk_code` is null for gemeente rows and set for wijk and buurt rows",
         ),
+        # Warning: a sudden change in the number of areas is reported, not blocking.
+        h.volume_within(baseline) if baseline else None,
     )

@@ -17,9 +17,13 @@ like GX's: anchor the pattern with ``^...$`` for a full match).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
+import duckdb
 import great_expectations as gx
 import great_expectations.expectations as gxe
 from great_expectations.expectations.metadata_types import FailureSeverity
@@ -35,6 +39,10 @@ ROUNDING_BASE = 5
 
 #: Where the area dimension lives in the build database.
 DIM_AREA = "marts_core.dim_area"
+
+#: Change against the last published run that is still "normal" (a fraction, both directions).
+VOLUME_TOLERANCE = 0.2
+DRIFT_TOLERANCE = 0.1
 
 
 def _meta(severity: Severity, **extra: Any) -> dict[str, Any]:
@@ -72,6 +80,15 @@ def columns_present(columns: Iterable[str], severity: Severity = ERROR) -> gxe.E
         gxe.ExpectTableColumnsToMatchSet(column_set=list(columns), exact_match=False),
         severity,
         rule="columns_present",
+    )
+
+
+def exact_columns(columns: Iterable[str], severity: Severity = ERROR) -> gxe.Expectation:
+    """The table has exactly these columns (any order): nothing is published undeclared."""
+    return _with_severity(
+        gxe.ExpectTableColumnsToMatchSet(column_set=list(columns), exact_match=True),
+        severity,
+        rule="exact_columns",
     )
 
 
@@ -243,10 +260,80 @@ def every_area_present(
     )
 
 
-def suite(name: str, *expectations: gxe.Expectation | Iterable[gxe.Expectation]) -> gx.ExpectationSuite:
-    """An ExpectationSuite named ``name`` from expectations (or lists of them)."""
+# --- change against the last published run -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedProfile:
+    """Row count and column means of a table as it is published now (the baseline of a run)."""
+
+    table: str
+    rows: int
+    means: dict[str, float | None] = field(default_factory=dict)
+
+
+def published_profile(serving_db: Path | None, table: str, mean_columns: Sequence[str] = ()) -> PublishedProfile | None:
+    """Profile ``table`` in the published serving database (opened read-only), or None.
+
+    None when nothing is published yet or the table (or a column) is not in it: a first publish
+    has nothing to compare with. Published tables live in the file's ``main`` schema.
+    """
+    if serving_db is None or not Path(serving_db).exists():
+        return None
+    try:
+        with duckdb.connect(str(serving_db), read_only=True) as con:
+            rows = con.execute(f"select count(*) from main.{ident(table)}").fetchone()[0]
+            means = {
+                column: con.execute(f"select avg({ident(column)}) from main.{ident(table)}").fetchone()[0]
+                for column in mean_columns
+            }
+    except duckdb.Error:
+        return None
+    return PublishedProfile(table=table, rows=int(rows), means={k: _float(v) for k, v in means.items()})
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def volume_within(
+    baseline: PublishedProfile, tolerance: float = VOLUME_TOLERANCE, severity: Severity = WARNING
+) -> gxe.Expectation:
+    """Row count within ``tolerance`` of the row count published now."""
+    low = math.floor(baseline.rows * (1 - tolerance))
+    high = math.ceil(baseline.rows * (1 + tolerance))
+    expectation = gxe.ExpectTableRowCountToBeBetween(
+        min_value=max(low, 0),
+        max_value=high,
+        description=f"row count within ±{tolerance:.0%} of the {baseline.rows} rows of the published "
+        f"`{baseline.table}`",
+    )
+    return _with_severity(expectation, severity, rule="volume_change", baseline=baseline.rows)
+
+
+def mean_within(
+    column: str, baseline: PublishedProfile, tolerance: float = DRIFT_TOLERANCE, severity: Severity = WARNING
+) -> gxe.Expectation | None:
+    """Mean of ``column`` within ``tolerance`` (relative) of its published mean; None without a baseline."""
+    mean = baseline.means.get(column)
+    if mean is None:
+        return None
+    spread = abs(mean) * tolerance
+    expectation = gxe.ExpectColumnMeanToBeBetween(
+        column=column,
+        min_value=mean - spread,
+        max_value=mean + spread,
+        description=f"mean of `{column}` within ±{tolerance:.0%} of the published mean {mean:.4g}",
+    )
+    return _with_severity(expectation, severity, rule="distribution_drift", baseline=mean)
+
+
+def suite(name: str, *expectations: gxe.Expectation | Iterable[gxe.Expectation] | None) -> gx.ExpectationSuite:
+    """An ExpectationSuite named ``name`` from expectations (or lists of them; None is skipped)."""
     flat: list[gxe.Expectation] = []
     for item in expectations:
+        if item is None:  # an optional rule that does not apply (e.g. no published baseline yet)
+            continue
         if isinstance(item, gxe.Expectation):
             flat.append(item)
         else:

@@ -1,0 +1,107 @@
+with
+
+jeugd as (
+
+    select * from {{ ref('stg_gemeente__jeugd') }}
+
+),
+
+wmo as (
+
+    select * from {{ ref('stg_gemeente__wmo') }}
+
+),
+
+contracten as (
+
+    select * from {{ ref('stg_gemeente__contracten') }}
+
+),
+
+-- every sighting of a provider: in delivered care and in contracts
+sightings as (
+
+    select
+        agb_code,
+        aanbieder_name,
+        'jeugd' as domain,
+        month as seen_on,
+        0 as is_contract
+    from jeugd
+    where agb_code is not null
+
+    union all
+
+    select
+        agb_code,
+        aanbieder_name,
+        'wmo' as domain,
+        month as seen_on,
+        0 as is_contract
+    from wmo
+    where agb_code is not null
+
+    union all
+
+    select
+        agb_code,
+        aanbieder_name,
+        domain,
+        start_date as seen_on,
+        1 as is_contract
+    from contracten
+    where agb_code is not null
+
+),
+
+-- the name used most recently
+latest_name as (
+
+    select
+        agb_code,
+        aanbieder_name,
+        row_number() over (
+            partition by agb_code
+            order by seen_on desc, aanbieder_name asc
+        ) as recency
+    from sightings
+    where aanbieder_name is not null
+
+),
+
+summary as (
+
+    select
+        agb_code,
+        max(case when domain = 'jeugd' then 1 else 0 end) = 1 as is_jeugd,
+        max(case when domain = 'wmo' then 1 else 0 end) = 1 as is_wmo,
+        max(is_contract) = 1 as has_contract,
+        min(case when is_contract = 0 then seen_on end) as first_care_month,
+        max(case when is_contract = 0 then seen_on end) as last_care_month
+    from sightings
+    group by agb_code
+
+),
+
+final as (
+
+    select
+        summary.agb_code,
+        latest_name.aanbieder_name as provider_name,
+        case
+            when summary.is_jeugd and summary.is_wmo then 'jeugd+wmo'
+            when summary.is_jeugd then 'jeugd'
+            else 'wmo'
+        end as domains,
+        summary.has_contract,
+        summary.first_care_month,
+        summary.last_care_month
+    from summary
+    left join latest_name
+        on
+            summary.agb_code = latest_name.agb_code
+            and latest_name.recency = 1
+
+)
+
+select * from final

@@ -1,0 +1,82 @@
+with
+
+participatie as (
+
+    select * from {{ ref('stg_gemeente__participatie') }}
+
+),
+
+areas as (
+
+    select * from {{ ref('dim_area') }}
+
+),
+
+age_groups as (
+
+    select * from {{ ref('dim_age_group') }}
+
+),
+
+harmonised as (
+
+    select
+        participatie.*,
+        cast(extract(year from participatie.month) as integer) as year,
+        coalesce(gemeenten.reference_gemeente_code, participatie.gemeente_code) as reference_gemeente_code,
+        wijken.reference_area_code as reference_wijk_code
+    from participatie
+    left join areas as gemeenten
+        on
+            participatie.gemeente_code = gemeenten.area_code
+            and cast(extract(year from participatie.month) as integer) = gemeenten.year
+    left join areas as wijken
+        on
+            participatie.wijk_code = wijken.area_code
+            and cast(extract(year from participatie.month) as integer) = wijken.year
+
+),
+
+final as (
+
+    select
+        md5('participatie|' || harmonised.reference_gemeente_code || '|' || harmonised.uitkering_id)
+            as benefit_key,
+        harmonised.uitkering_id,
+        harmonised.gemeente_code,
+        harmonised.reference_gemeente_code,
+        harmonised.month,
+        {{ dbt.concat([
+            "cast(harmonised.year as varchar)",
+            "'-'",
+            "lpad(cast(extract(month from harmonised.month) as varchar), 2, '0')",
+        ]) }} as period_key,
+        harmonised.client_pseudonym as client_key,
+        harmonised.household_pseudonym as household_key,
+        harmonised.buurt_code,
+        harmonised.wijk_code,
+        harmonised.reference_wijk_code,
+        harmonised.birth_year,
+        harmonised.sex,
+        harmonised.year - harmonised.birth_year as age,
+        age_groups.age_group_code,
+        'participatie|' || harmonised.regeling as service_key,
+        harmonised.regeling,
+        harmonised.leefvorm,
+        harmonised.start_date,
+        harmonised.end_date,
+        harmonised.reden_beeindiging,
+        harmonised.month = cast(
+            {{ dbt.date_trunc('month', 'harmonised.start_date') }} as date
+        ) as is_first_month,
+        harmonised.end_date is not null as is_last_month,
+        harmonised.bedrag as amount
+    from harmonised
+    left join age_groups
+        on
+            harmonised.year - harmonised.birth_year
+            between age_groups.min_age and age_groups.max_age
+
+)
+
+select * from final

@@ -1,0 +1,62 @@
+with
+
+budgetten as (
+
+    select * from {{ ref('stg_gemeente__budgetten') }}
+
+),
+
+client_months as (
+
+    select * from {{ ref('fct_client_month') }}
+
+),
+
+areas as (
+
+    select * from {{ ref('dim_area') }}
+
+),
+
+realised as (
+
+    select
+        gemeente_code,
+        cast(extract(year from month) as integer) as year,
+        domain,
+        sum(cost) as realisatie,
+        count(distinct client_key) as n_clients
+    from client_months
+    group by gemeente_code, cast(extract(year from month) as integer), domain
+
+),
+
+final as (
+
+    select
+        budgetten.gemeente_code,
+        coalesce(areas.reference_gemeente_code, budgetten.gemeente_code) as reference_gemeente_code,
+        budgetten.year,
+        cast(budgetten.year as varchar) as period_key,
+        budgetten.domain,
+        budgetten.begroting_primair,
+        budgetten.begroting_na_wijziging,
+        coalesce(realised.realisatie, 0) as realisatie,
+        coalesce(realised.n_clients, 0) as n_clients,
+        coalesce(realised.realisatie, 0) * 100.0
+        / nullif(coalesce(budgetten.begroting_na_wijziging, budgetten.begroting_primair), 0)
+            as pct_uitputting
+    from budgetten
+    left join realised
+        on
+            budgetten.gemeente_code = realised.gemeente_code
+            and budgetten.year = realised.year
+            and budgetten.domain = realised.domain
+    left join areas
+        on
+            budgetten.gemeente_code = areas.area_code
+            and budgetten.year = areas.year
+
+)
+
+select * from final

@@ -1,0 +1,186 @@
+with
+
+jeugd as (
+
+    select * from {{ ref('stg_gemeente__jeugd') }}
+
+),
+
+wmo as (
+
+    select * from {{ ref('stg_gemeente__wmo') }}
+
+),
+
+areas as (
+
+    select * from {{ ref('dim_area') }}
+
+),
+
+age_groups as (
+
+    select * from {{ ref('dim_age_group') }}
+
+),
+
+-- one row per episode per delivered month, both domains in one shape
+care_months as (
+
+    select
+        'jeugd' as domain,
+        gemeente_code,
+        month,
+        traject_id as episode_id,
+        client_pseudonym,
+        household_pseudonym,
+        buurt_code,
+        wijk_code,
+        birth_year,
+        sex,
+        productcategorie_code,
+        productcode,
+        cast(null as varchar) as leveringsvorm,
+        verwijzer_code,
+        agb_code,
+        start_date,
+        end_date,
+        reden_beeindiging,
+        doel_bereikt,
+        volume,
+        bedrag
+    from jeugd
+
+    union all
+
+    select
+        'wmo' as domain,
+        gemeente_code,
+        month,
+        voorziening_id as episode_id,
+        client_pseudonym,
+        household_pseudonym,
+        buurt_code,
+        wijk_code,
+        birth_year,
+        sex,
+        productcategorie_code,
+        productcode,
+        leveringsvorm,
+        cast(null as varchar) as verwijzer_code,
+        agb_code,
+        start_date,
+        end_date,
+        reden_beeindiging,
+        cast(null as boolean) as doel_bereikt,
+        volume,
+        bedrag
+    from wmo
+
+),
+
+-- the gemeente of the reference year, so an episode keeps one key through a merger
+harmonised as (
+
+    select
+        care_months.*,
+        areas.reference_gemeente_code
+    from care_months
+    left join areas
+        on
+            care_months.gemeente_code = areas.area_code
+            and cast(extract(year from care_months.month) as integer) = areas.year
+
+),
+
+ranked as (
+
+    select
+        harmonised.*,
+        row_number() over (
+            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
+            order by harmonised.month desc
+        ) as recency
+    from harmonised
+
+),
+
+totals as (
+
+    select
+        domain,
+        reference_gemeente_code,
+        episode_id,
+        min(month) as first_month,
+        max(month) as last_month,
+        count(*) as n_months,
+        sum(volume) as total_volume,
+        sum(bedrag) as total_cost
+    from harmonised
+    group by domain, reference_gemeente_code, episode_id
+
+),
+
+-- attributes as delivered in the episode's last month
+latest as (
+
+    select * from ranked
+    where recency = 1
+
+),
+
+final as (
+
+    select
+        md5(
+            latest.domain || '|' || coalesce(latest.reference_gemeente_code, latest.gemeente_code) || '|'
+            || latest.episode_id
+        ) as episode_key,
+        latest.domain,
+        latest.episode_id,
+        latest.gemeente_code,
+        coalesce(latest.reference_gemeente_code, latest.gemeente_code) as reference_gemeente_code,
+        latest.client_pseudonym as client_key,
+        latest.household_pseudonym as household_key,
+        latest.buurt_code,
+        latest.wijk_code,
+        wijken.reference_area_code as reference_wijk_code,
+        latest.birth_year,
+        latest.sex,
+        cast(extract(year from latest.start_date) as integer) - latest.birth_year as age_at_start,
+        age_groups.age_group_code,
+        latest.domain || '|' || latest.productcategorie_code as service_key,
+        latest.productcategorie_code,
+        latest.productcode,
+        latest.leveringsvorm,
+        latest.verwijzer_code,
+        latest.agb_code,
+        latest.start_date,
+        latest.end_date,
+        totals.first_month,
+        totals.last_month,
+        totals.n_months,
+        latest.reden_beeindiging,
+        latest.doel_bereikt as goal_attained,
+        latest.end_date is not null as is_ended,
+        coalesce(latest.reden_beeindiging = 'voortijdig afgebroken', false) as is_dropout,
+        totals.total_volume,
+        totals.total_cost
+    from latest
+    inner join totals
+        on
+            latest.domain = totals.domain
+            and latest.episode_id = totals.episode_id
+            and coalesce(latest.reference_gemeente_code, '') = coalesce(totals.reference_gemeente_code, '')
+    left join areas as wijken
+        on
+            latest.wijk_code = wijken.area_code
+            and cast(extract(year from latest.month) as integer) = wijken.year
+    left join age_groups
+        on
+            cast(extract(year from latest.start_date) as integer) - latest.birth_year
+            between age_groups.min_age and age_groups.max_age
+
+)
+
+select * from final

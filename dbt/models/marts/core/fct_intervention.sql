@@ -1,0 +1,41 @@
+with
+
+interventies as (
+
+    select * from {{ ref('stg_gemeente__interventies') }}
+
+),
+
+areas as (
+
+    select * from {{ ref('dim_area') }}
+
+),
+
+final as (
+
+    select
+        interventies.interventie_id,
+        interventies.gemeente_code,
+        interventies.wijk_code,
+        coalesce(wijken.reference_gemeente_code, interventies.gemeente_code) as reference_gemeente_code,
+        wijken.reference_area_code as reference_wijk_code,
+        interventies.interventie_type,
+        interventies.doelgroep,
+        interventies.start_date,
+        interventies.end_date,
+        {{ dbt.concat([
+            "cast(extract(year from interventies.start_date) as varchar)",
+            "'-'",
+            "lpad(cast(extract(month from interventies.start_date) as varchar), 2, '0')",
+        ]) }} as start_period_key,
+        interventies.end_date is null as is_running
+    from interventies
+    left join areas as wijken
+        on
+            interventies.wijk_code = wijken.area_code
+            and cast(extract(year from interventies.start_date) as integer) = wijken.year
+
+)
+
+select * from final

@@ -1,0 +1,64 @@
+-- The total cost of all care episodes of a domain equals the cost delivered in the raw layer,
+-- and every delivered trajectory or provision is one episode.
+with
+
+episodes as (
+
+    select * from {{ ref('fct_care_episode') }}
+
+),
+
+raw_jeugd as (
+
+    select * from {{ source('gemeente', 'jeugd') }}
+
+),
+
+raw_wmo as (
+
+    select * from {{ source('gemeente', 'wmo') }}
+
+),
+
+delivered as (
+
+    select
+        'jeugd' as domain,
+        count(distinct trajectnummer) as n_episodes,
+        sum(bedrag) as cost
+    from raw_jeugd
+
+    union all
+
+    select
+        'wmo' as domain,
+        count(distinct voorzieningnummer) as n_episodes,
+        sum(bedrag) as cost
+    from raw_wmo
+
+),
+
+built as (
+
+    select
+        domain,
+        count(*) as n_episodes,
+        sum(total_cost) as cost
+    from episodes
+    group by domain
+
+)
+
+select
+    delivered.domain,
+    delivered.n_episodes as raw_episodes,
+    built.n_episodes as built_episodes,
+    delivered.cost as raw_cost,
+    built.cost as built_cost
+from delivered
+left join built
+    on delivered.domain = built.domain
+where
+    built.domain is null
+    or delivered.n_episodes <> built.n_episodes
+    or abs(delivered.cost - built.cost) >= 0.01
