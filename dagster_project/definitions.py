@@ -46,6 +46,14 @@ cbs_yearly_schedule = dg.ScheduleDefinition(
     description="CBS and Vektis publish yearly; pick up new periods every July.",
 )
 
+municipal_monthly_schedule = dg.ScheduleDefinition(
+    name="municipal_monthly_schedule",
+    job=mmr_job,
+    cron_schedule="0 6 5 * *",
+    execution_timezone="Europe/Amsterdam",
+    description="Gemeenten export Jeugd, Wmo and Participatie monthly; build on the 5th, after the drops.",
+)
+
 defs = dg.Definitions.merge(
     *(module.defs for module in SOURCE_MODULES),
     dbt.defs,
@@ -53,7 +61,7 @@ defs = dg.Definitions.merge(
     publish.defs,
     dg.Definitions(
         jobs=[mmr_job],
-        schedules=[cbs_yearly_schedule],
+        schedules=[cbs_yearly_schedule, municipal_monthly_schedule],
         sensors=[build_landing_sensor(module.SOURCE, mmr_job.name) for module in SOURCE_MODULES],
         executor=dg.in_process_executor,
     ),

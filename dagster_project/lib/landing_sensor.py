@@ -22,7 +22,8 @@ def build_landing_sensor(source: str, job_name: str, interval_seconds: int = 30)
     )
     def _sensor(context: dg.SensorEvaluationContext):
         seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
-        now = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in landed_files(get_settings(), source)}
+        files = landed_files(get_settings(), source, pattern="*")
+        now = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files}
         stable = sorted(name for name, sig in now.items() if seen.get(name) == sig)
         context.update_cursor(json.dumps(now))
         if not stable or any(seen.get(name) != sig for name, sig in now.items()):
