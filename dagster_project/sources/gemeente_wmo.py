@@ -17,7 +17,6 @@ that gemeente. Not partitioned: one run ingests every new delivery.
 import re
 
 import dagster as dg
-import pandas as pd
 
 from dagster_project.lib import ingest
 from dagster_project.lib.ingest import Rule
@@ -99,10 +98,6 @@ CONTRACT = ingest.SqlContract(
 )
 
 
-def to_raw(accepted: pd.DataFrame, key: bytes) -> pd.DataFrame:
-    return pseudonymise_person(accepted, key)
-
-
 SPEC = ingest.SourceSpec(
     source=SOURCE,
     table="gemeente_wmo",
@@ -112,7 +107,7 @@ SPEC = ingest.SourceSpec(
     read=lambda path: ingest.read_delimited_arrow(path, COLUMNS),
     validate=ingest.sql_validator(CONTRACT),
     period=lambda match: f"{match['gm']}:{match['month']}",
-    to_raw=to_raw,
+    to_raw=pseudonymise_person,
     mask=pseudonymise_person,
     personal=True,
     enrich=ingest.locate_postcodes,
