@@ -18,9 +18,8 @@ import re
 
 import dagster as dg
 
-from dagster_project.lib import ingest
+from dagster_project.lib import ingest, municipal
 from dagster_project.lib.ingest import Rule
-from dagster_project.lib.pseudonymise import pseudonymise_person
 
 SOURCE = "gemeente_wmo"
 FILE_PATTERN = re.compile(r"^wmo_(?P<gm>GM\d{4})_(?P<month>\d{4}-(0[1-9]|1[0-2]))\.csv$")
@@ -98,29 +97,12 @@ CONTRACT = ingest.SqlContract(
 )
 
 
-SPEC = ingest.SourceSpec(
-    source=SOURCE,
-    table="gemeente_wmo",
-    asset_key=("raw", "gemeente", "wmo"),
-    file_pattern=FILE_PATTERN,
-    file_hint="wmo_<GMcode>_<yyyy-mm>.csv",
-    read=lambda path: ingest.read_delimited_arrow(path, COLUMNS),
-    validate=ingest.sql_validator(CONTRACT),
-    period=lambda match: f"{match['gm']}:{match['month']}",
-    to_raw=pseudonymise_person,
-    mask=pseudonymise_person,
-    personal=True,
-    enrich=ingest.locate_postcodes,
-)
-
-gemeente_wmo = ingest.source_asset(
-    SPEC,
-    group="gemeente",
-    kinds={"duckdb", "csv"},
-    deps=[ingest.PC6_ASSET_KEY],
-    description=(
-        "Municipal Wmo provisions, one row per provision per gemeente-month, pseudonymised, in `raw.gemeente_wmo`."
-    ),
+SPEC, gemeente_wmo = municipal.monthly_export(
+    "wmo",
+    FILE_PATTERN,
+    COLUMNS,
+    CONTRACT,
+    "Municipal Wmo provisions, one row per provision per gemeente-month, pseudonymised, in `raw.gemeente_wmo`.",
 )
 
 defs = dg.Definitions(assets=[gemeente_wmo])
