@@ -1,11 +1,4 @@
-{%- set categories = [
-    'medisch_specialistische_zorg', 'farmacie', 'huisarts_inschrijftarief', 'huisarts_consult',
-    'huisarts_mdz', 'huisarts_overig', 'mondzorg', 'paramedische_zorg_fysiotherapie',
-    'paramedische_zorg_overig', 'generalistische_basis_ggz', 'gespecialiseerde_ggz', 'hulpmiddelen',
-    'ziekenvervoer_zittend', 'ziekenvervoer_liggend', 'kraamzorg', 'verloskundige_zorg',
-    'grensoverschrijdende_zorg', 'geriatrische_revalidatiezorg', 'verpleging_en_verzorging',
-    'eerstelijns_verblijf', 'overig',
-] -%}
+{%- set categories = vektis_cost_categories() -%}
 
 with
 
