@@ -1,0 +1,124 @@
+"""Publish on the shared PostgreSQL warehouse: an atomic schema swap with row-level security.
+
+dbt builds the serving models into the build schema (`serving`). A publish copies them into a
+fresh schema, enables row-level security on every table, grants the gemeente roles, and swaps it
+in for the published schema in ONE transaction: a reader sees the old version or the new one,
+never a mix, and a publish that fails at any point leaves the published version untouched. The
+previous version is kept as `<published>_previous` for a rollback.
+
+Tenancy: each gemeente reads through its own database role. Which gemeenten a role may read lives
+in `mmr_access.role_gemeente`; a policy on every published table lets a role see only rows whose
+`gemeente_code` it is granted (a region role is granted all gemeenten of its region). The access
+list is itself under row-level security: a role sees only its own grants.
+"""
+
+from collections.abc import Iterable, Mapping
+
+import psycopg
+from psycopg import sql
+
+ACCESS_SCHEMA = "mmr_access"
+ACCESS_DDL = f"""
+create schema if not exists {ACCESS_SCHEMA};
+create table if not exists {ACCESS_SCHEMA}.role_gemeente (
+    role_name text not null,
+    gemeente_code text not null,
+    primary key (role_name, gemeente_code)
+);
+alter table {ACCESS_SCHEMA}.role_gemeente enable row level security;
+drop policy if exists own_grants on {ACCESS_SCHEMA}.role_gemeente;
+create policy own_grants on {ACCESS_SCHEMA}.role_gemeente for select using (role_name = current_user);
+revoke all on {ACCESS_SCHEMA}.role_gemeente from public;
+"""
+RLS_KEY = "gemeente_code"
+
+
+class PublishRefused(Exception):
+    """The build schema cannot be published as it is (e.g. a table without the security key)."""
+
+
+def sync_roles(dsn: str, access: Mapping[str, Iterable[str]]) -> None:
+    """Create the reading roles (NOLOGIN; logins are granted by the operator) and record what each may read."""
+    with psycopg.connect(dsn, autocommit=False) as con:
+        con.execute(ACCESS_DDL)
+        for role, gemeenten in access.items():
+            exists = con.execute("select 1 from pg_roles where rolname = %s", [role]).fetchone()
+            if not exists:
+                con.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
+            con.execute(sql.SQL("grant usage on schema {} to {}").format(*map(sql.Identifier, (ACCESS_SCHEMA, role))))
+            con.execute(
+                sql.SQL("grant select on {} to {}").format(
+                    sql.Identifier(ACCESS_SCHEMA, "role_gemeente"), sql.Identifier(role)
+                )
+            )
+            con.execute(f"delete from {ACCESS_SCHEMA}.role_gemeente where role_name = %s", [role])
+            with con.cursor() as cur:
+                cur.executemany(
+                    f"insert into {ACCESS_SCHEMA}.role_gemeente values (%s, %s)",
+                    [(role, code) for code in sorted(set(gemeenten))],
+                )
+
+
+def _tables(con: psycopg.Connection, schema: str) -> list[str]:
+    rows = con.execute(
+        "select table_name from information_schema.tables where table_schema = %s and table_type = 'BASE TABLE'"
+        " union select table_name from information_schema.views where table_schema = %s order by 1",
+        [schema, schema],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _columns(con: psycopg.Connection, schema: str, table: str) -> set[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+        [schema, table],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def publish(dsn: str, build_schema: str = "serving", published_schema: str = "published") -> list[str]:
+    """Swap a secured copy of every table of `build_schema` in as `published_schema`; returns the tables."""
+    staged, previous = f"{published_schema}_next", f"{published_schema}_previous"
+    ident = sql.Identifier
+    with psycopg.connect(dsn, autocommit=False) as con:
+        con.execute(ACCESS_DDL)
+        tables = _tables(con, build_schema)
+        if not tables:
+            raise PublishRefused(f"schema {build_schema} holds no tables: nothing to publish")
+        unkeyed = [t for t in tables if RLS_KEY not in _columns(con, build_schema, t)]
+        if unkeyed:
+            raise PublishRefused(f"tables without {RLS_KEY}, which row-level security needs: {', '.join(unkeyed)}")
+        roles = [r[0] for r in con.execute(f"select distinct role_name from {ACCESS_SCHEMA}.role_gemeente")]
+        con.execute(sql.SQL("drop schema if exists {} cascade").format(ident(staged)))
+        con.execute(sql.SQL("create schema {}").format(ident(staged)))
+        for table in tables:
+            target = sql.Identifier(staged, table)
+            con.execute(sql.SQL("create table {} as table {}").format(target, sql.Identifier(build_schema, table)))
+            con.execute(sql.SQL("alter table {} enable row level security").format(target))
+            con.execute(sql.SQL("alter table {} force row level security").format(target))
+            con.execute(
+                sql.SQL(
+                    "create policy gemeente_rows on {} for select using ({} in (select gemeente_code from {}))"
+                ).format(target, ident(RLS_KEY), sql.Identifier(ACCESS_SCHEMA, "role_gemeente"))
+            )
+        for role in roles:
+            con.execute(sql.SQL("grant usage on schema {} to {}").format(ident(staged), ident(role)))
+            con.execute(sql.SQL("grant select on all tables in schema {} to {}").format(ident(staged), ident(role)))
+        con.execute(sql.SQL("drop schema if exists {} cascade").format(ident(previous)))
+        if con.execute("select 1 from pg_namespace where nspname = %s", [published_schema]).fetchone():
+            con.execute(sql.SQL("alter schema {} rename to {}").format(ident(published_schema), ident(previous)))
+        con.execute(sql.SQL("alter schema {} rename to {}").format(ident(staged), ident(published_schema)))
+    return tables
+
+
+def rollback(dsn: str, published_schema: str = "published") -> None:
+    """Put the previous published version back, in one transaction; the rolled-back one becomes previous."""
+    previous, parked = f"{published_schema}_previous", f"{published_schema}_rolled_back"
+    ident = sql.Identifier
+    with psycopg.connect(dsn, autocommit=False) as con:
+        if not con.execute("select 1 from pg_namespace where nspname = %s", [previous]).fetchone():
+            raise PublishRefused(f"no previous version ({previous}) to roll back to")
+        con.execute(sql.SQL("drop schema if exists {} cascade").format(ident(parked)))
+        con.execute(sql.SQL("alter schema {} rename to {}").format(ident(published_schema), ident(parked)))
+        con.execute(sql.SQL("alter schema {} rename to {}").format(ident(previous), ident(published_schema)))
+        con.execute(sql.SQL("alter schema {} rename to {}").format(ident(parked), ident(previous)))

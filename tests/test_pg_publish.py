@@ -1,0 +1,114 @@
+"""Publishing on the shared PostgreSQL warehouse: atomic schema swap and per-gemeente row-level security."""
+
+import threading
+import uuid
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from dagster_project.lib import pg_publish
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+def pg():
+    """A fresh database and three reading roles (two gemeenten and their region), dropped afterwards."""
+    suffix = uuid.uuid4().hex[:8]
+    database = f"mmr_publish_{suffix}"
+    roles = {"gm_a": f"mmr_gm0001_{suffix}", "gm_b": f"mmr_gm0002_{suffix}", "regio": f"mmr_regio_{suffix}"}
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
+    dsn = f"postgresql://postgres@127.0.0.1:5432/{database}"
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute("create schema serving")
+        con.execute("create table serving.kerncijfers (gemeente_code text, wijk_code text, inwoners int)")
+        con.execute(
+            "insert into serving.kerncijfers values "
+            "('GM0001', 'WK000101', 1200), ('GM0001', 'WK000102', 800), ('GM0002', 'WK000201', 3000)"
+        )
+        con.execute("create table serving.budget (gemeente_code text, domein text, budget numeric)")
+        con.execute("insert into serving.budget values ('GM0001', 'jeugd', 10.5), ('GM0002', 'jeugd', 20.0)")
+    pg_publish.sync_roles(
+        dsn, {roles["gm_a"]: ["GM0001"], roles["gm_b"]: ["GM0002"], roles["regio"]: ["GM0001", "GM0002"]}
+    )
+    yield dsn, roles
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(database)))
+        for role in roles.values():
+            admin.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(role)))
+
+
+def read_as(dsn: str, role: str, query: str) -> list[tuple]:
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
+        return con.execute(query).fetchall()
+
+
+def test_each_gemeente_role_reads_only_its_own_rows(pg):
+    dsn, roles = pg
+    assert pg_publish.publish(dsn) == ["budget", "kerncijfers"]
+    assert read_as(dsn, roles["gm_a"], "select wijk_code from published.kerncijfers order by 1") == [
+        ("WK000101",),
+        ("WK000102",),
+    ]
+    assert read_as(dsn, roles["gm_a"], "select count(*) from published.kerncijfers where gemeente_code = 'GM0002'") == [
+        (0,)
+    ]
+    assert read_as(dsn, roles["gm_b"], "select gemeente_code, budget from published.budget") == [("GM0002", 20)]
+    assert read_as(dsn, roles["regio"], "select count(*) from published.kerncijfers") == [(3,)]
+    assert read_as(dsn, roles["gm_b"], "select role_name from mmr_access.role_gemeente") == [(roles["gm_b"],)]
+
+
+def test_roles_cannot_read_the_build_schema(pg):
+    dsn, roles = pg
+    pg_publish.publish(dsn)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        read_as(dsn, roles["gm_a"], "select * from serving.kerncijfers")
+
+
+def test_readers_see_one_whole_version_while_publishes_swap(pg):
+    dsn, roles = pg
+    pg_publish.publish(dsn)
+    seen, errors, stop = set(), [], threading.Event()
+
+    def read_repeatedly():
+        with psycopg.connect(dsn, autocommit=True) as con:
+            con.execute(sql.SQL("set role {}").format(sql.Identifier(roles["regio"])))
+            while not stop.is_set():
+                try:
+                    seen.add(
+                        con.execute(
+                            "select k.total, b.total from (select sum(inwoners) as total from published.kerncijfers) k,"
+                            " (select sum(budget) as total from published.budget) b"
+                        ).fetchone()
+                    )
+                except psycopg.Error as exc:
+                    errors.append(exc)
+
+    reader = threading.Thread(target=read_repeatedly)
+    reader.start()
+    for _ in range(5):
+        with psycopg.connect(dsn, autocommit=True) as con:
+            con.execute("update serving.kerncijfers set inwoners = inwoners + 1")
+            con.execute("update serving.budget set budget = budget + 1")
+        pg_publish.publish(dsn)
+    stop.set()
+    reader.join(timeout=30)
+    assert not errors
+    assert seen <= {(5000 + 3 * v, 30.5 + 2 * v) for v in range(6)}, "a reader saw a mix of two versions"
+    assert read_as(dsn, roles["gm_a"], "select sum(inwoners) from published.kerncijfers") == [(2010,)]
+    pg_publish.rollback(dsn)
+    assert read_as(dsn, roles["gm_a"], "select sum(inwoners) from published.kerncijfers") == [(2008,)]
+
+
+def test_a_refused_publish_leaves_the_published_version_untouched(pg):
+    dsn, roles = pg
+    pg_publish.publish(dsn)
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute("delete from serving.kerncijfers")
+        con.execute("create table serving.unkeyed (wijk_code text)")
+    with pytest.raises(pg_publish.PublishRefused, match="unkeyed"):
+        pg_publish.publish(dsn)
+    assert read_as(dsn, roles["regio"], "select count(*) from published.kerncijfers") == [(3,)]
