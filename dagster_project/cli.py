@@ -39,6 +39,13 @@ run_coordinator:
   config:
     max_concurrent_runs: 1
 """
+#: In the shared mode, runs, events and schedules live in the shared PostgreSQL warehouse too.
+DAGSTER_POSTGRES_STORAGE = """\
+storage:
+  postgres:
+    postgres_url:
+      env: MMR_POSTGRES_DSN
+"""
 
 
 def prepare() -> None:
@@ -46,9 +53,8 @@ def prepare() -> None:
     settings = get_settings()
     settings.ensure_dirs()
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    dagster_yaml = settings.dagster_home / "dagster.yaml"
-    if not dagster_yaml.exists():
-        dagster_yaml.write_text(DAGSTER_YAML)
+    storage = DAGSTER_POSTGRES_STORAGE if settings.warehouse == "postgres" else ""
+    (settings.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML + storage)
     from dagster_project.dbt import dbt_environment
 
     dbt_environment()
