@@ -16,6 +16,7 @@ uv: ## Install uv when it is missing
 setup: uv ## Install both environments from their lockfiles (pipeline, Superset)
 	$(UV) sync --frozen
 	$(UV) sync --frozen --project superset
+	npm ci --prefix expectations/vendor --no-audit --no-fund --ignore-scripts --loglevel=error
 
 run: setup ## Generate demo data, run the whole pipeline, start Dagster and Superset
 	$(MMR) run

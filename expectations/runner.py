@@ -39,7 +39,7 @@ import great_expectations as gx
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
-from expectations import gx_duckdb
+from expectations import gx_duckdb, offline_docs
 from expectations.checkpoints import checkpoint_for
 from expectations.suites import SCHEMAS, get_suite
 
@@ -461,6 +461,7 @@ def _publish_data_docs(context: Any, context_root: Path, data_docs_index: Path, 
     if staging.exists():
         shutil.rmtree(staging)
     shutil.copytree(site_dir, staging)
+    offline_docs.localise(staging)
     if index.name != "index.html":
         shutil.copy2(staging / "index.html", staging / index.name)
     old = target.with_name(target.name + ".old")

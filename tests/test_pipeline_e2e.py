@@ -197,6 +197,9 @@ def test_data_docs_open_in_a_browser_with_the_last_validations(demo_home, browse
     page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
     page.goto((docs / "index.html").as_uri())
     assert "Data Docs" in page.inner_text("body")
+    # The index table is drawn by bootstrap-table, served from the site itself.
+    page.wait_for_selector("table.table tbody tr td", timeout=15_000)
+    assert "wijk_kerncijfers" in page.inner_text("table.table")
     for suite in ("dim_area", "wijk_kerncijfers"):
         latest = max((docs / "validations" / suite).rglob("*.html"), key=lambda p: p.stat().st_mtime)
         page.goto(latest.as_uri())
