@@ -46,13 +46,7 @@ KWB_TABLES = {
     2023: "85618NED",
     2024: "85984NED",
 }
-KEPT = [
-    "ID",
-    "IndelingswijzigingWijkenEnBuurten",
-    *cbs_kwb.KEY_COLUMNS,
-    *cbs_kwb.NUMERIC_COLUMNS,
-    *cbs_kwb.TEXT_COLUMNS,
-]
+KEPT = cbs_kwb.KNOWN_COLUMNS
 REQUIRED = [*cbs_kwb.KEY_COLUMNS, "AantalInwoners"]
 _CLIENT_LOCK = threading.Lock()
 

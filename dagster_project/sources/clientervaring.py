@@ -18,6 +18,7 @@ import dagster as dg
 
 from dagster_project.lib import ingest
 from dagster_project.lib.ingest import Rule
+from dagster_project.sources import contract_rules
 
 SOURCE = "clientervaring"
 FILE_PATTERN = re.compile(r"^clientervaring_(?P<gm>GM\d{4})_(?P<year>\d{4})\.csv$")
@@ -70,7 +71,7 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "gemeente", "clientervaring"),
     file_pattern=FILE_PATTERN,
     file_hint="clientervaring_<GMcode>_<year>.csv",
-    read=lambda path: ingest.read_delimited_arrow(path, COLUMNS),
+    read=contract_rules.reader(COLUMNS),
     validate=ingest.sql_validator(CONTRACT),
     period=lambda match: f"{match['gm']}:{match['year']}",
 )

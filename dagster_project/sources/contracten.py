@@ -15,6 +15,7 @@ import dagster as dg
 
 from dagster_project.lib import ingest
 from dagster_project.lib.ingest import Rule
+from dagster_project.sources import contract_rules
 
 SOURCE = "contracten"
 FILE_PATTERN = re.compile(r"^contracten_(?P<year>\d{4})\.csv$")
@@ -77,7 +78,7 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "gemeente", "contracten"),
     file_pattern=FILE_PATTERN,
     file_hint="contracten_<year>.csv",
-    read=lambda path: ingest.read_delimited_arrow(path, COLUMNS),
+    read=contract_rules.reader(COLUMNS),
     validate=ingest.sql_validator(CONTRACT),
     period=lambda match: match["year"],
 )

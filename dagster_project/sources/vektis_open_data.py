@@ -18,7 +18,6 @@ Rows Vektis puts in its rest category (fewer than 10 persons, unknown area) are 
 contract quarantines them with a reason instead of the connector dropping them unseen.
 """
 
-
 import csv
 import io
 from datetime import date
