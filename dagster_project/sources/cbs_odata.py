@@ -113,7 +113,7 @@ def _csv_value(value: object) -> object:
 
 def to_statline_csv(properties: list[dict], rows: list[dict]) -> tuple[bytes, int]:
     """The TypedDataSet rows as StatLine's typed-dataset CSV with the contract's columns."""
-    keys = [p["Key"] for p in properties if p.get("Key")]
+    keys = [p["Key"] for p in properties if p.get("Key") and p.get("Type") != "TopicGroup"]
     chosen = ["ID"] + [k for k in keys if cbs_kwb.strip_suffix(k) in KEPT and k != "ID"]
     present = {cbs_kwb.strip_suffix(k) for k in chosen}
     missing = [c for c in REQUIRED if c not in present]
