@@ -312,7 +312,22 @@ def test_fetch_job_without_years_fetches_new_periods_and_fails_clearly(defs, tmp
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "85984NED" in failure.event_specific_data.error.message
-    assert not (tmp_path / "var" / "landing" / "cbs_kwb" / "kwb_2024.csv").exists()
+    # each period lands on its own: the ones fetched before the failure stay for the sensor
+    assert sorted(p.name for p in (tmp_path / "var" / "landing" / "cbs_kwb").iterdir()) == [
+        "kwb_2022.csv",
+        "kwb_2023.csv",
+    ]
+
+
+def test_vektis_fetch_job(defs, tmp_path):
+    result = defs.resolve_job_def("vektis_fetch_job").execute_in_process(
+        run_config={"ops": {"fetch_vektis_zvw": {"config": {"years": [2022]}}}}
+    )
+    assert result.success
+    assert {item["file"] for item in result.output_for_node("fetch_vektis_zvw")} == {
+        "vektis_zvw_gemeente_2022.csv",
+        "vektis_zvw_postcode3_2022.csv",
+    }
 
 
 @pytest.mark.parametrize(

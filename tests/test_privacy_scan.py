@@ -22,12 +22,17 @@ DIGIT_RUN = re.compile(rb"(?<![0-9A-Za-z])\d{8,9}(?![0-9A-Za-z])")
 SCANNED_TYPES = ("VARCHAR", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UINTEGER", "UBIGINT")
 
 
+def header(path: Path) -> list[str]:
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return handle.readline().strip().split(";")
+
+
 def delivered_bsns(landing: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with table `bsns(bsn)`: every BSN in a delivered CSV with a `bsn` column."""
     con = duckdb.connect()
     con.execute("create table bsns (bsn varchar primary key)")
     for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
-        files = [str(p) for p in folder.glob("*.csv") if "bsn" in p.open(encoding="utf-8").readline().split(";")]
+        files = [str(p) for p in folder.glob("*.csv") if "bsn" in header(p)]
         if files:
             con.execute(
                 "insert or ignore into bsns select distinct trim(bsn) from read_csv(?, delim = ';', header = true, "
