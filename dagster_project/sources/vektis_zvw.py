@@ -8,9 +8,10 @@ three digits of the postcode). One row per area × GESLACHT (M/V) × LEEFTIJDSKL
 category in euros. The raw gemeente table adds `gemeentecode`: the code of the gemeente that
 carried the name on 1 January of the year (`ref_gemeenten`); an unknown name is rejected
 (`known_ref_gemeenten_naam`), and so is a name that did not exist on that day
-(`gemeente_valid_in_period`), so no row reaches raw without its gemeentecode. Vektis' own files
-since 2019 use a later division (the 2024 division in the 2022 file): rows of gemeenten merged
-in between are quarantined with that rule rather than kept without a code.
+(`gemeente_valid_in_period`), so no row reaches raw without its gemeentecode. Vektis' published
+files use a later division than their year (the 2024 division in the 2022 file, per Vektis'
+metadata): rows of gemeenten formed in between are quarantined with that rule, not kept without
+a code, until the mapping knows each file's division.
 
 Two raw tables, `raw.vektis_zvw_gemeente` and `raw.vektis_zvw_postcode3`; period key: the year.
 """
