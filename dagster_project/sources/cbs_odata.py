@@ -18,7 +18,6 @@ download. New periods are found in the CBS catalog (`ODataCatalog/Tables`), by t
 """
 
 import csv
-import io
 import re
 import threading
 from datetime import datetime
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 
 import cbsodata
 import dagster as dg
+import pandas as pd
 import requests
 
 from dagster_project.lib.connectors import FetchError, Landed, land
@@ -106,13 +106,9 @@ def table_id(year: int, settings: Settings) -> str:
     return found[year]["id"]
 
 
-def _csv_value(value: object) -> object:
-    """Secret (null) → `.`; numbers stay numbers so the writer leaves them unquoted."""
-    return "." if value is None else value
-
-
 def to_statline_csv(properties: list[dict], rows: list[dict]) -> tuple[bytes, int]:
-    """The TypedDataSet rows as StatLine's typed-dataset CSV with the contract's columns."""
+    """The TypedDataSet rows as StatLine's typed-dataset CSV with the contract's columns:
+    strings quoted, numbers as CBS sent them, `.` where CBS keeps a value secret (null)."""
     keys = [p["Key"] for p in properties if p.get("Key") and p.get("Type") != "TopicGroup"]
     chosen = ["ID"] + [k for k in keys if cbs_kwb.strip_suffix(k) in KEPT and k != "ID"]
     present = {cbs_kwb.strip_suffix(k) for k in chosen}
@@ -120,12 +116,10 @@ def to_statline_csv(properties: list[dict], rows: list[dict]) -> tuple[bytes, in
     if missing:
         raise FetchError(f"CBS: the table has no column {', '.join(missing)}; nothing was landed")
     soort = next(k for k in chosen if cbs_kwb.strip_suffix(k) == "SoortRegio")
-    kept = [row for row in rows if str(row.get(soort) or "").strip() != "Land"]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
-    writer.writerow(chosen)
-    writer.writerows([_csv_value(row.get(key)) for key in chosen] for row in kept)
-    return buffer.getvalue().encode("utf-8"), len(kept)
+    frame = pd.DataFrame(rows, columns=chosen, dtype=object)
+    frame = frame[frame[soort].astype(str).str.strip() != "Land"].fillna(".")
+    text = frame.to_csv(sep=";", index=False, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+    return text.encode("utf-8"), len(frame)
 
 
 def fetch_kwb(year: int, settings: Settings | None = None, table: str | None = None) -> Landed:
