@@ -22,7 +22,7 @@ import pytest
 
 from dagster_project.lib import ingest, warehouse
 from dagster_project.settings import Settings
-from dagster_project.sources import cbs_kwb, gemeente_jeugd, vektis_zvw
+from dagster_project.sources import budgetten, cbs_kwb, gemeente_jeugd, vektis_zvw
 from dagster_project.synthetic import generate
 from tests.conftest import KWB_FIXTURE
 
@@ -168,8 +168,13 @@ class Case:
     name: str | None = None  # delivered under this name (default: the next period, or the base name)
 
 
-SPEC = {"gemeente_jeugd": gemeente_jeugd.SPEC, "cbs_kwb": cbs_kwb.SPEC, "vektis_zvw": vektis_zvw.GEMEENTE_SPEC}
-BASE = {"gemeente_jeugd": JEUGD_BASE, "cbs_kwb": KWB_BASE, "vektis_zvw": VEKTIS_BASE}
+SPEC = {
+    "gemeente_jeugd": gemeente_jeugd.SPEC,
+    "cbs_kwb": cbs_kwb.SPEC,
+    "vektis_zvw": vektis_zvw.GEMEENTE_SPEC,
+    "budgetten": budgetten.SPEC,
+}
+BASE = {"gemeente_jeugd": JEUGD_BASE, "cbs_kwb": KWB_BASE, "vektis_zvw": VEKTIS_BASE, "budgetten": "budgetten_2022.csv"}
 RUNNING = lambda f: f("einddatum") == ""  # noqa: E731
 STARTED_BEFORE_2021 = lambda f: f("einddatum") == "" and f("startdatum")[-4:] < "2021"  # noqa: E731
 
@@ -280,6 +285,16 @@ CASES = {
         "'BRIELLE'",
         2,
         name="vektis_zvw_gemeente_2023.csv",
+    ),
+    "gemeente-after-its-merger-budget": Case(
+        "budgetten",
+        lambda t: t.replace(";2022;", ";2023;"),
+        "accepted",
+        9,
+        frozenset({"gemeente_valid_in_period"}),
+        "'GM0501'",
+        5,
+        name="budgetten_2023.csv",
     ),
     "birth-date-before-1900": Case(
         "gemeente_jeugd",

@@ -25,6 +25,7 @@ CONTRACT = ingest.SqlContract(
     columns=COLUMNS,
     rules=[
         *ingest.gemeente_rules(from_file=False),
+        contract_rules.gemeente_valid_on("gemeentecode", "'${year}-01-01'"),
         Rule("jaar", "matches_file_name", "trim(jaar) <> '${year}'"),
         ingest.one_of("domein", DOMAINS),
         *ingest.dutch_amount("begroting_primair"),

@@ -39,6 +39,7 @@ CONTRACT = ingest.SqlContract(
     rules=[
         Rule("jaar", "matches_file_name", "trim(jaar) <> '${year}'"),
         *ingest.gemeente_rules(),
+        contract_rules.gemeente_valid_on("gemeentecode", "'${year}-01-01'"),
         ingest.one_of("domein", ["jeugd", "wmo"]),
         ingest.required("respondent_id"),
         ingest.required("trajectnummer"),

@@ -39,6 +39,7 @@ CONTRACT = ingest.SqlContract(
     columns=COLUMNS,
     rules=[
         *ingest.gemeente_rules(from_file=False),
+        contract_rules.gemeente_valid_on("gemeentecode", "'${year}-01-01'"),
         Rule("jaar", "matches_file_name", "trim(jaar) <> '${year}'"),
         ingest.one_of("domein", ["jeugd", "wmo"]),
         ingest.matches("agb_code", ingest.AGB_CODE, "agb_code"),
