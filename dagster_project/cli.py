@@ -178,6 +178,41 @@ def _print_run_summary(result) -> None:
 
 
 @app.command()
+def fetch(
+    source: Annotated[str, typer.Argument(help="cbs (Kerncijfers wijken en buurten) or vektis (Zvw open data)")],
+    year: Annotated[
+        list[int] | None, typer.Option(help="Year to fetch (repeatable); default: every new period.")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="Vektis only: fetch this one file instead of the usual URL.")] = None,
+) -> None:
+    """Fetch CBS or Vektis open data into var/landing/; the next run or the landing sensor ingests it."""
+    from dagster_project.lib.connectors import FetchError
+    from dagster_project.sources import cbs_odata, vektis_open_data
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    if source not in {"cbs", "vektis"}:
+        console.print(f"[red]Unknown source {source!r}[/]: choose cbs or vektis")
+        raise typer.Exit(2)
+    if url and (source != "vektis" or len(year or []) != 1):
+        console.print("[red]--url needs source vektis and exactly one --year[/]")
+        raise typer.Exit(2)
+    try:
+        if url:
+            landed = vektis_open_data.fetch_year(year[0], settings, url)
+        else:
+            connector = cbs_odata if source == "cbs" else vektis_open_data
+            landed = connector.fetch(year or None, settings)
+    except FetchError as exc:
+        console.print(f"[red]Fetch failed[/]: {exc}")
+        raise typer.Exit(1) from None
+    table = Table("file", "period", "rows", "status", "from", title=f"Fetched ({source})")
+    for item in landed:
+        table.add_row(str(item.path), item.period, f"{item.rows:,}", item.status, item.origin)
+    console.print(table if landed else f"{source}: no new period")
+
+
+@app.command()
 def status() -> None:
     """Last publish, last failure, audit results, ingestion batches and quarantine."""
     from dagster_project.status import render_status

@@ -7,6 +7,7 @@ from dagster_project.lib.landing_sensor import build_landing_sensor
 from dagster_project.sources import (
     budgetten,
     cbs_kwb,
+    cbs_odata,
     cbs_wijk_zorg,
     clientervaring,
     contracten,
@@ -15,6 +16,7 @@ from dagster_project.sources import (
     gemeente_participatie,
     gemeente_wmo,
     interventies,
+    vektis_open_data,
     vektis_zvw,
 )
 
@@ -59,6 +61,8 @@ defs = dg.Definitions.merge(
     dbt.defs,
     audit.defs,
     publish.defs,
+    cbs_odata.defs,
+    vektis_open_data.defs,
     dg.Definitions(
         jobs=[mmr_job],
         schedules=[cbs_yearly_schedule, municipal_monthly_schedule],

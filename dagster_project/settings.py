@@ -30,6 +30,16 @@ class Settings(BaseSettings):
     rounding_base: int = 5
     dagster_port: int = 3000
     superset_port: int = 8088
+    cbs_odata_url: str = Field(
+        default="https://opendata.cbs.nl", description="CBS open data (OData v3 catalog and feeds)."
+    )
+    cbs_kwb_from_year: int = Field(default=2022, description="First KWB year the yearly fetch looks for.")
+    vektis_url: str = Field(
+        default="https://www.vektis.nl/uploads/Docs%20per%20pagina/Open%20Data%20Bestanden",
+        description="Folder of Vektis' open data files (Zorgverzekeringswet per gemeente and postcode-3).",
+    )
+    vektis_from_year: int = Field(default=2021, description="First Vektis year the yearly fetch looks for.")
+    fetch_timeout_seconds: float = Field(default=120, description="Timeout of one HTTP request of a connector.")
 
     @property
     def landing_dir(self) -> Path:

@@ -11,6 +11,7 @@ import dagster as dg
 
 from dagster_project.lib import ingest
 from dagster_project.lib.pseudonymise import pseudonymise_person
+from dagster_project.sources import contract_rules
 
 
 def monthly_export(
@@ -23,7 +24,7 @@ def monthly_export(
         asset_key=("raw", "gemeente", name),
         file_pattern=file_pattern,
         file_hint=f"{name}_<GMcode>_<yyyy-mm>.csv",
-        read=lambda path: ingest.read_delimited_arrow(path, columns),
+        read=contract_rules.reader(columns),
         validate=ingest.sql_validator(contract),
         period=lambda match: f"{match['gm']}:{match['month']}",
         to_raw=pseudonymise_person,

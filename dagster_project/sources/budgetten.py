@@ -14,6 +14,7 @@ import dagster as dg
 
 from dagster_project.lib import ingest
 from dagster_project.lib.ingest import Rule
+from dagster_project.sources import contract_rules
 
 SOURCE = "budgetten"
 FILE_PATTERN = re.compile(r"^budgetten_(?P<year>\d{4})\.csv$")
@@ -24,6 +25,7 @@ CONTRACT = ingest.SqlContract(
     columns=COLUMNS,
     rules=[
         *ingest.gemeente_rules(from_file=False),
+        contract_rules.gemeente_valid_on("gemeentecode", "'${year}-01-01'"),
         Rule("jaar", "matches_file_name", "trim(jaar) <> '${year}'"),
         ingest.one_of("domein", DOMAINS),
         *ingest.dutch_amount("begroting_primair"),
@@ -45,7 +47,7 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "gemeente", "budgetten"),
     file_pattern=FILE_PATTERN,
     file_hint="budgetten_<year>.csv",
-    read=lambda path: ingest.read_delimited_arrow(path, COLUMNS),
+    read=contract_rules.reader(COLUMNS),
     validate=ingest.sql_validator(CONTRACT),
     period=lambda match: match["year"],
 )

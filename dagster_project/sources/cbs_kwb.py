@@ -3,7 +3,9 @@
 Delivered as StatLine's typed-dataset CSV: `;`-separated, area codes space-padded to ten
 characters, a lone `.` where CBS keeps a value secret, and column names that carry a numeric
 suffix which changes from year to year (`AantalInwoners_5`). The raw layer drops the suffix and
-lowercases the name, so one raw table holds every year.
+lowercases the name, so one raw table holds every year. KWB <year> uses the municipal division of
+1 January of that year: every area must lie in a gemeente of `ref_gemeenten` that existed then.
+Columns the contract does not know are ignored (with a warning).
 """
 
 import re
@@ -14,6 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from dagster_project.lib import ingest
+from dagster_project.sources import contract_rules
 
 SOURCE = "cbs_kwb"
 FILE_PATTERN = re.compile(r"^kwb_(?P<year>\d{4})\.csv$")
@@ -46,6 +49,7 @@ NUMERIC_COLUMNS = [
     "WmoClienten",
 ]
 TEXT_COLUMNS = ["MeestVoorkomendePostcode", "Dekkingspercentage"]
+KNOWN_COLUMNS = ["ID", "IndelingswijzigingWijkenEnBuurten", *KEY_COLUMNS, *NUMERIC_COLUMNS, *TEXT_COLUMNS]
 
 
 def strip_suffix(column: str) -> str:
@@ -76,6 +80,8 @@ CONTRACT = pa.DataFrameSchema(
 def parse(path: Path) -> pd.DataFrame:
     """Read one delivered KWB file into typed columns without the yearly numeric suffix."""
     frame = ingest.read_delimited(path, KEY_COLUMNS + ["AantalInwoners"], normalise=strip_suffix)
+    contract_rules.ignored_columns(path, KNOWN_COLUMNS, normalise=strip_suffix)
+    frame = frame[[c for c in frame.columns if c in KNOWN_COLUMNS]]
     for column in KEY_COLUMNS + TEXT_COLUMNS:
         if column in frame:
             frame[column] = frame[column].str.strip()
@@ -85,8 +91,25 @@ def parse(path: Path) -> pd.DataFrame:
     return frame
 
 
+def _gemeente(codes: pd.Series) -> pd.Series:
+    return "GM" + codes.str[2:6]
+
+
+def contract_for(year: str | None) -> pa.DataFrameSchema:
+    """The contract with the gemeente checks of the delivered year: every code lies in a gemeente
+    of `ref_gemeenten` that existed on 1 January of the year (KWB uses that day's division)."""
+    known = set(contract_rules.gemeenten()["code"])
+    existing = set(contract_rules.valid_on(f"{year}-01-01")["code"]) if year else known
+    checks = [
+        pa.Check(lambda s: _gemeente(s).isin(known), name="known_ref_gemeenten"),
+        pa.Check(lambda s: ~_gemeente(s).isin(known) | _gemeente(s).isin(existing), name="gemeente_valid_in_period"),
+    ]
+    column = CONTRACT.columns["WijkenEnBuurten"]
+    return CONTRACT.update_column("WijkenEnBuurten", checks=[*column.checks, *checks])
+
+
 def validate(frame: pd.DataFrame, file_name: str, context: dict[str, str]) -> tuple:
-    accepted, reasons = ingest.apply_contract(frame, CONTRACT, file_name)
+    accepted, reasons = ingest.apply_contract(frame, contract_for(context.get("year")), file_name)
     return accepted, reasons, frame.loc[frame.index.isin(reasons["row"])]
 
 

@@ -18,6 +18,7 @@ import dagster as dg
 
 from dagster_project.lib import ingest
 from dagster_project.lib.ingest import Rule
+from dagster_project.sources import contract_rules
 
 SOURCE = "cbs_wijk_zorg"
 FILE_PATTERN = re.compile(r"^wijk_zorg_(?P<year>\d{4})\.csv$")
@@ -49,6 +50,9 @@ CONTRACT = ingest.SqlContract(
             f"'GM' || substr(trim(WijkenEnBuurten), 3, 4) not in "
             f"{ingest.code_list('ref_gemeenten', ingest.reference_codes('ref_gemeenten'))}",
         ),
+        contract_rules.gemeente_valid_on(
+            "WijkenEnBuurten", "'${year}-01-01'", value_sql="'GM' || substr(trim(WijkenEnBuurten), 3, 4)"
+        ),
         ingest.required("Gemeentenaam"),
         Rule("Perioden", "matches_file_name", "trim(Perioden) <> '${year}JJ00'"),
         *[rule for column in COUNTS for rule in ingest.number_in_range(column, 0)],
@@ -70,7 +74,7 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "cbs", "wijk_zorg"),
     file_pattern=FILE_PATTERN,
     file_hint="wijk_zorg_<year>.csv",
-    read=lambda path: ingest.read_delimited_arrow(path, COLUMNS, normalise=strip_suffix),
+    read=contract_rules.reader(COLUMNS, normalise=strip_suffix),
     validate=ingest.sql_validator(CONTRACT),
     period=lambda match: match["year"],
 )

@@ -18,6 +18,7 @@ import dagster as dg
 
 from dagster_project.lib import ingest
 from dagster_project.lib.ingest import Rule
+from dagster_project.sources import contract_rules
 
 SOURCE = "clientervaring"
 FILE_PATTERN = re.compile(r"^clientervaring_(?P<gm>GM\d{4})_(?P<year>\d{4})\.csv$")
@@ -38,6 +39,7 @@ CONTRACT = ingest.SqlContract(
     rules=[
         Rule("jaar", "matches_file_name", "trim(jaar) <> '${year}'"),
         *ingest.gemeente_rules(),
+        contract_rules.gemeente_valid_on("gemeentecode", "'${year}-01-01'"),
         ingest.one_of("domein", ["jeugd", "wmo"]),
         ingest.required("respondent_id"),
         ingest.required("trajectnummer"),
@@ -70,7 +72,7 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "gemeente", "clientervaring"),
     file_pattern=FILE_PATTERN,
     file_hint="clientervaring_<GMcode>_<year>.csv",
-    read=lambda path: ingest.read_delimited_arrow(path, COLUMNS),
+    read=contract_rules.reader(COLUMNS),
     validate=ingest.sql_validator(CONTRACT),
     period=lambda match: f"{match['gm']}:{match['year']}",
 )

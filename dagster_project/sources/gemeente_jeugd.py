@@ -20,6 +20,7 @@ import dagster as dg
 
 from dagster_project.lib import ingest, municipal
 from dagster_project.lib.ingest import Rule
+from dagster_project.sources import contract_rules
 
 SOURCE = "gemeente_jeugd"
 FILE_PATTERN = re.compile(r"^jeugd_(?P<gm>GM\d{4})_(?P<month>\d{4}-(0[1-9]|1[0-2]))\.csv$")
@@ -55,6 +56,7 @@ CONTRACT = ingest.SqlContract(
         Rule("periode", "matches_file_name", "trim(periode) <> '${month}'"),
         ingest.required("trajectnummer"),
         *ingest.person_rules(),
+        *contract_rules.municipal_rules(),
         ingest.matches("verwijzer", r"\d{2}", optional=True),
         ingest.known(
             "productcategorie", ingest.reference_codes("ref_ijw_productcategorie"), "ref_ijw_productcategorie"

@@ -19,6 +19,7 @@ import dagster as dg
 
 from dagster_project.lib import ingest, municipal
 from dagster_project.lib.ingest import Rule
+from dagster_project.sources import contract_rules
 
 SOURCE = "gemeente_participatie"
 FILE_PATTERN = re.compile(r"^participatie_(?P<gm>GM\d{4})_(?P<month>\d{4}-(0[1-9]|1[0-2]))\.csv$")
@@ -49,6 +50,7 @@ CONTRACT = ingest.SqlContract(
         Rule("periode", "matches_file_name", "trim(periode) <> '${month}'"),
         ingest.required("uitkeringsnummer"),
         *ingest.person_rules(),
+        *contract_rules.municipal_rules(),
         ingest.one_of("regeling", REGELINGEN),
         ingest.one_of("leefvorm", LEEFVORMEN),
         ingest.dutch_date("startdatum"),

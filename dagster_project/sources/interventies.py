@@ -15,6 +15,7 @@ import re
 import dagster as dg
 
 from dagster_project.lib import ingest
+from dagster_project.sources import contract_rules
 
 SOURCE = "interventies"
 FILE_PATTERN = re.compile(r"^interventies\.csv$")
@@ -51,7 +52,7 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "gemeente", "interventies"),
     file_pattern=FILE_PATTERN,
     file_hint="interventies.csv",
-    read=lambda path: ingest.read_delimited_arrow(path, COLUMNS),
+    read=contract_rules.reader(COLUMNS),
     validate=ingest.sql_validator(CONTRACT),
     period=lambda match: "register",
 )

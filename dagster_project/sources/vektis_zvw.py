@@ -6,7 +6,12 @@ upper-case name, the name valid in that year) and `vektis_zvw_postcode3_<year>.c
 three digits of the postcode). One row per area × GESLACHT (M/V) × LEEFTIJDSKLASSE (`0`, `5`,
 … `85`, `90+`), with AANTAL_BSN, AANTAL_VERZEKERDEJAREN and one KOSTEN_ column per care
 category in euros. The raw gemeente table adds `gemeentecode`: the code of the gemeente that
-carried the name on 1 January of the year (`ref_gemeenten`); an unknown name is rejected.
+carried the name on 1 January of the year (`ref_gemeenten`); an unknown name is rejected
+(`known_ref_gemeenten_naam`), and so is a name that did not exist on that day
+(`gemeente_valid_in_period`), so no row reaches raw without its gemeentecode. Vektis' published
+files use a later division than their year (the 2024 division in the 2022 file, per Vektis'
+metadata): rows of gemeenten formed in between are quarantined with that rule, not kept without
+a code, until the mapping knows each file's division.
 
 Two raw tables, `raw.vektis_zvw_gemeente` and `raw.vektis_zvw_postcode3`; period key: the year.
 """
@@ -18,6 +23,7 @@ import pandas as pd
 
 from dagster_project.lib import ingest
 from dagster_project.lib.ingest import Rule
+from dagster_project.sources import contract_rules
 
 SOURCE = "vektis_zvw"
 AGE_CLASSES = [str(age) for age in range(0, 90, 5)] + ["90+"]
@@ -76,7 +82,10 @@ def _gemeente_names() -> pd.DataFrame:
 
 GEMEENTE_CONTRACT = _contract(
     "GEMEENTENAAM",
-    [ingest.known("GEMEENTENAAM", set(_gemeente_names()["upper"]), "ref_gemeenten_naam")],
+    [
+        ingest.known("GEMEENTENAAM", set(_gemeente_names()["upper"]), "ref_gemeenten_naam"),
+        contract_rules.gemeente_valid_on("GEMEENTENAAM", "'${year}-01-01'", by="upper"),
+    ],
 )
 POSTCODE3_CONTRACT = _contract("POSTCODE_3", [ingest.matches("POSTCODE_3", r"\d{3}", "postcode3_format")])
 
@@ -106,7 +115,7 @@ def _spec(table: str, contract: ingest.SqlContract, to_raw=None) -> ingest.Sourc
         asset_key=("raw", "vektis", f"zvw_{table}"),
         file_pattern=re.compile(rf"^vektis_zvw_{table}_(?P<year>\d{{4}})\.csv$"),
         file_hint=f"vektis_zvw_{table}_<year>.csv",
-        read=lambda path: ingest.read_delimited_arrow(path, contract.columns),
+        read=contract_rules.reader(contract.columns),
         validate=ingest.sql_validator(contract),
         period=lambda match: match["year"],
         **({"to_raw": to_raw} if to_raw else {}),

@@ -1,0 +1,113 @@
+"""Contract rules the sources share beyond the building blocks in `lib/ingest.py`.
+
+- Dates must be plausible (not before 1900, not in the future) and fit the delivered period: a
+  monthly export lists what was active in its month, so nothing in it starts after the month or
+  ended before it.
+- A gemeente must have existed in the delivered period, not merely once: after a merger the old
+  code (or name) delivering for a later period is an unknown gemeente for that period. Validity
+  comes from `ref_gemeenten` (`valid_from` inclusive, `valid_to` exclusive).
+- Extra columns are accepted and ignored: the raw table keeps the contract's columns only, and a
+  warning names the file and the ignored columns (publishers add columns; that must not stop a
+  delivery, and an unknown column must not reach the warehouse). A missing or renamed column
+  rejects the whole file.
+"""
+
+import csv
+import logging
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from dagster_project.lib import ingest
+from dagster_project.lib.ingest import Rule
+
+log = logging.getLogger("mmr.ingest")
+EARLIEST = "1900-01-01"
+MONTH_START = "strptime('${month}-01', '%Y-%m-%d')::date"
+
+
+def _quote(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def date_in_range(column: str, future: bool = False) -> Rule:
+    """Not before 1900; not after today unless the date may lie ahead (a planned end)."""
+    value = f"nl_date({_quote(column)})"
+    fails = f"{value} < date '{EARLIEST}'" + ("" if future else f" or {value} > current_date")
+    return Rule(column, "date_in_range", fails)
+
+
+def within_month(start: str, end: str) -> list[Rule]:
+    """Rows of a monthly export (`${month}` from the file name) were active in that month."""
+    return [
+        Rule(start, "start_after_period", f"nl_date({_quote(start)}) > last_day({MONTH_START})"),
+        Rule(end, "end_before_period", f"nl_date({_quote(end)}) < {MONTH_START}"),
+    ]
+
+
+@lru_cache(maxsize=1)
+def gemeenten() -> pd.DataFrame:
+    frame = pd.read_csv(ingest.SEEDS_DIR / "ref_gemeenten.csv", dtype=str, keep_default_na=False)
+    return frame.assign(upper=frame["name"].str.upper())
+
+
+def valid_on(day: str) -> pd.DataFrame:
+    """The gemeenten that existed on an ISO date."""
+    frame = gemeenten()
+    started = (frame["valid_from"] == "") | (frame["valid_from"] <= day)
+    running = (frame["valid_to"] == "") | (frame["valid_to"] > day)
+    return frame[started & running]
+
+
+def gemeente_valid_on(column: str, day_sql: str, by: str = "code", value_sql: str | None = None) -> Rule:
+    """The value (a GM code, or with `by="upper"` an upper-case name) names a gemeente that
+    existed on `day_sql`, an ISO date string expression (may use `${year}`/`${month}`).
+    A value not in the code list at all is left to the `known_*` rule, so it gets one reason."""
+    frame = gemeenten()
+    periods = frame[by] + "|" + frame["valid_from"] + "|" + frame["valid_to"]
+    codes = ingest.code_list(f"ref_gemeenten_geldig_{by}", periods)
+    value = value_sql or f"trim({_quote(column)})"
+    fails = (
+        f"exists (select 1 from {codes} as ref where split_part(ref.code, '|', 1) = {value}) "
+        f"and not exists (select 1 from {codes} as ref where split_part(ref.code, '|', 1) = {value} "
+        f"and split_part(ref.code, '|', 2) <= {day_sql} "
+        f"and (split_part(ref.code, '|', 3) = '' or split_part(ref.code, '|', 3) > {day_sql}))"
+    )
+    return Rule(column, "gemeente_valid_in_period", fails)
+
+
+def municipal_rules(start: str = "startdatum", end: str = "einddatum") -> list[Rule]:
+    """What every monthly municipal export adds to its contract."""
+    return [
+        gemeente_valid_on("gemeentecode", "'${month}-01'"),
+        date_in_range("geboortedatum", future=True),
+        date_in_range(start),
+        date_in_range(end, future=True),
+        *within_month(start, end),
+    ]
+
+
+def ignored_columns(path: Path, expected: list[str], delimiter: str = ";", normalise=str.strip) -> list[str]:
+    """Columns in the file's header that the contract does not know; logged as a warning."""
+    with path.open("rb") as handle:
+        first = handle.readline().decode("utf-8-sig", errors="replace")
+    header = [normalise(c.strip()) for c in next(csv.reader([first], delimiter=delimiter), [])]
+    extra = [c for c in header if c and c not in expected]
+    if extra and len(header) > 1:
+        log.warning("%s: columns %s are not in the contract; accepted and ignored", path.name, ", ".join(extra))
+    return extra
+
+
+def reader(
+    columns: list[str], delimiter: str = ";", normalise: Callable[[str], str] = str.strip
+) -> Callable[[Path], pa.Table]:
+    """`ingest.read_delimited_arrow` for a contract, warning about columns it ignores."""
+
+    def read(path: Path) -> pa.Table:
+        ignored_columns(path, columns, delimiter, normalise)
+        return ingest.read_delimited_arrow(path, columns, delimiter, normalise)
+
+    return read
