@@ -7,9 +7,9 @@ dbt sources and publish with disclosure control.
 
 import dagster as dg
 
-from dagster_project.analytics.expected_care_use import expected_care_use
+from dagster_project.analytics.expected_care_use import expected_care_use_models
 from dagster_project.analytics.intervention_effects import intervention_effect
 from dagster_project.analytics.peers import benchmark
-from dagster_project.analytics.population_funding import population_funding
+from dagster_project.analytics.population_funding import population_funding_allocation
 
-defs = dg.Definitions(assets=[expected_care_use, intervention_effect, benchmark, population_funding])
+defs = dg.Definitions(assets=[expected_care_use_models, intervention_effect, benchmark, population_funding_allocation])

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy.stats import norm
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversionWarning
 
 from dagster_project.analytics.warehouse_tables import (
     DOMAINS,
@@ -84,7 +84,9 @@ def design(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _negative_binomial_alpha(y: np.ndarray, x: pd.DataFrame, offset: np.ndarray) -> float:
     with warnings.catch_warnings():
+        # only alpha is kept from this fit; the GLM below gives the coefficients and their errors
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", HessianInversionWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
             fit = sm.NegativeBinomial(y, x, offset=offset, loglike_method="nb2").fit(disp=0, maxiter=300)
@@ -197,7 +199,7 @@ def expected_vs_actual(frame: pd.DataFrame, confidence: float) -> tuple[pd.DataF
     ],
     group_name="analytics",
 )
-def expected_care_use(context: dg.AssetExecutionContext):
+def expected_care_use_models(context: dg.AssetExecutionContext):
     """Expected vs actual use per wijk (see the module docstring for the method and caveats)."""
     settings = get_settings()
     frame = wijk_use(risk_profile(settings), query(settings, ACTUAL_SQL))

@@ -1,32 +1,36 @@
 """Effects of interventions: difference-in-differences against comparable wijken.
 
-Method, per intervention in the register (`fct_intervention`) and per outcome:
+Method, per intervention in the register (`fct_intervention`):
 
 * Panel: wijken on the reference division (`reference_wijk_code`), so a wijk keeps one
   identity through a merger; only wijken that map one-to-one in every year are used (a wijk
   that was split has no comparable series). Months are the months of the municipal exports.
-* Outcomes per wijk and month, per 1,000 inhabitants (KWB inhabitants of the year):
-  `nieuwe jeugdhulptrajecten per 1.000 inwoners per jaar` — first Jeugd trajectories (a client
-  without a Jeugd trajectory that ended less than 12 months before), annualised; and
-  `jeugdcliënten per 1.000 inwoners` — clients with Jeugd support in the month.
+* Outcome per wijk and month: `nieuwe jeugdhulptrajecten per 1.000 inwoners per jaar` — first
+  Jeugd trajectories (a client without a Jeugd trajectory that ended less than 12 months
+  before), annualised, per 1,000 inhabitants (KWB, of the year). The inflow is what a
+  preventive intervention changes; the monthly number of clients is a stock carried over from
+  month to month, whose serial correlation would make monthly standard errors far too small.
 * Comparison wijken: the `analytics_comparison_wijken` nearest wijken (scikit-learn
   `NearestNeighbors`, Euclidean on the risk factors standardised over all wijken of the year)
   by their risk profile in the year before the start, among wijken without any intervention.
 * Estimate: OLS `rate ~ wijk + month + treated × after` (statsmodels, wijk and month fixed
   effects, heteroskedasticity-robust HC1 standard errors; the start month itself is left out
-  as partly treated). `effect` is the change in the rate caused by the intervention; the
-  relative effect divides it by the counterfactual level after the start (the treated wijk's
-  mean after the start minus the effect), so `1 + effect_relatief` estimates the multiplier.
-* Per intervention type, a stacked difference-in-differences pools every intervention of the
-  type (fixed effects per intervention × wijk and intervention × month, standard errors
-  clustered by wijk, since comparison wijken can serve several interventions).
+  as partly treated). Standard errors clustered by wijk would rest on a single treated
+  cluster, which makes them unreliable (far too small), so they are not used. `effect` is the
+  change in the rate caused by the intervention; the relative effect divides it by the
+  counterfactual level after the start (the treated wijk's mean after the start minus the
+  effect), so `1 + effect_relatief` estimates the multiplier on new trajectories.
+* Per intervention type, the estimates of its interventions are pooled by a fixed-effect
+  (inverse-variance) meta-analysis (statsmodels `combine_effects`): one common effect per type.
 
 Caveats: one treated wijk gives a wide interval, especially with few months after the start;
-the comparison assumes parallel trends of the matched wijken (check the levels before the
-start, `niveau_voor`); a type effect pools interventions that may differ in practice. The
-first months of the exports cannot tell a first trajectory from a re-entry after a trajectory
-that ended before the exports began; the month fixed effects absorb this for all wijken alike.
+the comparison assumes parallel trends of the matched wijken (compare `niveau_voor`); pooled
+interventions share comparison wijken, so the pooled interval is a little optimistic. The first
+months of the exports cannot tell a first trajectory from a re-entry after a trajectory that
+ended before the exports began; the month fixed effects absorb this for all wijken alike.
 """
+
+import warnings
 
 import dagster as dg
 import numpy as np
@@ -35,6 +39,7 @@ import statsmodels.formula.api as smf
 from scipy.stats import norm
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
+from statsmodels.stats.meta_analysis import combine_effects
 
 from dagster_project.analytics.warehouse_tables import (
     RISK_FACTORS,
@@ -48,8 +53,49 @@ from dagster_project.analytics.warehouse_tables import (
 from dagster_project.settings import get_settings
 
 OUTCOME_NEW = "nieuwe jeugdhulptrajecten per 1.000 inwoners per jaar"
-OUTCOME_CLIENTS = "jeugdcliënten per 1.000 inwoners"
 FAMILY_CONTEXT = ["pct_eenoudergezinnen", "pct_laag_inkomen", "pct_bijstand"]
+ESTIMATE_COLUMNS = [
+    "effect",
+    "effect_ondergrens",
+    "effect_bovengrens",
+    "standaardfout",
+    "p_waarde",
+    "effect_relatief",
+    "effect_relatief_ondergrens",
+    "effect_relatief_bovengrens",
+    "niveau_voor",
+    "niveau_na",
+    "n_maanden_voor",
+    "n_maanden_na",
+]
+EFFECT_COLUMNS = [
+    "interventie_id",
+    "gemeente_code",
+    "wijk_code",
+    "reference_wijk_code",
+    "interventie_type",
+    "startdatum",
+    "startjaar",
+    "vergelijkingswijken",
+    "n_vergelijkingswijken",
+    *FAMILY_CONTEXT,
+    "uitkomst",
+    *ESTIMATE_COLUMNS,
+    "opmerking",
+]
+BY_TYPE_COLUMNS = [
+    "interventie_type",
+    "uitkomst",
+    "n_interventies",
+    "effect",
+    "effect_ondergrens",
+    "effect_bovengrens",
+    "effect_relatief",
+    "effect_relatief_ondergrens",
+    "effect_relatief_bovengrens",
+    "p_waarde",
+    "significant",
+]
 
 # One row per reference wijk × month × outcome with the count; wijken mapping one-to-one only.
 PANEL_SQL = """
@@ -94,12 +140,6 @@ new_trajectories as (
     where previous_end is null or previous_end < start_date - interval 365 day
     group by 1, 2
 ),
-clients as (
-    select reference_wijk_code, month, count(distinct client_key) as n
-    from marts_core.fct_client_month
-    where domain = 'jeugd'
-    group by 1, 2
-),
 grid as (
     select population.reference_wijk_code, months.month, population.inwoners
     from population
@@ -109,15 +149,11 @@ select
     grid.reference_wijk_code,
     cast(grid.month as date) as month,
     grid.inwoners,
-    coalesce(new_trajectories.n, 0) as new_trajectories,
-    coalesce(clients.n, 0) as clients
+    coalesce(new_trajectories.n, 0) as new_trajectories
 from grid
 left join new_trajectories
     on grid.reference_wijk_code = new_trajectories.reference_wijk_code
     and grid.month = new_trajectories.month
-left join clients
-    on grid.reference_wijk_code = clients.reference_wijk_code
-    and grid.month = clients.month
 where grid.inwoners > 0
 """
 
@@ -139,8 +175,7 @@ def outcome_panel(raw: pd.DataFrame) -> pd.DataFrame:
     """Long panel: one row per reference wijk, month and outcome, with the rate per 1,000 inhabitants."""
     raw = raw.assign(month=pd.to_datetime(raw["month"]))
     new = raw.assign(uitkomst=OUTCOME_NEW, rate=raw["new_trajectories"] * 12_000.0 / raw["inwoners"])
-    clients = raw.assign(uitkomst=OUTCOME_CLIENTS, rate=raw["clients"] * 1_000.0 / raw["inwoners"])
-    return pd.concat([new, clients], ignore_index=True)[["reference_wijk_code", "month", "uitkomst", "rate"]]
+    return new[["reference_wijk_code", "month", "uitkomst", "rate"]]
 
 
 def comparison_wijken(
@@ -158,18 +193,14 @@ def comparison_wijken(
     return pool["reference_wijk_code"].iloc[index[0]].tolist(), treated.iloc[0]
 
 
-def did(panel: pd.DataFrame, treated: pd.Series, start_month: pd.Timestamp, confidence: float, cluster: bool):
-    """OLS with unit and time fixed effects; `treated` marks the treated unit's rows."""
+def did(panel: pd.DataFrame, treated: pd.Series, start_month: pd.Timestamp, confidence: float) -> dict | None:
+    """OLS with unit and month fixed effects and HC1 errors; `treated` marks the treated wijk's rows."""
     data = panel[panel["month"] != start_month].copy()
     data["treated_after"] = (treated.loc[data.index] & (data["month"] > start_month)).astype(float)
     if data["treated_after"].sum() == 0 or (treated.loc[data.index] & (data["month"] < start_month)).sum() == 0:
         return None
     model = smf.ols("rate ~ C(unit) + C(period) + treated_after", data=data)
-    fit = (
-        model.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(data["cluster"])[0]})
-        if cluster
-        else model.fit(cov_type="HC1")
-    )
+    fit = model.fit(cov_type="HC1")
     effect = float(fit.params["treated_after"])
     se = float(fit.bse["treated_after"])
     z = norm.ppf(0.5 + confidence / 2.0)
@@ -199,12 +230,11 @@ def did(panel: pd.DataFrame, treated: pd.Series, start_month: pd.Timestamp, conf
 def estimate_effects(
     interventions: pd.DataFrame, profile: pd.DataFrame, panel: pd.DataFrame, k: int, confidence: float
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per intervention and outcome a DiD against matched wijken; per type and outcome a stacked DiD."""
+    """Per intervention and outcome a DiD against matched wijken; per type and outcome the pooled effect."""
     usable = set(panel["reference_wijk_code"])
-    ever_treated = set(interventions["reference_wijk_code"].dropna())
-    candidates = usable - ever_treated
+    candidates = usable - set(interventions["reference_wijk_code"].dropna())
     first_year = int(profile["year"].min())
-    rows, stacks = [], []
+    rows = []
     for item in interventions.itertuples(index=False):
         start_month = pd.Timestamp(item.start_date).to_period("M").to_timestamp()
         match_year = max(first_year, item.startjaar - 1)
@@ -219,79 +249,59 @@ def estimate_effects(
             "startjaar": item.startjaar,
             "vergelijkingswijken": ",".join(peers),
             "n_vergelijkingswijken": len(peers),
-            **{
-                column: (treated_profile[column] if treated_profile is not None else np.nan)
-                for column in FAMILY_CONTEXT
-            },
+            **{c: (treated_profile[c] if treated_profile is not None else np.nan) for c in FAMILY_CONTEXT},
         }
         for outcome, part in panel.groupby("uitkomst", sort=True):
-            note = None
+            result, note = None, None
             if item.reference_wijk_code not in usable:
                 note = "wijk heeft geen vergelijkbare reeks (gesplitst of niet in elk jaar)"
             elif not peers:
                 note = "geen vergelijkingswijken met een risicoprofiel"
-            result = None
-            if note is None:
-                units = [item.reference_wijk_code, *peers]
-                data = part[part["reference_wijk_code"].isin(units)].assign(
-                    unit=lambda f: f["reference_wijk_code"], period=lambda f: f["month"].dt.strftime("%Y-%m")
-                )
-                data = data.assign(cluster=data["unit"])
-                treated = data["reference_wijk_code"] == item.reference_wijk_code
-                result = did(data, treated, start_month, confidence, cluster=False)
-                if result is None:
-                    note = "geen maanden voor of na de start in de data"
-                else:
-                    stacks.append(
-                        data.assign(
-                            interventie_id=item.interventie_id,
-                            interventie_type=item.interventie_type,
-                            start_month=start_month,
-                            is_treated=treated,
-                        )
-                    )
+            else:
+                data = part[part["reference_wijk_code"].isin([item.reference_wijk_code, *peers])]
+                data = data.assign(unit=data["reference_wijk_code"], period=data["month"].dt.strftime("%Y-%m"))
+                result = did(data, data["reference_wijk_code"] == item.reference_wijk_code, start_month, confidence)
+                note = None if result else "geen maanden voor of na de start in de data"
             rows.append({**base, "uitkomst": outcome, **(result or {}), "opmerking": note})
-    effects = pd.DataFrame(rows)
-    if len(effects):
-        effects["significant"] = (effects["effect_ondergrens"] > 0) | (effects["effect_bovengrens"] < 0)
-    by_type = pooled_effects(pd.concat(stacks, ignore_index=True), confidence) if stacks else pd.DataFrame()
-    return effects, by_type
+    effects = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
+    effects["significant"] = (effects["effect_ondergrens"] > 0) | (effects["effect_bovengrens"] < 0)
+    return effects, pooled_effects(effects, confidence)
 
 
-def pooled_effects(stacked: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """Stacked DiD per intervention type and outcome (fixed effects per intervention × wijk and × month)."""
+def pooled_effects(effects: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Per intervention type and outcome: fixed-effect (inverse-variance) meta-analysis of the estimates."""
     rows = []
-    for (kind, outcome), part in stacked.groupby(["interventie_type", "uitkomst"], sort=True):
-        part = part[part["month"] != part["start_month"]].copy()
-        after = part["month"] > part["start_month"]
-        data = part.assign(
-            unit=part["interventie_id"] + "|" + part["reference_wijk_code"],
-            period=part["interventie_id"] + "|" + part["period"],
-            cluster=part["reference_wijk_code"],
-        )
-        # did() splits on one start month; stacked rows carry their own, so mark them here
-        data["treated_after"] = (data["is_treated"] & after).astype(float)
-        model = smf.ols("rate ~ C(unit) + C(period) + treated_after", data=data)
-        fit = model.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(data["cluster"])[0]})
-        effect, se = float(fit.params["treated_after"]), float(fit.bse["treated_after"])
-        z = norm.ppf(0.5 + confidence / 2.0)
-        baseline = data.loc[data["treated_after"] == 1, "rate"].mean() - effect
-        rows.append(
-            {
-                "interventie_type": kind,
-                "uitkomst": outcome,
-                "n_interventies": part["interventie_id"].nunique(),
-                "effect": effect,
-                "effect_ondergrens": effect - z * se,
-                "effect_bovengrens": effect + z * se,
-                "p_waarde": float(fit.pvalues["treated_after"]),
-                "effect_relatief": effect / baseline,
-                "effect_relatief_ondergrens": (effect - z * se) / baseline,
-                "effect_relatief_bovengrens": (effect + z * se) / baseline,
-                "significant": bool(effect - z * se > 0 or effect + z * se < 0),
-            }
-        )
-    return pd.DataFrame(rows)
+    estimated = effects.dropna(subset=["effect", "standaardfout"])
+    estimated = estimated[estimated["standaardfout"] > 0]
+    for (kind, outcome), part in estimated.groupby(["interventie_type", "uitkomst"], sort=True):
+        row = {"interventie_type": kind, "uitkomst": outcome, "n_interventies": len(part)}
+        for prefix, values, se in (
+            ("effect", part["effect"], part["standaardfout"]),
+            (
+                "effect_relatief",
+                part["effect_relatief"],
+                part["standaardfout"] * part["effect_relatief"] / part["effect"],
+            ),
+        ):
+            usable = values.notna() & se.notna() & (se.abs() > 0)
+            with warnings.catch_warnings():
+                # heterogeneity statistics divide by k - 1: undefined (and unused) for a single intervention
+                warnings.simplefilter("ignore", RuntimeWarning)
+                combined = (
+                    combine_effects(
+                        values[usable].to_numpy(float), se[usable].abs().to_numpy(float) ** 2, alpha=1.0 - confidence
+                    )
+                    .summary_frame()
+                    .loc["fixed effect"]
+                )
+            row[prefix] = combined["eff"]
+            row[f"{prefix}_ondergrens"] = combined["ci_low"]
+            row[f"{prefix}_bovengrens"] = combined["ci_upp"]
+        z_value = row["effect"] / (row["effect_bovengrens"] - row["effect"]) * norm.ppf(0.5 + confidence / 2.0)
+        row["p_waarde"] = float(2 * norm.sf(abs(z_value)))
+        row["significant"] = bool(row["effect_ondergrens"] > 0 or row["effect_bovengrens"] < 0)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=BY_TYPE_COLUMNS)
 
 
 @dg.multi_asset(

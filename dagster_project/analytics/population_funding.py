@@ -108,7 +108,7 @@ def describe_scenario(settings: Settings) -> str:
     group_name="analytics",
     kinds={"python", "duckdb"},
 )
-def population_funding(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def population_funding_allocation(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Each gemeente's budget per domain allocated to its wijken by expected need, against actual spend
     (see the module docstring for the method, the scenario settings and caveats)."""
     settings = get_settings()

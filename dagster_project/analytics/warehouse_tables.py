@@ -17,14 +17,16 @@ from dagster_project.settings import Settings
 ANALYTICS_SCHEMA = "analytics"
 PROFILE_TABLE = "marts_outcome.wijk_risicoprofiel"
 
-#: The risk profile every model uses (columns of wijk_risicoprofiel, in percent).
+#: The risk profile every model and match uses (columns of wijk_risicoprofiel, in percent). Age
+#: structure enters as the share 65+; the share under 15 is nearly its mirror image (the age
+#: bands add up to 100%), so both together make the models unstable, and Jeugd has the youth
+#: population as its offset already.
 RISK_FACTORS = [
     "pct_laag_inkomen",
     "pct_eenoudergezinnen",
     "pct_bijstand",
     "pct_werkloos",
     "pct_65_plus",
-    "pct_jonger_dan_15",
 ]
 DOMAINS = ["jeugd", "wmo", "participatie"]
 

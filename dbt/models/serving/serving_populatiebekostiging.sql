@@ -34,7 +34,10 @@ ranked as (
         ) as n_primary,
         row_number() over (
             partition by
-                primary_flags.year, primary_flags.gemeente_code, primary_flags.domein, primary_flags.is_primary
+                primary_flags.year,
+                primary_flags.gemeente_code,
+                primary_flags.domein,
+                primary_flags.is_primary
             order by primary_flags.clienten asc, primary_flags.wijk_code asc
         ) as rank_in_kind
     from primary_flags

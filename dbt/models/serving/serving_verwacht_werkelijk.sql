@@ -33,7 +33,11 @@ ranked as (
     select
         primary_flags.*,
         sum(case when primary_flags.is_primary then 1 else 0 end) over (
-            partition by primary_flags.year, primary_flags.gemeente_code, primary_flags.domein, primary_flags.maat
+            partition by
+                primary_flags.year,
+                primary_flags.gemeente_code,
+                primary_flags.domein,
+                primary_flags.maat
         ) as n_primary,
         row_number() over (
             partition by

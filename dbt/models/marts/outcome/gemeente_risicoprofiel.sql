@@ -22,9 +22,11 @@ pivoted as (
         year,
         max(case when indicator_code = 'inwoners' then value end) as inwoners,
         {%- for column, (indicator, scale) in factors.items() %}
-            max(case when indicator_code = '{{ indicator }}' then value * {{ scale }} end) as {{ column }}
-            {{- "," if not loop.last }}
+            max(
+                case when indicator_code = '{{ indicator }}' then value * {{ scale }} end
+            ) as {{ column }},
         {%- endfor %}
+        count(*) as n_indicatoren
     from indicators
     where area_level = 'gemeente'
     group by area_code, year
@@ -38,10 +40,10 @@ final as (
         pivoted.area_code as gemeente_code,
         areas.area_name as gemeente_name,
         areas.reference_area_code as reference_gemeente_code,
-        cast(pivoted.inwoners as integer) as inwoners,
         {%- for column in factors %}
-            pivoted.{{ column }}{{ "," if not loop.last }}
+            pivoted.{{ column }},
         {%- endfor %}
+        cast(pivoted.inwoners as integer) as inwoners
     from pivoted
     left join areas
         on

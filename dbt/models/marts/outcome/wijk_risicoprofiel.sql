@@ -27,9 +27,11 @@ pivoted as (
         area_code,
         year,
         {%- for column, (indicator, scale) in factors.items() %}
-            max(case when indicator_code = '{{ indicator }}' then value * {{ scale }} end) as {{ column }}
-            {{- "," if not loop.last }}
+            max(
+                case when indicator_code = '{{ indicator }}' then value * {{ scale }} end
+            ) as {{ column }},
         {%- endfor %}
+        count(*) as n_indicatoren
     from indicators
     where area_level = 'wijk'
     group by area_code, year
@@ -49,10 +51,12 @@ final as (
         areas.n_reference_areas,
         kerncijfers.inwoners,
         kerncijfers.huishoudens,
-        cast(round(pivoted.pct_jonger_dan_15 * kerncijfers.inwoners / 100.0) as integer) as inwoners_jonger_dan_15,
         {%- for column in factors %}
-            pivoted.{{ column }}{{ "," if not loop.last }}
+            pivoted.{{ column }},
         {%- endfor %}
+        cast(
+            round(pivoted.pct_jonger_dan_15 * kerncijfers.inwoners / 100.0) as integer
+        ) as inwoners_jonger_dan_15
     from kerncijfers
     left join pivoted
         on

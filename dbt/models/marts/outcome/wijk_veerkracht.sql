@@ -53,7 +53,10 @@ scored as (
         standardised.year,
         sum(
             weights.gewicht
-            * case when weights.richting = 'bescherming' then -standardised.z_score else standardised.z_score end
+            * case
+                when weights.richting = 'bescherming' then -standardised.z_score
+                else standardised.z_score
+            end
         ) / nullif(sum(weights.gewicht), 0) as risicoscore,
         count(*) as n_factoren
     from standardised
