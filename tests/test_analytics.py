@@ -295,3 +295,22 @@ def test_published_analytics_respect_disclosure_control(demo_home):
     assert bench.loc[bench["waarde"].isna(), "positie"].isna().all()
     assert (bench["positie"].dropna() <= bench.loc[bench["positie"].notna(), "n_peers"] + 1).all()
     assert serving(demo_home, "select count(*) as n from main.benchmark where gemeente_code is null")["n"][0] == 0
+
+
+def test_analytics_run_between_the_marts_and_the_serving_models():
+    """One run builds marts → analytics → serving → publish: the dbt project is split around the analytics."""
+    import dagster as dg
+
+    from dagster_project.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    expected = graph.get(dg.AssetKey(["analytics", "expected_care_use"]))
+    assert expected.group_name == "analytics"
+    assert dg.AssetKey(["marts", "wijk_risicoprofiel"]) in expected.parent_keys
+    serving_model = graph.get(dg.AssetKey(["serving", "serving_verwacht_werkelijk"]))
+    assert dg.AssetKey(["analytics", "expected_care_use"]) in serving_model.parent_keys
+    publish = graph.get(dg.AssetKey(["publish", "serving_database"]))
+    for table in ("wijk_veerkracht", "verwacht_werkelijk", "interventie_effect", "benchmark", "populatiebekostiging"):
+        assert dg.AssetKey(["serving", f"serving_{table}"]) in publish.parent_keys, table
+    ops = {node.name for node in defs.resolve_job_def("mmr_job").graph.node_defs}
+    assert {"mmr_dbt_models", "mmr_dbt_after_analytics", "expected_care_use_models"} <= ops

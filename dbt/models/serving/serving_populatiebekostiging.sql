@@ -56,15 +56,15 @@ final as (
         ranked.verwachte_behoefte_aandeel,
         ranked.behoefte_aandeel,
         ranked.inwoners_aandeel,
-        round(ranked.budget_gemeente, 0) as budget_gemeente,
-        round(ranked.budget_toegewezen, 0) as budget_toegewezen,
+        round(ranked.budget_gemeente) as budget_gemeente,
+        round(ranked.budget_toegewezen) as budget_toegewezen,
         case
             when not (ranked.is_primary or (ranked.n_primary = 1 and ranked.rank_in_kind = 1))
-                then round(ranked.werkelijke_kosten, 0)
+                then round(ranked.werkelijke_kosten)
         end as werkelijke_kosten,
         case
             when not (ranked.is_primary or (ranked.n_primary = 1 and ranked.rank_in_kind = 1))
-                then round(ranked.verschuiving, 0)
+                then round(ranked.verschuiving)
         end as verschuiving,
         ranked.scenario
     from ranked

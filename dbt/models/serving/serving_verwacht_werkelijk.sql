@@ -73,7 +73,7 @@ published as (
                         round(flagged.werkelijk / {{ var('rounding_base') }}.0) * {{ var('rounding_base') }}
                         as integer
                     )
-            else round(flagged.werkelijk, 0)
+            else round(flagged.werkelijk)
         end as werkelijk_gepubliceerd
     from flagged
 
@@ -98,11 +98,11 @@ final as (
         areas.area_name as wijk_name,
         with_ratio.domein,
         with_ratio.maat,
-        round(with_ratio.verwacht, case when with_ratio.maat = 'clienten' then 1 else 0 end) as verwacht,
+        with_ratio.verwacht,
         with_ratio.werkelijk_gepubliceerd as werkelijk,
-        round(with_ratio.ratio_gepubliceerd, 3) as ratio,
-        round(with_ratio.ratio_gepubliceerd / with_ratio.interval_factor, 3) as ratio_ondergrens,
-        round(with_ratio.ratio_gepubliceerd * with_ratio.interval_factor, 3) as ratio_bovengrens,
+        with_ratio.ratio_gepubliceerd as ratio,
+        with_ratio.ratio_gepubliceerd / with_ratio.interval_factor as ratio_ondergrens,
+        with_ratio.ratio_gepubliceerd * with_ratio.interval_factor as ratio_bovengrens,
         case
             when with_ratio.ratio_gepubliceerd is null then null
             when with_ratio.ratio_gepubliceerd / with_ratio.interval_factor > 1 then 'hoger dan verwacht'
