@@ -1,7 +1,7 @@
 """Outcome analytics against the generator's planted truth, on the one shared demo run.
 
-The demo is ten gemeenten (~110 wijken) over 2022-2024 with nine interventions; the planted
-effects are strong enough to be found there: the GLM signs on ~110 wijken per year, the planted
+The demo is ten gemeenten (~90 wijken a year) over 2022-2024 with nine interventions; the planted
+effects are strong enough to be found there: the GLM signs on ~90 wijken per year, the planted
 over-users (Jeugd use x1.8 in wijken of at least median size), and the intervention effects per
 type (pooled). A single intervention's interval is wide (one treated wijk, 2-22 months after its
 start), so per intervention the test asks that the 95% intervals cover the planted multiplier
