@@ -51,13 +51,33 @@ class MmrTranslator(DagsterDbtTranslator):
         return "_".join(fqn[1:-1]) or None
 
 
+#: dbt nodes that read what the Python analytics write (schema `analytics`): they run after them.
+AFTER_ANALYTICS = "source:analytics+"
+
+
 @dbt_assets(
     manifest=dbt_project().manifest_path,
     project=dbt_project(),
     dagster_dbt_translator=MmrTranslator(),
+    exclude=AFTER_ANALYTICS,
 )
 def mmr_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """Every dbt model and seed, built with `dbt build` so each model's tests run right after it."""
+    """Every dbt model and seed up to the marts the analytics read, built with `dbt build` so each
+    model's tests run right after it."""
+    dbt_environment()
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path,
+    project=dbt_project(),
+    dagster_dbt_translator=MmrTranslator(),
+    select=AFTER_ANALYTICS,
+    name="mmr_dbt_after_analytics",
+)
+def mmr_dbt_after_analytics(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """The dbt models that read the analytics tables (serving layer of the statistics), built once
+    the Python analytics assets of the same run have written them."""
     dbt_environment()
     yield from dbt.cli(["build"], context=context).stream()
 
@@ -81,4 +101,4 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project(), profiles_dir=str(DBT_DIR))
 
 
-defs = dg.Definitions(assets=[mmr_dbt_models], resources={"dbt": dbt_resource()})
+defs = dg.Definitions(assets=[mmr_dbt_models, mmr_dbt_after_analytics], resources={"dbt": dbt_resource()})

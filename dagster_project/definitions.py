@@ -1,8 +1,8 @@
-"""The one Definitions object of MMR: every source, the dbt project, the audit and the publish."""
+"""The one Definitions object of MMR: every source, the dbt project, the analytics, the audit and the publish."""
 
 import dagster as dg
 
-from dagster_project import audit, dbt, publish
+from dagster_project import analytics, audit, dbt, publish
 from dagster_project.lib.landing_sensor import build_landing_sensor
 from dagster_project.sources import (
     budgetten,
@@ -59,6 +59,7 @@ municipal_monthly_schedule = dg.ScheduleDefinition(
 defs = dg.Definitions.merge(
     *(module.defs for module in SOURCE_MODULES),
     dbt.defs,
+    analytics.defs,
     audit.defs,
     publish.defs,
     cbs_odata.defs,

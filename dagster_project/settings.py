@@ -28,6 +28,29 @@ class Settings(BaseSettings):
     superset_admin_password: str | None = None
     suppression_threshold: int = 10
     rounding_base: int = 5
+    analytics_confidence: float = Field(
+        default=0.95, gt=0, lt=1, description="Confidence level of every interval the analytics report."
+    )
+    analytics_comparison_wijken: int = Field(
+        default=10, ge=1, description="Comparable wijken per wijk (intervention effects, benchmarks)."
+    )
+    analytics_comparison_gemeenten: int = Field(default=5, ge=1, description="Comparable gemeenten per gemeente.")
+    funding_budget_column: Literal["begroting_na_wijziging", "begroting_primair", "realisatie"] = Field(
+        default="begroting_na_wijziging", description="Which budget of fct_budget population-based funding allocates."
+    )
+    funding_budget_factor: float = Field(
+        default=1.0, gt=0, description="Scenario: multiply every budget (0.95 = a 5% cut) before allocating."
+    )
+    funding_budget_overrides: dict[str, float] = Field(
+        default_factory=dict,
+        description='Scenario: budget totals that replace fct_budget, keyed "GM0489/jeugd/2024" (JSON in the env var).',
+    )
+    funding_need_weight: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Share of a budget allocated by expected need; the rest follows the number of inhabitants.",
+    )
     dagster_port: int = 3000
     superset_port: int = 8088
     cbs_odata_url: str = Field(

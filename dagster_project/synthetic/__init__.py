@@ -502,6 +502,28 @@ def _write_interventions(interventions, units, wijk_counts, folder: Path, counte
     counter.add("interventies", len(frame))
 
 
+def _over_users(seed: int, units, years, wijk_counts) -> list[dict]:
+    """The planted over-using wijken with their codes per year (codes change with the merger)."""
+    out = []
+    for unit in sorted(units, key=lambda u: u.code):
+        wijk = popmod.over_use_wijk(seed, unit)
+        if wijk is None:
+            continue
+        first = np.flatnonzero(unit.bu_wijk == wijk)[0]
+        codes = {str(y): str(codes_for(unit, y, wijk_counts).wk_code[first]) for y in years}
+        gemeenten = {str(y): municipal.gm_of(unit, y) for y in years}
+        out.append(
+            {
+                "unit": unit.code,
+                "wijk_index": wijk,
+                "multiplier": popmod.OVER_USE["multiplier"],
+                "wijk_codes": codes,
+                "gemeente_codes": gemeenten,
+            }
+        )
+    return out
+
+
 def _truth(scale, seed, years, units, wijk_counts, regions, interventions, multi_counts, counter) -> dict:
     merged = [u for u in units if u.code in MERGER["old"]]
     merger_map = {}
@@ -564,6 +586,8 @@ def _truth(scale, seed, years, units, wijk_counts, regions, interventions, multi
             for item in interventions
         ],
         "intervention_effects": finance.INTERVENTION_TYPES,
+        "over_use": popmod.OVER_USE,
+        "over_users": _over_users(seed, units, years, wijk_counts),
         "providers": providers,
         "multi_domain_households": multi_counts,
         "row_counts": counter.rows,

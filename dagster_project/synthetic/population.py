@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .common import rng_for
+from .common import RECODE, rng_for
 from .geography import Unit
 
 # Jeugd: new trajectories per youth (0-17) per year.
@@ -57,6 +57,15 @@ PARTICIPATIE_MODEL = {
     "unit": "buurt x year",
     "coefficients": {"persons_per_benefit_household": 1.5, "mean_duration_years": 2.5},
 }
+# Over-using wijken: Jeugd use above what the risk profile predicts (e.g. a referral practice of
+# their own). Planted in one wijk of at least median size in some gemeenten, so the expected-vs-
+# actual analysis has known wijken to flag.
+OVER_USE = {
+    "probability_per_gemeente": 0.35,
+    "multiplier": 1.8,
+    "applies_to": "the Jeugd rate of new trajectories (so also Jeugd clients and cost) in every year",
+    "eligible": "wijken with at least the median population share of their gemeente (gemeenten with 3+ wijken)",
+}
 MULTI_DOMAIN_MODEL = {
     "formula": (
         "multi_domain_households ~ Poisson(households * exp(m0 + m_risk * risk_score)); "
@@ -88,7 +97,25 @@ def latent(seed: int, unit: Unit) -> dict[str, np.ndarray]:
     for factor in ("e_low_income", "e_single_parent", "e_welfare"):
         wijk_e = extra.normal(0.0, 0.3, size=unit.n_wijken)
         out[factor] = wijk_e[unit.bu_wijk] + extra.normal(0.0, 0.15, size=unit.n_buurten)
+    out["over_use"] = np.ones(unit.n_buurten)
+    wijk = over_use_wijk(seed, unit)
+    if wijk is not None:
+        out["over_use"][unit.bu_wijk == wijk] = OVER_USE["multiplier"]
     return out
+
+
+def over_use_wijk(seed: int, unit: Unit) -> int | None:
+    """The wijk (index) planted as over-user in this gemeente, or None (own random stream)."""
+    if unit.n_wijken < 3:
+        return None
+    rng = rng_for(seed, "over_use", unit.code)
+    if rng.random() >= OVER_USE["probability_per_gemeente"]:
+        return None
+    share = np.bincount(unit.bu_wijk, weights=unit.bu_share, minlength=unit.n_wijken)
+    candidates = np.flatnonzero(share >= np.median(share))
+    if unit.code == RECODE["gemeente"]:
+        candidates = candidates[candidates != 0]  # the wijk that is split later keeps one code per year
+    return int(rng.choice(candidates)) if len(candidates) else None
 
 
 def demographics(seed: int, unit: Unit, lat: dict[str, np.ndarray], year: int) -> dict[str, np.ndarray]:
@@ -145,6 +172,7 @@ def demographics(seed: int, unit: Unit, lat: dict[str, np.ndarray], year: int) -
         "ww": ww,
         "aow": aow,
         "z": z,
+        "over_use": lat["over_use"],
     }
     out.update(covariates(out))
     return out
@@ -171,7 +199,8 @@ def covariates(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def jeugd_rate(d: dict[str, np.ndarray], year: int) -> np.ndarray:
     c = JEUGD_MODEL["coefficients"]
-    return np.exp(c["b0"] + d["risk_score"] + c["b_age_0_15"] * d["x_age_0_15"] + c["b_trend"] * (year - 2015))
+    rate = np.exp(c["b0"] + d["risk_score"] + c["b_age_0_15"] * d["x_age_0_15"] + c["b_trend"] * (year - 2015))
+    return rate * d["over_use"]
 
 
 def wmo_rate(d: dict[str, np.ndarray]) -> np.ndarray:

@@ -1,0 +1,222 @@
+"""Expected versus actual care use per wijk: where is use higher or lower than its risk profile predicts?
+
+Method (per year, per domain Jeugd/Wmo/Participatie, fitted on every wijk in the warehouse):
+
+* Clients (distinct persons with support in the year, `fct_client_month`): a negative binomial
+  GLM (NB2, log link) of the count on the wijk's risk factors (`wijk_risicoprofiel`, as
+  fractions), with `log(population at risk)` as offset: inhabitants aged 0-14 for Jeugd, all
+  inhabitants for Wmo and Participatie. The overdispersion `alpha` is estimated by maximum
+  likelihood (statsmodels `NegativeBinomial`), then the GLM is fitted with that `alpha`.
+* Cost (euros in the year): a Tweedie GLM (variance power 1.5, log link, same offset), which
+  allows wijken without cost; the dispersion is Pearson's chi-square over the residual df.
+
+Per wijk: expected = the fitted mean, actual, ratio = actual / expected. The interval of the
+ratio is Wald on the log scale, `ratio * exp(±z * s)`, where `s² = Var(log Y) + se(log mu)²`
+combines the variance the model allows a wijk around its expectation (`1/mu + alpha` for the
+negative binomial, `phi * mu^(p-2)` for Tweedie) with the uncertainty of the expectation itself.
+This is the funnel-plot rule: the signal is "hoger dan verwacht" when the lower bound is above
+1, "lager dan verwacht" when the upper bound is below 1. An actual of 0 uses half a client (or
+half the mean cost per client) in the log, so a small wijk without clients is not flagged by an
+artefact. The coefficients (with standard errors and intervals) are stored too.
+
+Caveats: the model explains use by the published risk factors only; a wijk "above expectation"
+may have needs the factors miss, not only inefficient care. The fit includes the wijken it
+judges, so a strong outlier pulls its own expectation up a little. Wijken with a missing risk
+factor or no population get no expectation. Clients without a known wijk are left out.
+"""
+
+import warnings
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy.stats import norm
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversionWarning
+
+from dagster_project.analytics.warehouse_tables import (
+    DOMAINS,
+    RISK_FACTORS,
+    analytics_key,
+    mart_key,
+    query,
+    risk_profile,
+    table_metadata,
+    write_tables,
+)
+from dagster_project.settings import get_settings
+
+TWEEDIE_POWER = 1.5
+#: Population at risk per domain (column of wijk_risicoprofiel), the offset of the models.
+EXPOSURE = {"jeugd": "inwoners_jonger_dan_15", "wmo": "inwoners", "participatie": "inwoners"}
+MEASURES = ["clienten", "kosten"]
+SIGNAL_ABOVE, SIGNAL_BELOW, SIGNAL_NONE = "hoger dan verwacht", "lager dan verwacht", "conform verwachting"
+
+ACTUAL_SQL = """
+select
+    cast(extract(year from month) as integer) as year,
+    wijk_code,
+    domain as domein,
+    count(distinct client_key) as clienten,
+    sum(cost) as kosten
+from marts_core.fct_client_month
+where wijk_code is not null
+group by 1, 2, 3
+"""
+
+
+def wijk_use(profile: pd.DataFrame, actual: pd.DataFrame) -> pd.DataFrame:
+    """Every wijk-year × domain with its risk profile, exposure and actual clients and cost (0 if none)."""
+    grid = profile.merge(pd.DataFrame({"domein": DOMAINS}), how="cross")
+    frame = grid.merge(actual, on=["year", "wijk_code", "domein"], how="left")
+    frame[["clienten", "kosten"]] = frame[["clienten", "kosten"]].fillna(0)
+    frame["exposure"] = np.select(
+        [frame["domein"] == domain for domain in EXPOSURE],
+        [frame[column].astype(float) for column in EXPOSURE.values()],
+        default=np.nan,
+    )
+    return frame
+
+
+def design(frame: pd.DataFrame) -> pd.DataFrame:
+    return sm.add_constant(frame[RISK_FACTORS].astype(float) / 100.0, has_constant="add")
+
+
+def _negative_binomial_alpha(y: np.ndarray, x: pd.DataFrame, offset: np.ndarray) -> float:
+    with warnings.catch_warnings():
+        # only alpha is kept from this fit; the GLM below gives the coefficients and their errors
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", HessianInversionWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            fit = sm.NegativeBinomial(y, x, offset=offset, loglike_method="nb2").fit(disp=0, maxiter=300)
+            alpha = float(fit.params.iloc[-1])
+        except (np.linalg.LinAlgError, ValueError):
+            alpha = float("nan")
+    return alpha if np.isfinite(alpha) and alpha > 1e-8 else 1e-8
+
+
+def fit_measure(frame: pd.DataFrame, measure: str, confidence: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit one (year, domain, measure) model; return per-wijk expectations and the coefficient table."""
+    data = frame.dropna(subset=[*RISK_FACTORS, "exposure"])
+    data = data[data["exposure"] > 0]
+    x = design(data)
+    offset = np.log(data["exposure"].to_numpy(dtype=float))
+    y = data[measure].to_numpy(dtype=float)
+    if measure == "clienten":
+        alpha = _negative_binomial_alpha(y, x, offset)
+        family, dispersion_name = sm.families.NegativeBinomial(alpha=alpha), "alpha"
+        result = sm.GLM(y, x, family=family, offset=offset).fit()
+        dispersion = alpha
+    else:
+        family = sm.families.Tweedie(var_power=TWEEDIE_POWER, link=sm.families.links.Log())
+        result = sm.GLM(y, x, family=family, offset=offset).fit(scale="X2")
+        dispersion, dispersion_name = float(result.scale), "phi"
+    linear = result.get_prediction(x, offset=offset, which="linear")
+    mu = np.exp(linear.predicted)
+    if measure == "clienten":
+        var_log_y = 1.0 / mu + dispersion
+        floor = 0.5
+    else:
+        var_log_y = dispersion * mu ** (TWEEDIE_POWER - 2.0)
+        per_client = data["kosten"].sum() / max(data["clienten"].sum(), 1.0)
+        floor = 0.5 * per_client
+    s = np.sqrt(var_log_y + linear.se**2)
+    z = norm.ppf(0.5 + confidence / 2.0)
+    ratio = y / mu
+    centre = np.maximum(y, floor) / mu
+    lower, upper = centre * np.exp(-z * s), centre * np.exp(z * s)
+    signal = np.where(lower > 1.0, SIGNAL_ABOVE, np.where(upper < 1.0, SIGNAL_BELOW, SIGNAL_NONE))
+    rows = pd.DataFrame(
+        {
+            "year": data["year"].to_numpy(),
+            "gemeente_code": data["gemeente_code"].to_numpy(),
+            "wijk_code": data["wijk_code"].to_numpy(),
+            "domein": data["domein"].to_numpy(),
+            "maat": measure,
+            "populatie": data["exposure"].to_numpy(),
+            "verwacht": mu,
+            "werkelijk": y,
+            "ratio": ratio,
+            "log_se": s,
+            "interval_factor": np.exp(z * s),
+            "ratio_ondergrens": lower,
+            "ratio_bovengrens": upper,
+            "signaal": signal,
+            "clienten": data["clienten"].to_numpy(),
+        }
+    )
+    ci = result.conf_int(alpha=1.0 - confidence)
+    coefficients = pd.DataFrame(
+        {
+            "term": list(result.params.index) + [dispersion_name],
+            "coefficient": list(result.params.to_numpy()) + [dispersion],
+            "std_error": list(result.bse.to_numpy()) + [np.nan],
+            "ondergrens": list(ci.iloc[:, 0].to_numpy()) + [np.nan],
+            "bovengrens": list(ci.iloc[:, 1].to_numpy()) + [np.nan],
+            "p_value": list(result.pvalues.to_numpy()) + [np.nan],
+        }
+    ).assign(
+        family="negative binomial (NB2)" if measure == "clienten" else f"Tweedie (p={TWEEDIE_POWER})",
+        n_wijken=len(data),
+        deviance_explained=1.0 - result.deviance / result.null_deviance if result.null_deviance else np.nan,
+    )
+    return rows, coefficients
+
+
+def expected_vs_actual(frame: pd.DataFrame, confidence: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit every (year, domain, measure); one table of expectations, one of coefficients."""
+    rows, coefficients = [], []
+    for (year, domain), part in frame.groupby(["year", "domein"], sort=True):
+        for measure in MEASURES:
+            if part[measure].sum() <= 0 or part[RISK_FACTORS].dropna().shape[0] <= len(RISK_FACTORS) + 2:
+                continue
+            expected, coefs = fit_measure(part, measure, confidence)
+            rows.append(expected)
+            coefficients.append(coefs.assign(year=year, domein=domain, maat=measure))
+    expected = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    coefs = pd.concat(coefficients, ignore_index=True) if coefficients else pd.DataFrame()
+    if len(coefs):
+        coefs = coefs[["year", "domein", "maat", *[c for c in coefs.columns if c not in ("year", "domein", "maat")]]]
+    return expected, coefs
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            analytics_key("expected_care_use"),
+            description="Expected and actual clients and cost per wijk, year and domain, with ratio, interval "
+            "and signal (negative binomial / Tweedie GLM on the risk profile, fitted per year).",
+            deps=[mart_key("wijk_risicoprofiel"), mart_key("fct_client_month")],
+            kinds={"python", "duckdb"},
+        ),
+        dg.AssetSpec(
+            analytics_key("expected_care_use_coefficients"),
+            description="Coefficients of the expected-care-use models: one row per year, domain, measure and term.",
+            deps=[mart_key("wijk_risicoprofiel"), mart_key("fct_client_month")],
+            kinds={"python", "duckdb"},
+        ),
+    ],
+    group_name="analytics",
+)
+def expected_care_use_models(context: dg.AssetExecutionContext):
+    """Expected vs actual use per wijk (see the module docstring for the method and caveats)."""
+    settings = get_settings()
+    frame = wijk_use(risk_profile(settings), query(settings, ACTUAL_SQL))
+    expected, coefficients = expected_vs_actual(frame, settings.analytics_confidence)
+    write_tables(settings, {"expected_care_use": expected, "expected_care_use_coefficients": coefficients})
+    signals = expected.groupby(["domein", "maat", "signaal"]).size().rename("wijken").reset_index()
+    latest = coefficients[coefficients["year"] == coefficients["year"].max()] if len(coefficients) else coefficients
+    yield dg.MaterializeResult(
+        asset_key=analytics_key("expected_care_use"),
+        metadata={**table_metadata(expected), "signals": dg.MetadataValue.md(signals.to_markdown(index=False))},
+    )
+    yield dg.MaterializeResult(
+        asset_key=analytics_key("expected_care_use_coefficients"),
+        metadata={
+            **table_metadata(coefficients),
+            "coefficients_latest_year": dg.MetadataValue.md(
+                latest[["domein", "maat", "term", "coefficient", "std_error", "p_value"]].to_markdown(index=False)
+            ),
+        },
+    )

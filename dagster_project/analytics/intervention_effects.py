@@ -1,0 +1,350 @@
+"""Effects of interventions: difference-in-differences against comparable wijken.
+
+Method, per intervention in the register (`fct_intervention`):
+
+* Panel: wijken on the reference division (`reference_wijk_code`), so a wijk keeps one
+  identity through a merger; only wijken that map one-to-one in every year are used (a wijk
+  that was split has no comparable series). Months are the months of the municipal exports.
+* Outcome per wijk and month: `nieuwe jeugdhulptrajecten per 1.000 inwoners per jaar` — first
+  Jeugd trajectories (a client without a Jeugd trajectory that ended less than 12 months
+  before), annualised, per 1,000 inhabitants (KWB, of the year). The inflow is what a
+  preventive intervention changes; the monthly number of clients is a stock carried over from
+  month to month, whose serial correlation would make monthly standard errors far too small.
+* Comparison wijken: the `analytics_comparison_wijken` nearest wijken (scikit-learn
+  `NearestNeighbors`, Euclidean on the risk factors standardised over all wijken of the year)
+  by their risk profile in the year before the start, among wijken without any intervention.
+* Estimate: OLS `rate ~ wijk + month + treated × after` (statsmodels, wijk and month fixed
+  effects, heteroskedasticity-robust HC1 standard errors; the start month itself is left out
+  as partly treated). Standard errors clustered by wijk would rest on a single treated
+  cluster, which makes them unreliable (far too small), so they are not used. `effect` is the
+  change in the rate caused by the intervention; the relative effect divides it by the
+  counterfactual level after the start (the treated wijk's mean after the start minus the
+  effect), so `1 + effect_relatief` estimates the multiplier on new trajectories.
+* Per intervention type, the estimates of its interventions are pooled by a fixed-effect
+  (inverse-variance) meta-analysis (statsmodels `combine_effects`): one common effect per type.
+
+Caveats: one treated wijk gives a wide interval, especially with few months after the start;
+the comparison assumes parallel trends of the matched wijken (compare `niveau_voor`); pooled
+interventions share comparison wijken, so the pooled interval is a little optimistic. The first
+months of the exports cannot tell a first trajectory from a re-entry after a trajectory that
+ended before the exports began; the month fixed effects absorb this for all wijken alike.
+"""
+
+import warnings
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+from scipy.stats import norm
+from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import StandardScaler
+from statsmodels.stats.meta_analysis import combine_effects
+
+from dagster_project.analytics.warehouse_tables import (
+    RISK_FACTORS,
+    analytics_key,
+    mart_key,
+    query,
+    risk_profile,
+    table_metadata,
+    write_tables,
+)
+from dagster_project.settings import get_settings
+
+OUTCOME_NEW = "nieuwe jeugdhulptrajecten per 1.000 inwoners per jaar"
+FAMILY_CONTEXT = ["pct_eenoudergezinnen", "pct_laag_inkomen", "pct_bijstand"]
+ESTIMATE_COLUMNS = [
+    "effect",
+    "effect_ondergrens",
+    "effect_bovengrens",
+    "standaardfout",
+    "p_waarde",
+    "effect_relatief",
+    "effect_relatief_ondergrens",
+    "effect_relatief_bovengrens",
+    "niveau_voor",
+    "niveau_na",
+    "n_maanden_voor",
+    "n_maanden_na",
+]
+EFFECT_COLUMNS = [
+    "interventie_id",
+    "gemeente_code",
+    "wijk_code",
+    "reference_wijk_code",
+    "interventie_type",
+    "startdatum",
+    "startjaar",
+    "vergelijkingswijken",
+    "n_vergelijkingswijken",
+    *FAMILY_CONTEXT,
+    "uitkomst",
+    *ESTIMATE_COLUMNS,
+    "opmerking",
+]
+BY_TYPE_COLUMNS = [
+    "interventie_type",
+    "uitkomst",
+    "n_interventies",
+    "effect",
+    "effect_ondergrens",
+    "effect_bovengrens",
+    "effect_relatief",
+    "effect_relatief_ondergrens",
+    "effect_relatief_bovengrens",
+    "p_waarde",
+    "significant",
+]
+
+# One row per reference wijk × month × outcome with the count; wijken mapping one-to-one only.
+PANEL_SQL = """
+with profile as (
+    select * from marts_outcome.wijk_risicoprofiel
+),
+years as (
+    select count(distinct year) as n_years from profile
+),
+usable as (
+    select reference_wijk_code
+    from profile
+    group by reference_wijk_code
+    having
+        count(*) = (select n_years from years)
+        and count(distinct year) = (select n_years from years)
+        and max(n_reference_areas) = 1
+),
+population as (
+    select profile.reference_wijk_code, profile.year, profile.inwoners
+    from profile
+    inner join usable on profile.reference_wijk_code = usable.reference_wijk_code
+),
+months as (
+    select distinct month from marts_core.fct_client_month where domain = 'jeugd'
+),
+episodes as (
+    select
+        client_key,
+        reference_wijk_code,
+        start_date,
+        max(coalesce(end_date, date '9999-12-31')) over (
+            partition by client_key order by start_date, episode_key
+            rows between unbounded preceding and 1 preceding
+        ) as previous_end
+    from marts_core.fct_care_episode
+    where domain = 'jeugd'
+),
+new_trajectories as (
+    select reference_wijk_code, date_trunc('month', start_date) as month, count(*) as n
+    from episodes
+    where previous_end is null or previous_end < start_date - interval 365 day
+    group by 1, 2
+),
+grid as (
+    select population.reference_wijk_code, months.month, population.inwoners
+    from population
+    inner join months on population.year = cast(extract(year from months.month) as integer)
+)
+select
+    grid.reference_wijk_code,
+    cast(grid.month as date) as month,
+    grid.inwoners,
+    coalesce(new_trajectories.n, 0) as new_trajectories
+from grid
+left join new_trajectories
+    on grid.reference_wijk_code = new_trajectories.reference_wijk_code
+    and grid.month = new_trajectories.month
+where grid.inwoners > 0
+"""
+
+INTERVENTIONS_SQL = """
+select
+    interventie_id,
+    gemeente_code,
+    wijk_code,
+    reference_wijk_code,
+    interventie_type,
+    start_date,
+    cast(extract(year from start_date) as integer) as startjaar
+from marts_core.fct_intervention
+order by interventie_id
+"""
+
+
+def outcome_panel(raw: pd.DataFrame) -> pd.DataFrame:
+    """Long panel: one row per reference wijk, month and outcome, with the rate per 1,000 inhabitants."""
+    raw = raw.assign(month=pd.to_datetime(raw["month"]))
+    new = raw.assign(uitkomst=OUTCOME_NEW, rate=raw["new_trajectories"] * 12_000.0 / raw["inwoners"])
+    return new[["reference_wijk_code", "month", "uitkomst", "rate"]]
+
+
+def comparison_wijken(
+    profile: pd.DataFrame, treated_code: str, year: int, candidates: set[str], k: int
+) -> tuple[list[str], pd.Series | None]:
+    """The k wijken nearest to the treated wijk by risk profile in `year` (standardised over all wijken)."""
+    rows = profile[profile["year"] == year].dropna(subset=RISK_FACTORS).drop_duplicates("reference_wijk_code")
+    treated = rows[rows["reference_wijk_code"] == treated_code]
+    pool = rows[rows["reference_wijk_code"].isin(candidates)]
+    if treated.empty or pool.empty:
+        return [], None
+    scaler = StandardScaler().fit(rows[RISK_FACTORS].to_numpy(dtype=float))
+    nn = NearestNeighbors(n_neighbors=min(k, len(pool))).fit(scaler.transform(pool[RISK_FACTORS].to_numpy(float)))
+    _, index = nn.kneighbors(scaler.transform(treated[RISK_FACTORS].to_numpy(float)))
+    return pool["reference_wijk_code"].iloc[index[0]].tolist(), treated.iloc[0]
+
+
+def did(panel: pd.DataFrame, treated: pd.Series, start_month: pd.Timestamp, confidence: float) -> dict | None:
+    """OLS with unit and month fixed effects and HC1 errors; `treated` marks the treated wijk's rows."""
+    data = panel[panel["month"] != start_month].copy()
+    data["treated_after"] = (treated.loc[data.index] & (data["month"] > start_month)).astype(float)
+    if data["treated_after"].sum() == 0 or (treated.loc[data.index] & (data["month"] < start_month)).sum() == 0:
+        return None
+    model = smf.ols("rate ~ C(unit) + C(period) + treated_after", data=data)
+    fit = model.fit(cov_type="HC1")
+    effect = float(fit.params["treated_after"])
+    se = float(fit.bse["treated_after"])
+    z = norm.ppf(0.5 + confidence / 2.0)
+    after = data.loc[data["treated_after"] == 1, "rate"].mean()
+    before = data.loc[treated.loc[data.index] & (data["month"] < start_month), "rate"].mean()
+    baseline = after - effect
+
+    def relative(value: float) -> float:
+        return value / baseline if baseline > 0 else np.nan
+
+    return {
+        "effect": effect,
+        "effect_ondergrens": effect - z * se,
+        "effect_bovengrens": effect + z * se,
+        "standaardfout": se,
+        "p_waarde": float(fit.pvalues["treated_after"]),
+        "effect_relatief": relative(effect),
+        "effect_relatief_ondergrens": relative(effect - z * se),
+        "effect_relatief_bovengrens": relative(effect + z * se),
+        "niveau_voor": before,
+        "niveau_na": after,
+        "n_maanden_voor": int(data.loc[treated.loc[data.index], "month"].lt(start_month).sum()),
+        "n_maanden_na": int(data["treated_after"].sum()),
+    }
+
+
+def estimate_effects(
+    interventions: pd.DataFrame, profile: pd.DataFrame, panel: pd.DataFrame, k: int, confidence: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per intervention and outcome a DiD against matched wijken; per type and outcome the pooled effect."""
+    usable = set(panel["reference_wijk_code"])
+    candidates = usable - set(interventions["reference_wijk_code"].dropna())
+    first_year = int(profile["year"].min())
+    rows = []
+    for item in interventions.itertuples(index=False):
+        start_month = pd.Timestamp(item.start_date).to_period("M").to_timestamp()
+        match_year = max(first_year, item.startjaar - 1)
+        peers, treated_profile = comparison_wijken(profile, item.reference_wijk_code, match_year, candidates, k)
+        base = {
+            "interventie_id": item.interventie_id,
+            "gemeente_code": item.gemeente_code,
+            "wijk_code": item.wijk_code,
+            "reference_wijk_code": item.reference_wijk_code,
+            "interventie_type": item.interventie_type,
+            "startdatum": pd.Timestamp(item.start_date).date(),
+            "startjaar": item.startjaar,
+            "vergelijkingswijken": ",".join(peers),
+            "n_vergelijkingswijken": len(peers),
+            **{c: (treated_profile[c] if treated_profile is not None else np.nan) for c in FAMILY_CONTEXT},
+        }
+        for outcome, part in panel.groupby("uitkomst", sort=True):
+            result, note = None, None
+            if item.reference_wijk_code not in usable:
+                note = "wijk heeft geen vergelijkbare reeks (gesplitst of niet in elk jaar)"
+            elif not peers:
+                note = "geen vergelijkingswijken met een risicoprofiel"
+            else:
+                data = part[part["reference_wijk_code"].isin([item.reference_wijk_code, *peers])]
+                data = data.assign(unit=data["reference_wijk_code"], period=data["month"].dt.strftime("%Y-%m"))
+                result = did(data, data["reference_wijk_code"] == item.reference_wijk_code, start_month, confidence)
+                note = None if result else "geen maanden voor of na de start in de data"
+            rows.append({**base, "uitkomst": outcome, **(result or {}), "opmerking": note})
+    effects = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
+    effects["significant"] = (effects["effect_ondergrens"] > 0) | (effects["effect_bovengrens"] < 0)
+    return effects, pooled_effects(effects, confidence)
+
+
+def pooled_effects(effects: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Per intervention type and outcome: fixed-effect (inverse-variance) meta-analysis of the estimates."""
+    rows = []
+    estimated = effects.dropna(subset=["effect", "standaardfout"])
+    estimated = estimated[estimated["standaardfout"] > 0]
+    for (kind, outcome), part in estimated.groupby(["interventie_type", "uitkomst"], sort=True):
+        row = {"interventie_type": kind, "uitkomst": outcome, "n_interventies": len(part)}
+        for prefix, values, se in (
+            ("effect", part["effect"], part["standaardfout"]),
+            (
+                "effect_relatief",
+                part["effect_relatief"],
+                part["standaardfout"] * part["effect_relatief"] / part["effect"],
+            ),
+        ):
+            usable = values.notna() & se.notna() & (se.abs() > 0)
+            with warnings.catch_warnings():
+                # heterogeneity statistics divide by k - 1: undefined (and unused) for a single intervention
+                warnings.simplefilter("ignore", RuntimeWarning)
+                combined = (
+                    combine_effects(
+                        values[usable].to_numpy(float), se[usable].abs().to_numpy(float) ** 2, alpha=1.0 - confidence
+                    )
+                    .summary_frame()
+                    .loc["fixed effect"]
+                )
+            row[prefix] = combined["eff"]
+            row[f"{prefix}_ondergrens"] = combined["ci_low"]
+            row[f"{prefix}_bovengrens"] = combined["ci_upp"]
+        z_value = row["effect"] / (row["effect_bovengrens"] - row["effect"]) * norm.ppf(0.5 + confidence / 2.0)
+        row["p_waarde"] = float(2 * norm.sf(abs(z_value)))
+        row["significant"] = bool(row["effect_ondergrens"] > 0 or row["effect_bovengrens"] < 0)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=BY_TYPE_COLUMNS)
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            analytics_key("intervention_effect"),
+            description="Difference-in-differences effect of every intervention on Jeugd use per 1,000 "
+            "inhabitants, against wijken matched on the risk profile (nearest neighbours).",
+            deps=[
+                mart_key("fct_intervention"),
+                mart_key("fct_care_episode"),
+                mart_key("fct_client_month"),
+                mart_key("wijk_risicoprofiel"),
+            ],
+            kinds={"python", "duckdb"},
+        ),
+        dg.AssetSpec(
+            analytics_key("intervention_effect_by_type"),
+            description="Stacked difference-in-differences per intervention type (all interventions of a type pooled).",
+            deps=[
+                mart_key("fct_intervention"),
+                mart_key("fct_care_episode"),
+                mart_key("fct_client_month"),
+                mart_key("wijk_risicoprofiel"),
+            ],
+            kinds={"python", "duckdb"},
+        ),
+    ],
+    group_name="analytics",
+)
+def intervention_effect(context: dg.AssetExecutionContext):
+    """Intervention effects (see the module docstring for the method and caveats)."""
+    settings = get_settings()
+    panel = outcome_panel(query(settings, PANEL_SQL))
+    effects, by_type = estimate_effects(
+        query(settings, INTERVENTIONS_SQL),
+        risk_profile(settings),
+        panel,
+        settings.analytics_comparison_wijken,
+        settings.analytics_confidence,
+    )
+    write_tables(settings, {"intervention_effect": effects, "intervention_effect_by_type": by_type})
+    yield dg.MaterializeResult(asset_key=analytics_key("intervention_effect"), metadata=table_metadata(effects))
+    yield dg.MaterializeResult(
+        asset_key=analytics_key("intervention_effect_by_type"), metadata=table_metadata(by_type, preview_rows=20)
+    )

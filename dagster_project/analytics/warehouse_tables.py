@@ -1,0 +1,73 @@
+"""Reading the marts and writing the `analytics` schema of the build warehouse.
+
+Every analysis reads what dbt built (marts) with SQL, computes in pandas/statsmodels/
+scikit-learn, and replaces its own tables in schema `analytics`; dbt's serving models read
+those back as sources (`dbt/models/marts/outcome/_analytics__sources.yml`) and apply
+disclosure control before anything reaches a dashboard.
+"""
+
+from collections.abc import Sequence
+
+import dagster as dg
+import pandas as pd
+
+from dagster_project.lib.warehouse import connect
+from dagster_project.settings import Settings
+
+ANALYTICS_SCHEMA = "analytics"
+PROFILE_TABLE = "marts_outcome.wijk_risicoprofiel"
+
+#: The risk profile every model and match uses (columns of wijk_risicoprofiel, in percent). Age
+#: structure enters as the share 65+; the share under 15 is nearly its mirror image (the age
+#: bands add up to 100%), so both together make the models unstable, and Jeugd has the youth
+#: population as its offset already.
+RISK_FACTORS = [
+    "pct_laag_inkomen",
+    "pct_eenoudergezinnen",
+    "pct_bijstand",
+    "pct_werkloos",
+    "pct_65_plus",
+]
+DOMAINS = ["jeugd", "wmo", "participatie"]
+
+
+def mart_key(model: str) -> dg.AssetKey:
+    """The Dagster key of a dbt model under `marts/` (see dagster_project.dbt.MmrTranslator)."""
+    return dg.AssetKey(["marts", model])
+
+
+def analytics_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey([ANALYTICS_SCHEMA, table])
+
+
+def query(settings: Settings, sql: str, params: Sequence | None = None) -> pd.DataFrame:
+    with connect(settings, read_only=True) as con:
+        return con.execute(sql, params or []).df()
+
+
+def write_tables(settings: Settings, tables: dict[str, pd.DataFrame]) -> None:
+    """Replace each table in schema `analytics` in one transaction."""
+    with connect(settings) as con:
+        con.execute(f"create schema if not exists {ANALYTICS_SCHEMA}")
+        con.execute("begin")
+        try:
+            for name, frame in tables.items():
+                con.register("frame", frame)
+                con.execute(f"create or replace table {ANALYTICS_SCHEMA}.{name} as select * from frame")
+                con.unregister("frame")
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+
+
+def risk_profile(settings: Settings) -> pd.DataFrame:
+    """wijk_risicoprofiel: one row per wijk per year."""
+    return query(settings, f"select * from {PROFILE_TABLE} order by year, wijk_code")
+
+
+def table_metadata(frame: pd.DataFrame, preview_rows: int = 10) -> dict[str, dg.MetadataValue]:
+    return {
+        "dagster/row_count": dg.MetadataValue.int(len(frame)),
+        "preview": dg.MetadataValue.md(frame.head(preview_rows).to_markdown(index=False)),
+    }

@@ -1,0 +1,15 @@
+{#- The risk factors of a wijk's risk profile (wijk_risicoprofiel): column name -> (indicator_code
+    in fct_area_indicator, factor turning its unit into percent). One list for every model that
+    builds or weighs the profile. -#}
+{% macro risk_factors() -%}
+    {{ return({
+        'pct_laag_inkomen': ('aandeel_laag_inkomen', 1.0),
+        'pct_eenoudergezinnen': ('aandeel_eenouderhuishoudens', 1.0),
+        'pct_bijstand': ('aandeel_bijstand', 0.1),
+        'pct_werkloos': ('aandeel_ww', 0.1),
+        'pct_65_plus': ('aandeel_65_plus', 1.0),
+        'pct_jonger_dan_15': ('aandeel_0_15', 1.0),
+        'pct_eenpersoonshuishoudens': ('aandeel_eenpersoonshuishoudens', 1.0),
+        'gemiddeld_inkomen': ('gemiddeld_inkomen', 1.0),
+    }) }}
+{%- endmacro %}

@@ -1,0 +1,72 @@
+{%- set factors = risk_factors() -%}
+
+with
+
+indicators as (
+
+    select * from {{ ref('fct_area_indicator') }}
+
+),
+
+kerncijfers as (
+
+    select * from {{ ref('wijk_kerncijfers') }}
+
+),
+
+areas as (
+
+    select * from {{ ref('dim_area') }}
+
+),
+
+-- one column per risk factor, in percent of inhabitants or households
+pivoted as (
+
+    select
+        area_code,
+        year,
+        {%- for column, (indicator, scale) in factors.items() %}
+            max(
+                case when indicator_code = '{{ indicator }}' then value * {{ scale }} end
+            ) as {{ column }},
+        {%- endfor %}
+        count(*) as n_indicatoren
+    from indicators
+    where area_level = 'wijk'
+    group by area_code, year
+
+),
+
+final as (
+
+    select
+        kerncijfers.year,
+        kerncijfers.gemeente_code,
+        kerncijfers.gemeente_name,
+        kerncijfers.wijk_code,
+        kerncijfers.wijk_name,
+        areas.reference_area_code as reference_wijk_code,
+        areas.reference_gemeente_code,
+        areas.n_reference_areas,
+        kerncijfers.inwoners,
+        kerncijfers.huishoudens,
+        {%- for column in factors %}
+            pivoted.{{ column }},
+        {%- endfor %}
+        cast(
+            round(pivoted.pct_jonger_dan_15 * kerncijfers.inwoners / 100.0) as integer
+        ) as inwoners_jonger_dan_15
+    from kerncijfers
+    left join pivoted
+        on
+            kerncijfers.wijk_code = pivoted.area_code
+            and kerncijfers.year = pivoted.year
+    left join areas
+        on
+            kerncijfers.wijk_code = areas.area_code
+            and kerncijfers.year = areas.year
+
+)
+
+select * from final

@@ -1,0 +1,316 @@
+"""Outcome analytics against the generator's planted truth, on the one shared demo run.
+
+The demo is ten gemeenten (~90 wijken a year) over 2022-2024 with nine interventions; the planted
+effects are strong enough to be found there: the GLM signs on ~90 wijken per year, the planted
+over-users (Jeugd use x1.8 in wijken of at least median size), and the intervention effects per
+type (pooled). A single intervention's interval is wide (one treated wijk, 2-22 months after its
+start), so per intervention the test asks that the 95% intervals cover the planted multiplier
+for all but the share a 95% interval may miss.
+"""
+
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from dagster_project.analytics.population_funding import allocate, scenario_budgets
+from dagster_project.settings import Settings
+
+pytestmark = pytest.mark.e2e
+
+INTERFACE = {
+    "wijk_veerkracht": [
+        "year",
+        "gemeente_code",
+        "gemeente_name",
+        "wijk_code",
+        "wijk_name",
+        "inwoners",
+        "pct_laag_inkomen",
+        "pct_eenoudergezinnen",
+        "pct_bijstand",
+        "pct_werkloos",
+        "pct_65_plus",
+        "veerkracht_index",
+        "veerkracht_rang",
+        "veerkracht_rang_van",
+        "veerkracht_verandering",
+    ],
+    "verwacht_werkelijk": [
+        "year",
+        "gemeente_code",
+        "gemeente_name",
+        "wijk_code",
+        "wijk_name",
+        "domein",
+        "maat",
+        "verwacht",
+        "werkelijk",
+        "ratio",
+        "ratio_ondergrens",
+        "ratio_bovengrens",
+        "signaal",
+    ],
+    "interventie_effect": [
+        "gemeente_code",
+        "gemeente_name",
+        "wijk_code",
+        "wijk_name",
+        "interventie_id",
+        "interventie_type",
+        "startjaar",
+        "uitkomst",
+        "effect",
+        "effect_ondergrens",
+        "effect_bovengrens",
+        "significant",
+        "vergelijkingswijken",
+        "n_vergelijkingswijken",
+    ],
+    "benchmark": [
+        "year",
+        "gemeente_code",
+        "gemeente_name",
+        "area_level",
+        "area_code",
+        "area_name",
+        "indicator",
+        "waarde",
+        "peer_gemiddelde",
+        "positie",
+        "n_peers",
+    ],
+    "populatiebekostiging": [
+        "year",
+        "gemeente_code",
+        "gemeente_name",
+        "wijk_code",
+        "wijk_name",
+        "domein",
+        "verwachte_behoefte_aandeel",
+        "budget_toegewezen",
+        "werkelijke_kosten",
+        "verschuiving",
+    ],
+}
+# planted coefficient name -> term of the fitted model (risk factors as fractions)
+PLANTED_TERMS = {
+    "jeugd": {
+        "b_low_income": "pct_laag_inkomen",
+        "b_single_parent": "pct_eenoudergezinnen",
+        "b_welfare": "pct_bijstand",
+    },
+    "wmo": {"c_share_65": "pct_65_plus", "c_low_income": "pct_laag_inkomen", "c_welfare": "pct_bijstand"},
+}
+NEW_TRAJECTORIES = "nieuwe jeugdhulptrajecten per 1.000 inwoners per jaar"
+
+
+def build(home: Path, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+def serving(home: Path, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(home / "warehouse" / "serving.duckdb"), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+@pytest.fixture(scope="module")
+def truth(demo_home) -> dict:
+    return json.loads((demo_home / "generator" / "truth.json").read_text(encoding="utf-8"))
+
+
+def test_serving_tables_have_the_interface_columns(demo_home):
+    for table, columns in INTERFACE.items():
+        published = serving(demo_home, f"select * from main.{table} limit 0").columns
+        assert set(columns) <= set(published), (table, set(columns) - set(published))
+        assert len(serving(demo_home, f"select * from main.{table}")) > 0, table
+
+
+def test_resilience_rank_is_a_permutation_ordered_by_the_index(demo_home):
+    frame = build(demo_home, "select * from marts_outcome.wijk_veerkracht")
+    ranked = frame.dropna(subset=["veerkracht_index"])
+    assert len(ranked) > 0.9 * len(frame)
+    for _year, part in ranked.groupby("year"):
+        assert sorted(part["veerkracht_rang"].astype(int)) == list(range(1, len(part) + 1))
+        assert (part["veerkracht_rang_van"] == len(part)).all()
+        ordered = part.sort_values("veerkracht_rang")["veerkracht_index"].to_numpy()
+        assert (np.diff(ordered) <= 0).all()
+    later = frame[frame["year"] > frame["year"].min()]
+    assert later["veerkracht_verandering"].notna().mean() > 0.9
+
+
+def test_resilience_follows_the_weights_seed(demo_home):
+    """The most resilient wijken have fewer low incomes and welfare than the least resilient."""
+    frame = build(demo_home, "select * from marts_outcome.wijk_veerkracht where veerkracht_index is not null")
+    top = frame[frame["veerkracht_rang"] <= frame["veerkracht_rang_van"] * 0.2]
+    bottom = frame[frame["veerkracht_rang"] > frame["veerkracht_rang_van"] * 0.8]
+    assert top["pct_laag_inkomen"].mean() < bottom["pct_laag_inkomen"].mean()
+    assert top["pct_bijstand"].mean() < bottom["pct_bijstand"].mean()
+
+
+def test_expected_vs_actual_coefficients_have_the_planted_signs(demo_home, truth):
+    coefficients = build(
+        demo_home, "select * from analytics.expected_care_use_coefficients where maat = 'clienten'"
+    ).set_index(["year", "domein", "term"])["coefficient"]
+    years = truth["years"]
+    for domain, terms in PLANTED_TERMS.items():
+        planted = truth["models"][domain]["coefficients"]
+        for name, term in terms.items():
+            for year in years:
+                fitted = coefficients[(year, domain, term)]
+                assert np.sign(fitted) == np.sign(planted[name]), (domain, year, term, fitted, planted[name])
+    # participation follows welfare dependency by construction
+    for year in years:
+        assert coefficients[(year, "participatie", "pct_bijstand")] > 0
+
+
+def test_flagged_wijken_include_the_planted_over_users(demo_home, truth):
+    assert truth["over_users"], "the demo seed plants over-using wijken"
+    flags = build(
+        demo_home,
+        "select year, wijk_code, signaal, ratio from analytics.expected_care_use "
+        "where domein = 'jeugd' and maat = 'clienten'",
+    )
+    flags["key"] = list(zip(flags["year"].astype(int), flags["wijk_code"], strict=True))
+    above = set(flags.loc[flags["signaal"] == "hoger dan verwacht", "key"])
+    planted = {(int(year), code) for item in truth["over_users"] for year, code in item["wijk_codes"].items()}
+    assert planted <= above, planted - above
+    # the flag is selective: most wijken without planted over-use are within expectation
+    others = flags[~flags["key"].isin(planted)]
+    assert (others["signaal"] == "hoger dan verwacht").mean() < 0.2
+
+
+def test_intervention_effects_cover_the_planted_multipliers(demo_home, truth):
+    effects = build(
+        demo_home, f"select * from analytics.intervention_effect where uitkomst = '{NEW_TRAJECTORIES}'"
+    ).set_index("interventie_id")
+    planted = {item["id"]: item["multiplier"] for item in truth["interventions"]}
+    assert set(effects.index) == set(planted)
+    estimated = effects.dropna(subset=["effect"])
+    assert len(estimated) >= len(planted) - 1
+    covered = [
+        1 + row.effect_relatief_ondergrens <= planted[id_] <= 1 + row.effect_relatief_bovengrens
+        for id_, row in estimated.iterrows()
+    ]
+    # 95% intervals: allow the misses a 95% interval may have among this many interventions
+    assert sum(covered) >= len(covered) - max(1, round(0.1 * len(covered))), estimated
+    for id_, row in estimated.iterrows():
+        peers = row["vergelijkingswijken"].split(",")
+        assert len(peers) == row["n_vergelijkingswijken"] > 0
+        treated = {item["wijk_code"] for item in truth["interventions"]}
+        assert not set(peers) & treated, id_
+
+
+def test_intervention_types_pooled_find_the_effect_and_no_placebo_effect(demo_home, truth):
+    by_type = build(
+        demo_home, f"select * from analytics.intervention_effect_by_type where uitkomst = '{NEW_TRAJECTORIES}'"
+    ).set_index("interventie_type")
+    for kind, multiplier in truth["intervention_effects"].items():
+        if kind not in by_type.index:
+            continue
+        row = by_type.loc[kind]
+        assert 1 + row["effect_relatief_ondergrens"] <= multiplier <= 1 + row["effect_relatief_bovengrens"], (kind, row)
+        if multiplier == 1.0:
+            assert not row["significant"], (kind, row)
+    placebo = [kind for kind, m in truth["intervention_effects"].items() if m == 1.0]
+    assert set(placebo) & set(by_type.index), "the demo has a placebo intervention to test"
+
+
+def test_allocation_adds_up_to_the_budget_per_gemeente_domain_year(demo_home):
+    frame = build(
+        demo_home,
+        "select f.year, f.gemeente_code, f.domein, sum(f.budget_toegewezen) as allocated, "
+        "max(f.budget_gemeente) as budget, max(b.begroting_na_wijziging) as fct_budget "
+        "from analytics.population_funding as f join marts_core.fct_budget as b "
+        "on f.gemeente_code = b.gemeente_code and f.year = b.year and f.domein = b.domain "
+        "group by 1, 2, 3",
+    )
+    assert len(frame) > 0
+    assert np.allclose(frame["allocated"], frame["budget"], rtol=1e-9)
+    assert np.allclose(frame["budget"], frame["fct_budget"], rtol=1e-9)
+    shares = build(
+        demo_home,
+        "select year, gemeente_code, domein, sum(verwachte_behoefte_aandeel) as s "
+        "from analytics.population_funding group by all",
+    )
+    assert np.allclose(shares["s"], 1.0)
+
+
+def test_funding_scenario_settings_change_the_allocation():
+    need = pd.DataFrame(
+        {
+            "year": 2024,
+            "gemeente_code": "GM0001",
+            "wijk_code": ["WK000101", "WK000102"],
+            "domein": "jeugd",
+            "verwachte_kosten": [300.0, 100.0],
+            "werkelijke_kosten": [250.0, 150.0],
+            "clienten": [20, 12],
+            "inwoners": [1000, 3000],
+        }
+    )
+    budgets = pd.DataFrame(
+        {
+            "gemeente_code": ["GM0001"],
+            "year": [2024],
+            "domein": ["jeugd"],
+            "begroting_primair": [800.0],
+            "begroting_na_wijziging": [1000.0],
+            "realisatie": [400.0],
+        }
+    )
+    by_need = allocate(need, scenario_budgets(budgets, Settings()), 1.0, "t")
+    assert by_need["budget_toegewezen"].tolist() == [750.0, 250.0]
+    assert by_need["verschuiving"].tolist() == [500.0, 100.0]
+    settings = Settings(funding_budget_column="begroting_primair", funding_budget_factor=0.5)
+    halved = allocate(need, scenario_budgets(budgets, settings), 0.5, "t")
+    # 400 allocated; shares 0.5 * (0.75, 0.25) + 0.5 * (0.25, 0.75) = (0.5, 0.5)
+    assert halved["budget_toegewezen"].tolist() == [200.0, 200.0]
+    overridden = Settings(funding_budget_overrides={"GM0001/jeugd/2024": 2000.0})
+    assert allocate(need, scenario_budgets(budgets, overridden), 1.0, "t")["budget_toegewezen"].sum() == 2000.0
+
+
+def test_published_analytics_respect_disclosure_control(demo_home):
+    threshold, base = 10, 5
+    counts = serving(demo_home, "select * from main.verwacht_werkelijk where maat = 'clienten'")
+    shown = counts["werkelijk"].dropna()
+    assert len(shown) > 0
+    assert ((shown >= threshold) & (shown % base == 0)).all()
+    assert counts.loc[counts["werkelijk"].isna(), ["ratio", "ratio_ondergrens", "signaal"]].isna().all().all()
+    # no gemeente-domain-year hides exactly one wijk (it could be recovered from the gemeente total)
+    hidden = counts.assign(h=counts["werkelijk"].isna()).groupby(["year", "gemeente_code", "domein"])["h"].sum()
+    assert not (hidden == 1).any()
+    funding = serving(demo_home, "select * from main.populatiebekostiging")
+    hidden = (
+        funding.assign(h=funding["werkelijke_kosten"].isna()).groupby(["year", "gemeente_code", "domein"])["h"].sum()
+    )
+    assert not (hidden == 1).any()
+    assert funding.loc[funding["werkelijke_kosten"].isna(), "verschuiving"].isna().all()
+    # a hidden benchmark value has no position; means only over published values
+    bench = serving(demo_home, "select * from main.benchmark")
+    assert bench.loc[bench["waarde"].isna(), "positie"].isna().all()
+    assert (bench["positie"].dropna() <= bench.loc[bench["positie"].notna(), "n_peers"] + 1).all()
+    assert serving(demo_home, "select count(*) as n from main.benchmark where gemeente_code is null")["n"][0] == 0
+
+
+def test_analytics_run_between_the_marts_and_the_serving_models():
+    """One run builds marts → analytics → serving → publish: the dbt project is split around the analytics."""
+    import dagster as dg
+
+    from dagster_project.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    expected = graph.get(dg.AssetKey(["analytics", "expected_care_use"]))
+    assert expected.group_name == "analytics"
+    assert dg.AssetKey(["marts", "wijk_risicoprofiel"]) in expected.parent_keys
+    serving_model = graph.get(dg.AssetKey(["serving", "serving_verwacht_werkelijk"]))
+    assert dg.AssetKey(["analytics", "expected_care_use"]) in serving_model.parent_keys
+    publish = graph.get(dg.AssetKey(["publish", "serving_database"]))
+    for table in ("wijk_veerkracht", "verwacht_werkelijk", "interventie_effect", "benchmark", "populatiebekostiging"):
+        assert dg.AssetKey(["serving", f"serving_{table}"]) in publish.parent_keys, table
+    ops = {node.name for node in defs.resolve_job_def("mmr_job").graph.node_defs}
+    assert {"mmr_dbt_models", "mmr_dbt_after_analytics", "expected_care_use_models"} <= ops
