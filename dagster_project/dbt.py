@@ -2,8 +2,10 @@
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -12,6 +14,8 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_project.settings import PROJECT_ROOT, get_settings
 
 DBT_DIR = PROJECT_ROOT / "dbt"
+#: dbt from this environment, found without relying on PATH (a cron job or service has its own).
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 
 @cache
@@ -98,7 +102,7 @@ def serving_model_keys() -> list[dg.AssetKey]:
 
 def dbt_resource() -> DbtCliResource:
     dbt_environment()
-    return DbtCliResource(project_dir=dbt_project(), profiles_dir=str(DBT_DIR))
+    return DbtCliResource(project_dir=dbt_project(), profiles_dir=str(DBT_DIR), dbt_executable=DBT_EXECUTABLE)
 
 
 defs = dg.Definitions(assets=[mmr_dbt_models, mmr_dbt_after_analytics], resources={"dbt": dbt_resource()})
