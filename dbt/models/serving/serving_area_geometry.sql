@@ -15,11 +15,8 @@
 
 with
 
-geometry as (
+empty_geometry as (
 
-    {% if geometry_exists -%}
-    select * from {{ geometry_source }}
-    {%- else -%}
     select
         cast(null as varchar) as gemeente_code,
         cast(null as varchar) as area_level,
@@ -29,7 +26,12 @@ geometry as (
         cast(null as varchar) as bron,
         cast(null as varchar) as geojson
     where false
-    {%- endif %}
+
+),
+
+geometry as (
+
+    select * from {{ geometry_source if geometry_exists else 'empty_geometry' }}
 
 ),
 
