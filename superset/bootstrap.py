@@ -297,13 +297,20 @@ def upsert_rule(name: str, description: str, filter_type: str, clause: str, tabl
     rule.roles = list(roles)
 
 
-def ensure_security(region: dict[str, Any], serving_db: Path) -> list[str]:
-    """Roles per gemeente and for the region, their row-level security, and a base rule for the rest."""
+def ensure_security(region: dict[str, Any], serving_db: Path, named: set[str] = frozenset()) -> list[str]:
+    """Roles per gemeente and for the region, their row-level security, and a base rule for the rest.
+
+    With `gemeenten: alle` the region is every gemeente in the serving database plus those `named`
+    in the users file (so users can be set up before the first publish).
+    """
     from superset.connectors.sqla.models import RowLevelSecurityFilter
     from superset.extensions import db, security_manager
     from superset.models.core import Database
 
-    codes = serving_gemeenten(serving_db) if region["gemeenten"] == "alle" else sorted(region["gemeenten"])
+    if region["gemeenten"] == "alle":
+        codes = sorted(set(serving_gemeenten(serving_db)) | set(named))
+    else:
+        codes = sorted(region["gemeenten"])
     database = db.session.query(Database).filter_by(database_name=DATABASE_NAME).one()
     tables = serving_datasets()
     permissions = reader_permissions(database)
@@ -512,7 +519,13 @@ def main(argv: list[str] | None = None) -> int:
         say(f"imported {count} asset files from {args.assets} ({time.monotonic() - started:.0f}s)")
         users_file = home / "superset" / "users.yaml"
         config = read_users_file(users_file)
-        codes = ensure_security(config["regio"], serving_db)
+        named = {
+            str(role).removeprefix(GEMEENTE_ROLE_PREFIX)
+            for user in config["users"]
+            for role in user["roles"]
+            if GEMEENTE_CODE_RE.match(str(role).removeprefix(GEMEENTE_ROLE_PREFIX))
+        }
+        codes = ensure_security(config["regio"], serving_db, named)
         say(f"roles and row-level security for {len(codes)} gemeenten and the region")
         for message in ensure_users(config["users"], home, users_file):
             say(message)
