@@ -11,6 +11,17 @@ second run changes nothing and creates no duplicates.
 The database asset is a template: `${MMR_SERVING_DB}` in its `sqlalchemy_uri` is replaced with the
 absolute path of the serving database in a rendered copy under `$MMR_HOME/superset/import/`, and
 `export` puts the placeholder back.
+
+Access (see `superset/users.yaml` for the file format):
+- role `gemeente_<code>` per gemeente of the region (e.g. `gemeente_GM0501`): read dashboards and
+  charts, rows of its own gemeente only (a row-level security rule on `gemeente_code`);
+- role `regio`: the same, rows of every gemeente of the region;
+- role `mmr_lezer`: the same permissions without any rule, the base for custom roles;
+- a base rule gives every other role (except Admin) no rows at all, on every dataset;
+- none of these roles has SQL Lab (row-level security does not cover ad-hoc SQL everywhere);
+- the Public role has no permissions: nothing is visible without a login;
+- users and their roles come from `$MMR_HOME/superset/users.yaml`; a user without a `password`
+  gets a generated one in `$MMR_HOME/superset/passwords/<username>` (mode 600), printed once.
 """
 
 from __future__ import annotations
@@ -33,6 +44,13 @@ HERE = Path(__file__).resolve().parent
 ASSETS_DIR = HERE / "assets"
 SERVING_DB_PLACEHOLDER = "${MMR_SERVING_DB}"
 ADMIN_USERNAME = "admin"
+DATABASE_NAME = "MMR serving"
+REGION_ROLE = "regio"
+READER_ROLE = "mmr_lezer"
+GEMEENTE_ROLE_PREFIX = "gemeente_"
+RLS_KEY = "gemeente_code"
+BASE_RULE = "basis: geen rijen zonder regel"
+GEMEENTE_CODE_RE = re.compile(r"^GM\d{4}$")
 METADATA_YAML = "version: 1.0.0\ntype: assets\n"
 ASSET_FOLDERS = ("databases", "datasets", "charts", "dashboards")
 TITLE_KEYS = {
@@ -149,12 +167,13 @@ def init_roles() -> None:
 def ensure_admin(home: Path) -> None:
     """Create user `admin`; the password comes from the environment or is generated once."""
     from superset.extensions import db, security_manager
+    from werkzeug.security import check_password_hash
 
     supplied = os.environ.get("MMR_SUPERSET_ADMIN_PASSWORD")
     password_file = home / "superset" / "admin_password"
     user = security_manager.find_user(username=ADMIN_USERNAME)
     if user is not None:
-        if supplied and not security_manager.check_password(supplied, user.password):
+        if supplied and not check_password_hash(user.password, supplied):
             security_manager.reset_password(user.id, supplied)
             say("admin password updated from MMR_SUPERSET_ADMIN_PASSWORD")
         return
@@ -182,6 +201,222 @@ def ensure_admin(home: Path) -> None:
         say(f"admin user created: username 'admin', password '{password}' (stored in {password_file})")
     else:
         say("admin user created: username 'admin'")
+
+
+# --- roles, row-level security and users --------------------------------------------------------
+
+
+class UsersFileError(ValueError):
+    """The users file is not what `superset/users.yaml` documents."""
+
+
+def read_users_file(path: Path) -> dict[str, Any]:
+    """The users file (`regio`, `users`), validated; an absent file means: no users besides admin."""
+    if not path.exists():
+        return {"regio": {"gemeenten": "alle"}, "users": []}
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UsersFileError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(config, dict):
+        raise UsersFileError(f"{path}: expected a mapping with `regio` and `users`")
+    regio = config.get("regio") or {"gemeenten": "alle"}
+    gemeenten = regio.get("gemeenten", "alle")
+    if gemeenten != "alle" and (
+        not isinstance(gemeenten, list) or not all(GEMEENTE_CODE_RE.match(str(c)) for c in gemeenten)
+    ):
+        raise UsersFileError(f"{path}: regio.gemeenten must be `alle` or a list of codes like GM0501")
+    users = config.get("users") or []
+    if not isinstance(users, list):
+        raise UsersFileError(f"{path}: `users` must be a list")
+    seen = set()
+    for number, user in enumerate(users, start=1):
+        if not isinstance(user, dict) or not user.get("username"):
+            raise UsersFileError(f"{path}: user {number} has no username")
+        name = str(user["username"])
+        if name == ADMIN_USERNAME:
+            raise UsersFileError(f"{path}: user {number}: `admin` is managed by MMR itself")
+        if name in seen:
+            raise UsersFileError(f"{path}: user {number}: username {name!r} appears twice")
+        seen.add(name)
+        if not isinstance(user.get("roles"), list) or not user["roles"]:
+            raise UsersFileError(f"{path}: user {number} ({name}): `roles` must be a non-empty list")
+    return {"regio": {**regio, "gemeenten": gemeenten}, "users": users}
+
+
+def serving_gemeenten(serving_db: Path) -> list[str]:
+    """The gemeente codes the serving database knows (all years), for `regio.gemeenten: alle`."""
+    if not serving_db.exists():
+        return []
+    import duckdb
+
+    with duckdb.connect(str(serving_db), read_only=True) as con:
+        rows = con.execute(
+            "select distinct gemeente_code from main.dim_area where gemeente_code is not null order by 1"
+        ).fetchall()
+    return [code for (code,) in rows]
+
+
+def serving_datasets() -> list[Any]:
+    """The datasets on the serving database that carry the row-level security key."""
+    from superset.connectors.sqla.models import SqlaTable
+    from superset.extensions import db
+    from superset.models.core import Database
+
+    database = db.session.query(Database).filter_by(database_name=DATABASE_NAME).one()
+    tables = db.session.query(SqlaTable).filter_by(database_id=database.id).order_by(SqlaTable.table_name).all()
+    missing = [t.table_name for t in tables if RLS_KEY not in {c.column_name for c in t.columns}]
+    if missing:
+        raise RuntimeError(f"datasets without a {RLS_KEY} column cannot be secured: {', '.join(missing)}")
+    return tables
+
+
+def reader_permissions(database: Any) -> list[Any]:
+    """Gamma's permissions (no SQL Lab) plus read access to the serving database."""
+    from superset.extensions import security_manager
+
+    pvms = security_manager._get_all_pvms()
+    gamma = [pvm for pvm in pvms if security_manager._is_gamma_pvm(pvm)]
+    access = security_manager.add_permission_view_menu("database_access", database.perm)
+    return [*gamma, access]
+
+
+def upsert_rule(name: str, description: str, filter_type: str, clause: str, tables: list, roles: list) -> None:
+    from superset.connectors.sqla.models import RowLevelSecurityFilter
+    from superset.extensions import db
+
+    rule = db.session.query(RowLevelSecurityFilter).filter_by(name=name).one_or_none()
+    if rule is None:
+        rule = RowLevelSecurityFilter(name=name)
+        db.session.add(rule)
+    rule.description = description
+    rule.filter_type = filter_type
+    rule.group_key = RLS_KEY if filter_type == "Regular" else None
+    rule.clause = clause
+    rule.tables = list(tables)
+    rule.roles = list(roles)
+
+
+def ensure_security(region: dict[str, Any], serving_db: Path, named: set[str] = frozenset()) -> list[str]:
+    """Roles per gemeente and for the region, their row-level security, and a base rule for the rest.
+
+    With `gemeenten: alle` the region is every gemeente in the serving database plus those `named`
+    in the users file (so users can be set up before the first publish).
+    """
+    from superset.connectors.sqla.models import RowLevelSecurityFilter
+    from superset.extensions import db, security_manager
+    from superset.models.core import Database
+
+    if region["gemeenten"] == "alle":
+        codes = sorted(set(serving_gemeenten(serving_db)) | set(named))
+    else:
+        codes = sorted(region["gemeenten"])
+    database = db.session.query(Database).filter_by(database_name=DATABASE_NAME).one()
+    tables = serving_datasets()
+    permissions = reader_permissions(database)
+
+    def role(name: str) -> Any:
+        found = security_manager.find_role(name) or security_manager.add_role(name)
+        found.permissions = list(permissions)
+        return found
+
+    role(READER_ROLE)
+    gemeente_roles = []
+    for code in codes:
+        gemeente_role = role(f"{GEMEENTE_ROLE_PREFIX}{code}")
+        gemeente_roles.append(gemeente_role)
+        upsert_rule(
+            f"gemeente {code}",
+            f"Rol {gemeente_role.name} ziet alleen rijen van gemeente {code}.",
+            "Regular",
+            f"{RLS_KEY} = '{code}'",
+            tables,
+            [gemeente_role],
+        )
+    region_role = role(REGION_ROLE)
+    in_region = ", ".join(f"'{code}'" for code in codes) or "NULL"
+    upsert_rule(
+        "regio",
+        f"Rol regio ziet de rijen van alle gemeenten van de regio ({len(codes)}).",
+        "Regular",
+        f"{RLS_KEY} IN ({in_region})",
+        tables,
+        [region_role],
+    )
+    # Rules of gemeenten that left the region are removed with their rows.
+    wanted = {f"gemeente {code}" for code in codes}
+    for stale in db.session.query(RowLevelSecurityFilter).filter(RowLevelSecurityFilter.name.like("gemeente %")):
+        if stale.name not in wanted:
+            db.session.delete(stale)
+    admin = security_manager.find_role(security_manager.auth_role_admin)
+    upsert_rule(
+        BASE_RULE,
+        "Iedere rol zonder eigen regel (behalve Admin) krijgt geen rijen.",
+        "Base",
+        "1 = 0",
+        tables,
+        [admin, region_role, *gemeente_roles],
+    )
+    public = security_manager.find_role(security_manager.auth_role_public)
+    if public is not None:
+        public.permissions = []
+    db.session.commit()
+    return codes
+
+
+def _store_password(home: Path, username: str) -> tuple[str, bool]:
+    """The user's generated password from `passwords/<username>`, creating it (mode 600) when absent."""
+    folder = home / "superset" / "passwords"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / username
+    if path.exists():
+        return path.read_text().strip(), False
+    password = secrets.token_urlsafe(18)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(password + "\n")
+    return password, True
+
+
+def ensure_users(users: list[dict[str, Any]], home: Path, users_file: Path) -> list[str]:
+    """Create or update the users of the users file with exactly the roles it lists."""
+    from superset.extensions import db, security_manager
+    from werkzeug.security import check_password_hash
+
+    messages = []
+    for number, entry in enumerate(users, start=1):
+        username = str(entry["username"])
+        roles = []
+        for name in entry["roles"]:
+            found = security_manager.find_role(str(name))
+            if found is None:
+                raise UsersFileError(f"{users_file}: user {number} ({username}): unknown role {name!r}")
+            roles.append(found)
+        supplied = entry.get("password")
+        user = security_manager.find_user(username=username)
+        if user is None:
+            password, generated = (str(supplied), False) if supplied else _store_password(home, username)
+            created = security_manager.add_user(
+                username,
+                str(entry.get("first_name") or username),
+                str(entry.get("last_name") or "-"),
+                str(entry.get("email") or f"{username}@mmr.invalid"),
+                roles,
+                password=password,
+            )
+            if not created:
+                raise RuntimeError(f"could not create Superset user {username!r}")
+            where = f" (stored in {home / 'superset' / 'passwords' / username})" if generated else ""
+            messages.append(f"user {username} created{where}" + (f": password '{password}'" if generated else ""))
+            continue
+        user.roles = roles
+        for field in ("first_name", "last_name", "email"):
+            if entry.get(field):
+                setattr(user, field, str(entry[field]))
+        if supplied and not check_password_hash(user.password, str(supplied)):
+            security_manager.reset_password(user.id, str(supplied))
+    db.session.commit()
+    return messages
 
 
 def import_assets(bundle_dir: Path) -> int:
@@ -282,6 +517,18 @@ def main(argv: list[str] | None = None) -> int:
         bundle = render_assets(args.assets, home / "superset" / "import", serving_db)
         count = import_assets(bundle)
         say(f"imported {count} asset files from {args.assets} ({time.monotonic() - started:.0f}s)")
+        users_file = home / "superset" / "users.yaml"
+        config = read_users_file(users_file)
+        named = {
+            str(role).removeprefix(GEMEENTE_ROLE_PREFIX)
+            for user in config["users"]
+            for role in user["roles"]
+            if GEMEENTE_CODE_RE.match(str(role).removeprefix(GEMEENTE_ROLE_PREFIX))
+        }
+        codes = ensure_security(config["regio"], serving_db, named)
+        say(f"roles and row-level security for {len(codes)} gemeenten and the region")
+        for message in ensure_users(config["users"], home, users_file):
+            say(message)
     return 0
 
 

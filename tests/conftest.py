@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# One Superset server per test session, shared by the Superset API and browser tests.
+pytest_plugins = ["tests.superset_fixtures"]
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KWB_FIXTURE = FIXTURES / "cbs_kwb" / "kwb_2022.csv"

@@ -1,9 +1,11 @@
-"""Superset: assets as code, bootstrap, the server and what it reads.
+"""Superset: six dashboards as code, bootstrap, roles and row-level security, what the server reads.
 
-`test_asset_chain` needs nothing but the files. The `superset` tests bootstrap and start a real
-Superset (from `superset/.venv`) on a free port under a temporary MMR_HOME, against a serving
-database given by ONE fixture, `serving_db_source`: today a tiny database built here, later the
-shared demo pipeline's `serving.duckdb`. Expected values are always read from that database.
+The file tests (`test_asset_chain`, `test_dashboards_...`, `test_area_geometry_...`) need nothing
+but the repository. The `superset` tests share ONE Superset server per session
+(`superset_session` in `tests/superset_fixtures.py`), bootstrapped with a users file under a
+temporary MMR_HOME, on a copy of the demo pipeline's `serving.duckdb`. Dashboard tables the
+pipeline does not publish yet are added to that copy with synthetic rows (the fixture prints
+which); expected values are always read from the database Superset reads.
 """
 
 from __future__ import annotations
@@ -12,23 +14,33 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 import requests
+import shapely
 import yaml
 
+from dagster_project import geometry
 from dagster_project.lib import superset
 from dagster_project.settings import PROJECT_ROOT, Settings
+from tests.superset_fixtures import INTERFACE_COLUMNS, SYNTHETIC_TABLES, gemeente_codes
 
 ASSETS = PROJECT_ROOT / "superset" / "assets"
 DASHBOARD_TITLE = "Wijkprofiel"
+DASHBOARDS = {
+    "Wijkprofiel",
+    "Verwacht vs werkelijk & veerkracht",
+    "Sociaal domein 3D",
+    "Inkoop & aanbieders",
+    "Budget & populatiebekostiging",
+    "Raadsrapportage",
+}
 DATABASE_NAME = "MMR serving"
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+COUNT = {"expressionType": "SQL", "sqlExpression": "COUNT(*)", "label": "n"}
 
 # --- the serving database (the pipeline's contract) ---------------------------------------------
 
@@ -41,7 +53,11 @@ def republish(target: Path, changes: list[str]) -> Path:
     tmp.unlink(missing_ok=True)
     with duckdb.connect(str(tmp)) as con:
         con.execute(f"attach '{target}' as current_version (read_only)")
-        for table in ("wijk_kerncijfers", "dim_area"):
+        tables = con.execute(
+            "select table_name from information_schema.tables "
+            "where table_catalog = 'current_version' and table_schema = 'main'"
+        ).fetchall()
+        for (table,) in tables:
             con.execute(f"create table main.{table} as select * from current_version.main.{table}")
         con.execute("detach current_version")
         for change in changes:
@@ -51,57 +67,40 @@ def republish(target: Path, changes: list[str]) -> Path:
     return target
 
 
-def serving_query(serving_db: Path, sql: str) -> list[tuple]:
+def serving_query(serving_db: Path, sql: str, params: list | None = None) -> list[tuple]:
     with duckdb.connect(str(serving_db), read_only=True) as con:
-        return con.execute(sql).fetchall()
-
-
-@pytest.fixture(scope="module")
-def serving_db_source(demo_home: Path) -> Path:
-    """THE serving database the Superset tests run against: the one the demo pipeline published."""
-    return demo_home / "warehouse" / "serving.duckdb"
+        return con.execute(sql, params or []).fetchall()
 
 
 # --- a running Superset ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Api(superset.SupersetClient):
-    """The Superset REST API as user admin, defaulting to the Wijkprofiel dashboard."""
+    """The Superset REST API as one user, defaulting to the Wijkprofiel dashboard."""
 
     def dashboard(self, title: str = DASHBOARD_TITLE) -> dict:
         return super().dashboard(title)
 
+    def rows_per_gemeente(self, dataset_id: int, filters: list[dict] | None = None) -> dict[str, int]:
+        """`{gemeente_code: rows}` of a dataset as this user may see it."""
+        data = self.post(
+            "/api/v1/chart/data",
+            {
+                "datasource": {"id": dataset_id, "type": "table"},
+                "queries": [
+                    {"columns": ["gemeente_code"], "metrics": [COUNT], "filters": filters or [], "row_limit": 10000}
+                ],
+                "result_format": "json",
+                "result_type": "full",
+                "force": True,
+            },
+        )["result"][0]["data"]
+        return {row["gemeente_code"]: row["n"] for row in data}
+
 
 @pytest.fixture(scope="module")
-def superset_home(tmp_path_factory: pytest.TempPathFactory, serving_db_source: Path) -> Iterator[Settings]:
-    """Superset bootstrapped and running on a free port under a temporary MMR_HOME."""
-    if not superset.SUPERSET_PYTHON.exists():
-        pytest.skip("Superset's environment is missing: uv sync --project superset --frozen")
-    home = tmp_path_factory.mktemp("mmr_home")
-    serving_db = home / "warehouse" / "serving.duckdb"
-    serving_db.parent.mkdir(parents=True)
-    shutil.copy(serving_db_source, serving_db)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("MMR_HOME", str(home))
-        env.setenv("MMR_SUPERSET_PORT", str(free_port()))
-        env.delenv("MMR_SUPERSET_ADMIN_PASSWORD", raising=False)
-        env.delenv("MMR_SUPERSET_METADATA_URI", raising=False)
-        env.delenv("MMR_REDIS_URL", raising=False)
-        settings = Settings(superset_admin_password=None)
-        assert settings.serving_db == serving_db
-        superset.bootstrap(settings, echo=False)
-        superset.start(settings)
-        try:
-            yield settings
-        finally:
-            superset.stop(settings)
-            assert not superset.is_running(settings)
+def superset_home(superset_session: Settings) -> Settings:
+    return superset_session
 
 
 @pytest.fixture(scope="module")
@@ -111,14 +110,27 @@ def api(superset_home: Settings) -> Api:
     return Api(superset.url(superset_home), password)
 
 
+def user_password(settings: Settings, username: str) -> str:
+    return (settings.superset_home / "passwords" / username).read_text().strip()
+
+
+def login(settings: Settings, username: str) -> Api:
+    return Api(superset.url(settings), user_password(settings, username), username=username)
+
+
 # --- tests without Superset -------------------------------------------------------------------------
 
 
 def load_assets() -> dict[str, dict[Path, dict]]:
-    assets: dict[str, dict[Path, dict]] = {}
-    for folder in ("databases", "datasets", "charts", "dashboards"):
-        assets[folder] = {path: yaml.safe_load(path.read_text()) for path in sorted((ASSETS / folder).rglob("*.yaml"))}
-    return assets
+    return superset.load_assets(ASSETS)
+
+
+def chart_uuids(dashboard: dict) -> list[str]:
+    return [
+        node["meta"]["uuid"]
+        for node in dashboard["position"].values()
+        if isinstance(node, dict) and node.get("type") == "CHART"
+    ]
 
 
 def test_asset_chain() -> None:
@@ -143,9 +155,12 @@ def test_asset_chain() -> None:
     for path, dataset in assets["datasets"].items():
         assert dataset["database_uuid"] in uuids["databases"], f"{path.name}: unknown database"
         assert not dataset.get("sql"), f"{path.name}: datasets are physical tables, not virtual SQL"
+        assert dataset["schema"] == "serving.main", f"{path.name}: tables live in schema main of catalog serving"
         assert path.parent.name == "MMR_serving"
-        dataset_names[str(dataset["uuid"])] = f"{dataset['schema'].split('.')[0]}.{dataset['table_name']}"
-    assert set(dataset_names.values()) >= {"serving.dim_area", "serving.wijk_kerncijfers"}
+        assert "gemeente_code" in {c["column_name"] for c in dataset["columns"]}, f"{path.name}: no RLS key"
+        dataset_names[str(dataset["uuid"])] = f"serving.{dataset['table_name']}"
+    # exactly the contract's table names (INTERFACE.md) plus the two existing tables
+    assert set(dataset_names.values()) == {f"serving.{t}" for t in [*INTERFACE_COLUMNS, "dim_area", "wijk_kerncijfers"]}
 
     for path, chart in assets["charts"].items():
         uuid = str(chart["dataset_uuid"])
@@ -154,53 +169,154 @@ def test_asset_chain() -> None:
             f"{path.name}: the dataset_uuid line must name its dataset ({dataset_names[uuid]})"
         )
 
-    titles = {d["dashboard_title"] for d in assets["dashboards"].values()}
-    assert DASHBOARD_TITLE in titles
+    assert {d["dashboard_title"] for d in assets["dashboards"].values()} == DASHBOARDS
     for path, dashboard in assets["dashboards"].items():
-        chart_uuids = [
-            node["meta"]["uuid"]
-            for node in dashboard["position"].values()
-            if isinstance(node, dict) and node.get("type") == "CHART"
-        ]
-        assert chart_uuids, f"{path.name}: no charts"
-        for uuid in chart_uuids:
+        assert chart_uuids(dashboard), f"{path.name}: no charts"
+        for uuid in chart_uuids(dashboard):
             assert uuid in uuids["charts"], f"{path.name}: chart {uuid} does not exist"
         for native_filter in dashboard["metadata"].get("native_filter_configuration", []):
             for target in native_filter.get("targets", []):
                 assert target["datasetUuid"] in uuids["datasets"], f"{path.name}: filter {native_filter['name']}"
+    used = {uuid for dashboard in assets["dashboards"].values() for uuid in chart_uuids(dashboard)}
+    assert used == uuids["charts"], "every chart belongs to a dashboard"
 
 
-def test_wijkprofiel_has_the_promised_charts_and_filters() -> None:
+def test_dashboards_filter_on_gemeente_wijk_year_and_domain() -> None:
+    """Each dashboard filters on the dimensions its data has; trend charts ignore the year filter."""
+    assets = load_assets()
+    tables = {str(d["uuid"]): d for d in assets["datasets"].values()}
+    charts = {str(c["uuid"]): c for c in assets["charts"].values()}
+    for dashboard in assets["dashboards"].values():
+        title = dashboard["dashboard_title"]
+        in_dashboard = [charts[uuid] for uuid in chart_uuids(dashboard)]
+        columns = {c["column_name"] for chart in in_dashboard for c in tables[chart["dataset_uuid"]]["columns"]}
+        filters = {
+            f["name"]: f["targets"][0]["column"]["name"] for f in dashboard["metadata"]["native_filter_configuration"]
+        }
+        expected = {"Gemeente": "gemeente_name", "Jaar": "year"}
+        if "wijk_name" in columns:
+            expected["Wijk"] = "wijk_name"
+        if "domein" in columns and title != "Raadsrapportage":
+            expected["Domein"] = "domein"
+        assert filters == expected, title
+        year = next(f for f in dashboard["metadata"]["native_filter_configuration"] if f["name"] == "Jaar")
+        assert year["controlValues"]["defaultToFirstItem"] and year["requiredFirst"], f"{title}: latest year first"
+        ids = {
+            n["meta"]["uuid"]: n["meta"]["chartId"]
+            for n in dashboard["position"].values()
+            if isinstance(n, dict) and n.get("type") == "CHART"
+        }
+        for uuid, chart in zip(chart_uuids(dashboard), in_dashboard, strict=True):
+            if chart["params"].get("x_axis") == "jaar":
+                assert ids[uuid] in year["scope"]["excluded"], (
+                    f"{title}: trend {chart['slice_name']} must span all years"
+                )
+        wijk = [f for f in dashboard["metadata"]["native_filter_configuration"] if f["name"] == "Wijk"]
+        gemeente = next(f for f in dashboard["metadata"]["native_filter_configuration"] if f["name"] == "Gemeente")
+        assert all(f["cascadeParentIds"] == [gemeente["id"]] for f in wijk), f"{title}: wijken follow the gemeente"
+
+
+def test_wijkprofiel_has_a_map_kpis_and_trends() -> None:
     assets = load_assets()
     dashboard = next(d for d in assets["dashboards"].values() if d["dashboard_title"] == DASHBOARD_TITLE)
-    in_dashboard = {
-        n["meta"]["uuid"] for n in dashboard["position"].values() if isinstance(n, dict) and n.get("type") == "CHART"
-    }
-    viz_types = {c["viz_type"] for c in assets["charts"].values() if str(c["uuid"]) in in_dashboard}
-    assert {"table", "echarts_timeseries_bar", "big_number_total"} <= viz_types
-    filters = {
-        f["name"]: f["targets"][0]["column"]["name"] for f in dashboard["metadata"]["native_filter_configuration"]
-    }
-    assert filters == {"Gemeente": "gemeente_name", "Jaar": "year"}
+    charts = {str(c["uuid"]): c for c in assets["charts"].values()}
+    in_dashboard = [charts[uuid] for uuid in chart_uuids(dashboard)]
+    viz_types = {c["viz_type"] for c in in_dashboard}
+    assert {"deck_polygon", "big_number_total", "echarts_timeseries_line", "table"} <= viz_types
+    maps = [c for c in in_dashboard if c["viz_type"] == "deck_polygon"]
+    assert len({c["params"]["metric"] for c in maps}) >= 3, "the map offers several indicators"
+    for chart in maps:
+        assert chart["params"]["line_column"] == "geojson"
+        assert {"subject": "area_level", "comparator": "wijk"}.items() <= chart["params"]["adhoc_filters"][0].items()
 
 
-# --- tests against a running Superset ---------------------------------------------------------------
+def test_area_geometry_unions_buurten_for_missing_levels() -> None:
+    """Wijken and gemeenten without a delivered boundary are the union of their buurten; delivered ones stay."""
+    squares = {
+        "BU00010001": (0, 0, "WK000100"),
+        "BU00010002": (1, 0, "WK000100"),
+        "BU00010101": (0, 1, "WK000101"),
+        "BU00010102": (1, 1, "WK000101"),
+    }
+    rows = [
+        (
+            code,
+            f"Buurt {code[-2:]}",
+            "buurt",
+            "GM0001",
+            wijk,
+            2024,
+            "Polygon",
+            json.dumps({"type": "Polygon", "coordinates": [[[x, y], [x + 1, y], [x + 1, y + 1], [x, y + 1], [x, y]]]}),
+        )
+        for code, (x, y, wijk) in squares.items()
+    ]
+    delivered = json.dumps({"type": "Polygon", "coordinates": [[[0, 1], [2, 1], [2, 2], [0, 2], [0, 1]]]})
+    rows.append(("WK000101", "Noord", "wijk", "GM0001", "WK000101", 2024, "Polygon", delivered))
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.cbs_gebieden (code varchar, name varchar, level varchar, gemeente_code varchar, "
+        "wijk_code varchar, year integer, geometry_type varchar, geometry varchar)"
+    )
+    con.executemany("insert into raw.cbs_gebieden values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    assert geometry.write_area_geometry(con) == 4 + 2 + 1
+    result = {
+        code: (level, bron, json.loads(text))
+        for code, level, bron, text in con.execute(
+            "select area_code, area_level, bron, geojson from geo.area_geometry"
+        ).fetchall()
+    }
+    assert result["WK000100"][:2] == ("wijk", "samengevoegd uit buurten")
+    assert result["WK000101"][:2] == ("wijk", "geleverd")
+    assert result["GM0001"][:2] == ("gemeente", "samengevoegd uit buurten")
+    assert shapely.from_geojson(json.dumps(result["WK000100"][2])).area == pytest.approx(2.0)
+    assert shapely.from_geojson(json.dumps(result["GM0001"][2])).area == pytest.approx(4.0)
+    assert result["GM0001"][2]["type"] == "Polygon", "adjacent buurten merge into one polygon"
+
+
+# --- tests against the session's Superset ----------------------------------------------------------
 
 
 @pytest.mark.superset
-def test_wijkprofiel_is_listed(api: Api) -> None:
-    dashboard = api.dashboard()
-    charts = api.get(f"/api/v1/dashboard/{dashboard['id']}/charts")["result"]
-    assert {c["slice_name"] for c in charts} >= {"Wijkkerncijfers", "Inwoners per wijk", "Inwoners"}
+def test_every_dataset_and_table_exists_in_serving(api: Api, superset_home: Settings) -> None:
+    """No broken references: the files, and what Superset imported, all reach a serving table."""
+    stand_ins = ", ".join(SYNTHETIC_TABLES) or "none, every table is the pipeline's"
+    print(f"synthetic stand-ins this session: {stand_ins}")
+    assert superset.asset_problems(superset_home.serving_db) == []
+    tables = {
+        t
+        for (t,) in serving_query(
+            superset_home.serving_db, "select table_name from information_schema.tables where table_schema = 'main'"
+        )
+    }
+    datasets = {d["id"]: d["table_name"] for d in api.all("dataset")}
+    assert set(datasets.values()) <= tables
+    for chart in api.all("chart"):
+        detail = api.get(f"/api/v1/chart/{chart['id']}")["result"]
+        datasource_id = int(json.loads(detail["params"])["datasource"].split("__")[0])
+        assert datasource_id in datasets, f"chart {chart['slice_name']} points at a missing dataset"
 
 
 @pytest.mark.superset
-def test_every_chart_returns_serving_values(api: Api, superset_home: Settings) -> None:
+def test_every_chart_of_every_dashboard_returns_data(api: Api) -> None:
+    titles = [d["dashboard_title"] for d in api.all("dashboard")]
+    assert sorted(titles) == sorted(DASHBOARDS)
+    empty = []
+    for title in DASHBOARDS:
+        charts = api.get(f"/api/v1/dashboard/{api.dashboard(title)['id']}/charts")["result"]
+        assert charts, title
+        for chart in charts:
+            if not api.chart_data(chart["id"]):
+                empty.append(f"{title}: {chart['slice_name']}")
+    assert not empty, f"charts without rows: {empty}"
+
+
+@pytest.mark.superset
+def test_wijkprofiel_charts_return_serving_values(api: Api, superset_home: Settings) -> None:
     serving_db = superset_home.serving_db
     dashboard = api.dashboard()
     charts = {c["slice_name"]: c["id"] for c in api.get(f"/api/v1/dashboard/{dashboard['id']}/charts")["result"]}
-    for chart_id in charts.values():
-        assert api.chart_data(chart_id), f"chart {chart_id} returned no rows"
 
     (total,) = serving_query(serving_db, "select sum(inwoners) from serving.wijk_kerncijfers")[0]
     assert api.chart_data(charts["Inwoners"]) == [{"sum_inwoners": total}]
@@ -220,13 +336,23 @@ def test_every_chart_returns_serving_values(api: Api, superset_home: Settings) -
     )
     assert any(r["inwoners"] is None for r in rows) == any(r[2] is None for r in expected)
 
+    # the map: one polygon per wijk, coloured by the wijk's share of low-income households
+    polygons = api.chart_data(charts["Kaart: huishoudens met laag inkomen"])
+    wijken = serving_query(
+        serving_db,
+        "select count(*) from (select distinct geojson, wijk_name, gemeente_name "
+        "from serving.area_geometry where area_level = 'wijk')",
+    )[0][0]
+    assert len(polygons) == wijken > 0
+    assert all(json.loads(p["geojson"])["type"] in {"Polygon", "MultiPolygon"} for p in polygons)
+
 
 @pytest.mark.superset
 def test_native_filters_offer_serving_values_and_filter(api: Api, superset_home: Settings) -> None:
     serving_db = superset_home.serving_db
     dashboard = api.get(f"/api/v1/dashboard/{api.dashboard()['id']}")["result"]
     filters = json.loads(dashboard["json_metadata"])["native_filter_configuration"]
-    assert {f["name"] for f in filters} == {"Gemeente", "Jaar"}
+    assert {f["name"] for f in filters} == {"Gemeente", "Wijk", "Jaar"}
     for native_filter in filters:
         (target,) = native_filter["targets"]
         column = target["column"]["name"]
@@ -254,19 +380,109 @@ def test_native_filters_offer_serving_values_and_filter(api: Api, superset_home:
     assert data == [{"sum_inwoners": total}]
 
 
+# --- roles and row-level security ------------------------------------------------------------------
+
+
+def serving_rows_per_gemeente(serving_db: Path, table: str) -> dict[str, int]:
+    return dict(serving_query(serving_db, f"select gemeente_code, count(*) from main.{table} group by 1"))
+
+
+@pytest.mark.superset
+def test_gemeente_user_sees_only_its_own_gemeente(api: Api, superset_home: Settings) -> None:
+    codes = gemeente_codes(superset_home.serving_db)[:2]
+    datasets = api.all("dataset")
+    assert len(datasets) == len(INTERFACE_COLUMNS) + 2
+    for code in codes:
+        user = login(superset_home, f"beleid_{code.lower()}")
+        others = [c for c in gemeente_codes(superset_home.serving_db) if c != code]
+        for dataset in datasets:
+            expected = serving_rows_per_gemeente(superset_home.serving_db, dataset["table_name"])
+            seen = user.rows_per_gemeente(dataset["id"])
+            own = {code: expected[code]} if code in expected else {}
+            assert seen == own, f"{code} on {dataset['table_name']}: {seen}"
+            asked_for_others = user.rows_per_gemeente(
+                dataset["id"], [{"col": "gemeente_code", "op": "IN", "val": others}]
+            )
+            assert asked_for_others == {}, f"{code} sees other gemeenten in {dataset['table_name']}"
+        # every chart of every dashboard still works for the gemeente, on its own rows only
+        for chart in user.all("chart"):
+            detail = user.get(f"/api/v1/chart/{chart['id']}")["result"]
+            for row in user.chart_data(chart["id"], json.loads(detail["query_context"])):
+                assert row.get("gemeente_code", code) == code
+
+
+@pytest.mark.superset
+def test_regio_user_sees_every_gemeente_and_a_user_without_rule_sees_nothing(api: Api, superset_home: Settings) -> None:
+    regio = login(superset_home, "regio_analist")
+    users_file = superset_home.superset_home / "users.yaml"
+    nobody = next(u for u in yaml.safe_load(users_file.read_text())["users"] if u["username"] == "zonder_regel")
+    no_rule = Api(superset.url(superset_home), nobody["password"], username="zonder_regel")
+    for dataset in api.all("dataset"):
+        expected = serving_rows_per_gemeente(superset_home.serving_db, dataset["table_name"])
+        assert regio.rows_per_gemeente(dataset["id"]) == expected, dataset["table_name"]
+        assert api.rows_per_gemeente(dataset["id"]) == expected, f"admin on {dataset['table_name']}"
+        assert no_rule.rows_per_gemeente(dataset["id"]) == {}, f"base rule must hide {dataset['table_name']}"
+
+
+@pytest.mark.superset
+def test_anonymous_gets_no_data(api: Api, superset_home: Settings) -> None:
+    base = superset.url(superset_home)
+    dataset_id = api.all("dataset")[0]["id"]
+    query = {"datasource": {"id": dataset_id, "type": "table"}, "queries": [{"columns": ["gemeente_code"]}]}
+    assert requests.post(f"{base}/api/v1/chart/data", json=query, timeout=30).status_code == 401
+    for path in ("/api/v1/dashboard/", "/api/v1/chart/", "/api/v1/dataset/", "/api/v1/database/"):
+        assert requests.get(f"{base}{path}", timeout=30).status_code == 401, path
+    page = requests.get(f"{base}/superset/dashboard/wijkprofiel/", timeout=30, allow_redirects=False)
+    assert page.status_code in {301, 302} and "/login" in page.headers["Location"]
+
+
+def sql_lab_status(settings: Settings, username: str, password: str) -> int:
+    """POST a query to SQL Lab as a user (with the CSRF token a browser would send); the HTTP status."""
+    base = superset.url(settings)
+    session = requests.Session()
+    token = session.post(
+        f"{base}/api/v1/security/login",
+        json={"username": username, "password": password, "provider": "db"},
+        timeout=30,
+    ).json()["access_token"]
+    session.headers["Authorization"] = f"Bearer {token}"
+    session.headers["X-CSRFToken"] = session.get(f"{base}/api/v1/security/csrf_token/", timeout=30).json()["result"]
+    session.headers["Referer"] = base
+    database_id = session.get(f"{base}/api/v1/database/", timeout=30).json()["result"][0]["id"]
+    response = session.post(
+        f"{base}/api/v1/sqllab/execute/",
+        json={"database_id": database_id, "sql": "select count(*) from serving.main.wijk_kerncijfers"},
+        timeout=60,
+    )
+    return response.status_code
+
+
+@pytest.mark.superset
+def test_sql_lab_is_not_granted_to_gemeente_and_regio_roles(superset_home: Settings) -> None:
+    assert sql_lab_status(superset_home, "admin", superset.admin_password(superset_home)) == 200
+    code = gemeente_codes(superset_home.serving_db)[0]
+    for username in (f"beleid_{code.lower()}", "regio_analist"):
+        assert sql_lab_status(superset_home, username, user_password(superset_home, username)) == 403, username
+
+
 @pytest.mark.superset
 def test_bootstrap_twice_gives_no_duplicates(api: Api, superset_home: Settings) -> None:
+    passwords = {p.name: p.read_text() for p in (superset_home.superset_home / "passwords").iterdir()}
+    rules_before = api.get("/api/v1/rowlevelsecurity/", q="(page_size:100)")["count"]
     superset.bootstrap(superset_home, echo=False)
-    assert [d["dashboard_title"] for d in api.all("dashboard")].count(DASHBOARD_TITLE) == 1
+    titles = [d["dashboard_title"] for d in api.all("dashboard")]
+    assert sorted(titles) == sorted(DASHBOARDS), "exactly one copy of each dashboard"
     assert [d["database_name"] for d in api.all("database")] == [DATABASE_NAME]
     datasets = sorted(d["table_name"] for d in api.all("dataset"))
-    assert datasets == ["dim_area", "wijk_kerncijfers"]
-    chart_files = list((ASSETS / "charts").glob("*.yaml"))
-    assert len(api.all("chart")) == len(chart_files)
-    # the generated admin password did not change, and the secrets are private
+    assert datasets == sorted([*INTERFACE_COLUMNS, "dim_area", "wijk_kerncijfers"])
+    assert len(api.all("chart")) == len(list((ASSETS / "charts").glob("*.yaml")))
+    assert api.get("/api/v1/rowlevelsecurity/", q="(page_size:100)")["count"] == rules_before
+    # generated passwords did not change, and every secret is private
+    assert {p.name: p.read_text() for p in (superset_home.superset_home / "passwords").iterdir()} == passwords
     assert Api(superset.url(superset_home), superset.admin_password(superset_home))
-    for secret in ("admin_password", "secret_key"):
-        assert (superset_home.superset_home / secret).stat().st_mode & 0o777 == 0o600
+    for secret in ("admin_password", "secret_key", *(f"passwords/{name}" for name in passwords)):
+        assert (superset_home.superset_home / secret).stat().st_mode & 0o777 == 0o600, secret
+    assert (superset_home.superset_home / "passwords").stat().st_mode & 0o777 == 0o700
 
 
 @pytest.mark.superset
@@ -352,3 +568,35 @@ def test_publish_by_os_replace_while_serving(api: Api, superset_home: Settings) 
     bars = {row["wijk_name"] for row in api.chart_data(charts["Inwoners per wijk"])}
     assert "Schollevaar" in bars
     assert api.dashboard()["dashboard_title"] == DASHBOARD_TITLE
+
+
+def load_bootstrap():
+    """`superset/bootstrap.py` as a module (it imports Superset only inside its functions)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mmr_superset_bootstrap", PROJECT_ROOT / "superset" / "bootstrap.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_users_file_example_is_valid_and_mistakes_are_named(tmp_path: Path) -> None:
+    bootstrap = load_bootstrap()
+    example = bootstrap.read_users_file(PROJECT_ROOT / "superset" / "users.yaml")
+    assert example["regio"]["gemeenten"] == "alle"
+    assert all(user["roles"] and "password" not in user for user in example["users"])
+    assert bootstrap.read_users_file(tmp_path / "absent.yaml") == {"regio": {"gemeenten": "alle"}, "users": []}
+
+    cases = {
+        "users: [{username: a, roles: [regio]}, {username: a, roles: [regio]}]": "user 2: username 'a' appears twice",
+        "users: [{username: b}]": "user 1 (b): `roles` must be a non-empty list",
+        "users: [{username: admin, roles: [Admin]}]": "user 1: `admin` is managed by MMR itself",
+        "regio: {gemeenten: [Rotterdam]}": "regio.gemeenten must be `alle` or a list of codes",
+        "users: [{roles: [regio]}]": "user 1 has no username",
+    }
+    for text, message in cases.items():
+        path = tmp_path / "users.yaml"
+        path.write_text(text)
+        with pytest.raises(bootstrap.UsersFileError, match=re.escape(message)) as error:
+            bootstrap.read_users_file(path)
+        assert str(path) in str(error.value)

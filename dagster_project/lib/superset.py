@@ -53,6 +53,60 @@ class SupersetError(RuntimeError):
     """Superset could not be bootstrapped, started or exported."""
 
 
+def load_assets(assets_dir: Path = ASSETS_DIR) -> dict[str, dict[Path, dict]]:
+    """Every asset file by folder (`databases`, `datasets`, `charts`, `dashboards`): `{path: config}`."""
+    import yaml
+
+    return {
+        folder: {path: yaml.safe_load(path.read_text()) for path in sorted((assets_dir / folder).rglob("*.yaml"))}
+        for folder in ("databases", "datasets", "charts", "dashboards")
+    }
+
+
+def asset_problems(serving_db: Path, assets_dir: Path = ASSETS_DIR) -> list[str]:
+    """Broken references from the dashboards down to the serving database, one message each.
+
+    Every dashboard's chart and every native filter's dataset must be an asset, every chart's
+    dataset must be an asset, and every dataset's table (schema `main`) must exist in `serving_db`
+    with every physical column the dataset lists (a dbt rename shows up here, not as a broken chart).
+    """
+    import duckdb
+
+    assets = load_assets(assets_dir)
+    problems: list[str] = []
+    uuids = {folder: {str(c["uuid"]) for c in configs.values()} for folder, configs in assets.items()}
+    for path, dashboard in assets["dashboards"].items():
+        for node in dashboard["position"].values():
+            if isinstance(node, dict) and node.get("type") == "CHART" and node["meta"]["uuid"] not in uuids["charts"]:
+                problems.append(
+                    f"{path.name}: chart {node['meta'].get('sliceName')!r} ({node['meta']['uuid']}) is missing"
+                )
+        for native_filter in dashboard.get("metadata", {}).get("native_filter_configuration", []):
+            for target in native_filter.get("targets", []):
+                if target.get("datasetUuid") not in uuids["datasets"]:
+                    problems.append(f"{path.name}: filter {native_filter['name']!r} targets a missing dataset")
+    for path, chart in assets["charts"].items():
+        if str(chart["dataset_uuid"]) not in uuids["datasets"]:
+            problems.append(f"{path.name}: dataset {chart['dataset_uuid']} is missing")
+    if not serving_db.exists():
+        return [*problems, f"{serving_db} does not exist"]
+    with duckdb.connect(str(serving_db), read_only=True) as con:
+        columns = {}
+        for table, column in con.execute(
+            "select table_name, column_name from information_schema.columns where table_schema = 'main'"
+        ).fetchall():
+            columns.setdefault(table, set()).add(column)
+    for path, dataset in assets["datasets"].items():
+        table = dataset["table_name"]
+        if table not in columns:
+            problems.append(f"{path.name}: table main.{table} does not exist in {serving_db.name}")
+            continue
+        physical = {c["column_name"] for c in dataset.get("columns", []) if not c.get("expression")}
+        for missing in sorted(physical - columns[table]):
+            problems.append(f"{path.name}: column {table}.{missing} does not exist in {serving_db.name}")
+    return problems
+
+
 def _settings(settings: Settings | None) -> Settings:
     return settings or get_settings()
 
@@ -143,6 +197,8 @@ def bootstrap(settings: Settings | None = None, *, echo: bool = True, timeout: f
         for line in output.splitlines():
             if line.startswith("[superset]"):
                 print(line, flush=True)
+        for problem in asset_problems(settings.serving_db):
+            print(f"[superset] warning: {problem}", flush=True)
     return output
 
 
