@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from dagster_project import analytics, audit, dbt, publish
+from dagster_project import analytics, audit, dbt, geometry, publish
 from dagster_project.lib.landing_sensor import build_landing_sensor
 from dagster_project.sources import (
     budgetten,
@@ -60,6 +60,7 @@ defs = dg.Definitions.merge(
     *(module.defs for module in SOURCE_MODULES),
     dbt.defs,
     analytics.defs,
+    geometry.defs,
     audit.defs,
     publish.defs,
     cbs_odata.defs,
