@@ -224,6 +224,23 @@ def docs() -> None:
 
 
 @app.command()
+def report(
+    gemeente: Annotated[str, typer.Option(help="Gemeente code, e.g. GM0599.")],
+    year: Annotated[int | None, typer.Option(help="Report year (default: the latest published).")] = None,
+) -> None:
+    """Write the council report of a gemeente as CSV and printable HTML into var/reports/ (published data only)."""
+    from dagster_project.report import ReportError, write_report
+
+    try:
+        written = write_report(get_settings(), gemeente, year)
+    except ReportError as error:
+        console.print(f"[red]No report[/]: {error}")
+        raise typer.Exit(1) from error
+    console.print(f"Raadsrapportage ({written.rows} indicators): {written.csv}")
+    console.print(f"Printable: {written.html}")
+
+
+@app.command()
 def rollback() -> None:
     """Put the previously published serving database back."""
     from dagster_project.publish import rollback as rollback_serving
