@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dagster_project.settings import Settings
 
@@ -33,82 +33,7 @@ REPORT_COLUMNS = [
     "n_in_regio",
 ]
 
-TEMPLATE = """<!doctype html>
-<html lang="nl">
-<head>
-<meta charset="utf-8">
-<title>Raadsrapportage sociaal domein {{ gemeente_name }} {{ year }}</title>
-<style>
-  @page { size: A4; margin: 18mm 15mm; }
-  body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10pt; color: #1a1a1a; }
-  h1 { font-size: 16pt; margin-bottom: 2pt; }
-  h2 { font-size: 12pt; margin-top: 18pt; border-bottom: 1px solid #999; }
-  table { border-collapse: collapse; width: 100%; page-break-inside: auto; }
-  tr { page-break-inside: avoid; }
-  th, td { padding: 3pt 5pt; border-bottom: 1px solid #ddd; }
-  th { text-align: left; background: #eef1f5; }
-  td.num { text-align: right; font-variant-numeric: tabular-nums; }
-  .meta, .note { color: #555; font-size: 8.5pt; }
-</style>
-</head>
-<body>
-<h1>Raadsrapportage sociaal domein</h1>
-<p class="meta">{{ gemeente_name }} ({{ gemeente_code }}) &middot; {{ year }} &middot; regio {{ regio_code }}
- &middot; gepubliceerd {{ published_at }} &middot; opgesteld {{ generated_at }}</p>
-
-<h2>Kernindicatoren</h2>
-<table>
-<thead><tr><th>Indicator</th><th>{{ year }}</th><th>{{ year - 1 }}</th><th>Verandering</th>
-<th>Gemiddelde regio</th><th>Gemiddelde alle gemeenten</th><th>Positie in regio</th></tr></thead>
-<tbody>
-{%- for row in indicators %}
-<tr><td>{{ row.indicator_label }}</td>
-<td class="num">{{ row.waarde | nl(row.eenheid) }}</td>
-<td class="num">{{ row.vorig_jaar | nl(row.eenheid) }}</td>
-<td class="num">{{ row.verandering | nl(row.eenheid, signed=True) }}</td>
-<td class="num">{{ row.regio_gemiddelde | nl(row.eenheid) }}</td>
-<td class="num">{{ row.nederland_gemiddelde | nl(row.eenheid) }}</td>
-<td class="num">{% if row.positie_in_regio %}{{ row.positie_in_regio }} van {{ row.n_in_regio }}{% else %}&ndash;{% endif %}</td></tr>
-{%- endfor %}
-</tbody>
-</table>
-
-{%- if budget %}
-<h2>Begroting en realisatie per domein</h2>
-<table>
-<thead><tr><th>Domein</th><th>Begroting</th><th>Realisatie</th><th>Verschil</th><th>Realisatie %</th><th>Cliënten</th></tr></thead>
-<tbody>
-{%- for row in budget %}
-<tr><td>{{ row.domein | capitalize }}</td><td class="num">{{ row.budget | nl('euro') }}</td>
-<td class="num">{{ row.realisatie | nl('euro') }}</td><td class="num">{{ row.verschil | nl('euro', signed=True) }}</td>
-<td class="num">{{ row.realisatie_pct | nl('pct') }}</td><td class="num">{{ row.clienten | nl('aantal') }}</td></tr>
-{%- endfor %}
-</tbody>
-</table>
-{%- endif %}
-
-{%- if wijken %}
-<h2>Huishoudens met ondersteuning in meerdere domeinen, per wijk</h2>
-<table>
-<thead><tr><th>Wijk</th><th>Met ondersteuning</th><th>1 domein</th><th>2 domeinen</th><th>3 domeinen</th>
-<th>Aandeel kosten multi-domein</th></tr></thead>
-<tbody>
-{%- for row in wijken %}
-<tr><td>{{ row.wijk_name }}</td><td class="num">{{ row.huishoudens_met_ondersteuning | nl('aantal') }}</td>
-<td class="num">{{ row.huishoudens_1_domein | nl('aantal') }}</td><td class="num">{{ row.huishoudens_2_domeinen | nl('aantal') }}</td>
-<td class="num">{{ row.huishoudens_3_domeinen | nl('aantal') }}</td><td class="num">{{ row.aandeel_kosten_multi_domein | nl('pct') }}</td></tr>
-{%- endfor %}
-</tbody>
-</table>
-{%- endif %}
-
-<p class="note">Onthullingsbeheersing: aantallen onder {{ threshold }} worden niet getoond (&ndash;), overige aantallen
-zijn afgerond op {{ rounding_base }}; percentages en bedragen op een niet-getoond aantal worden ook niet getoond, en
-waar nodig een tweede cel, zodat een verborgen waarde niet uit een totaal is af te leiden. Gemiddelden en posities
-gaan alleen over getoonde waarden. Bron: Monitor Maatschappelijk Resultaat.</p>
-</body>
-</html>
-"""
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 class ReportError(Exception):
@@ -123,21 +48,34 @@ class Report:
 
 
 def dutch_number(value: object, unit: str = "", signed: bool = False) -> str:
-    """1234567.8 -> '1.234.568' (counts, euros) or '12,3' (percentages, months); None -> en dash."""
+    """1234567.8 -> '1.234.568' (counts, euros) or '12,3' (percentages, points, months); None -> en dash."""
     if value is None:
         return "–"
     number = float(value)
-    decimals = 1 if unit in ("pct", "maanden") else 0
+    decimals = 1 if unit in ("pct", "pp", "maanden") else 0
     text = f"{number:{'+' if signed else ''},.{decimals}f}".replace(",", "_").replace(".", ",").replace("_", ".")
     if unit == "euro":
         return f"€ {text}"
     if unit == "pct":
         return f"{text}%"
+    if unit == "pp":
+        return f"{text} pp"
     return text
 
 
+def _csv_row(row: dict) -> dict:
+    """Counts as whole numbers, everything else to two decimals: what the dashboards show."""
+    rounded = dict(row)
+    for column in ("waarde", "vorig_jaar", "verandering", "regio_gemiddelde", "nederland_gemiddelde"):
+        if rounded[column] is not None:
+            value = float(rounded[column])
+            exact = row["eenheid"] == "aantal" and column in ("waarde", "vorig_jaar", "verandering")
+            rounded[column] = int(round(value)) if exact else round(value, 2)
+    return rounded
+
+
 def _environment() -> Environment:
-    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
     env.filters["nl"] = dutch_number
     return env
 
@@ -179,7 +117,10 @@ def write_report(settings: Settings, gemeente: str, year: int | None = None) -> 
                 "select gemeente_code, min(year), max(year) from main.raadsrapportage group by 1 order by 1"
             ).fetchall()
             listing = ", ".join(f"{code} ({first}–{last})" for code, first, last in available)
-            raise ReportError(f"no published council report for gemeente {gemeente}, year {year}; available: {listing}")
+            raise ReportError(
+                f"no published council report for gemeente {gemeente}"
+                f"{f', year {year}' if year else ''}; available: {listing}"
+            )
         budget = (
             _records(
                 con,
@@ -207,10 +148,10 @@ def write_report(settings: Settings, gemeente: str, year: int | None = None) -> 
     with csv_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=REPORT_COLUMNS, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(indicators)
+        writer.writerows(_csv_row(row) for row in indicators)
     html = (
         _environment()
-        .from_string(TEMPLATE)
+        .get_template("raadsrapportage.html.j2")
         .render(
             gemeente_code=gemeente,
             gemeente_name=indicators[0]["gemeente_name"],

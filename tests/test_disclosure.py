@@ -346,7 +346,8 @@ def test_complementary_suppression_happened(serving):
         """
         select count(*) from main.sociaal_domein_3d as s
         where huishoudens_met_ondersteuning is not null and huishoudens_2_domeinen is null
-          and huishoudens_multi_domein is not null and huishoudens_multi_domein - coalesce(huishoudens_3_domeinen, 0) >= 15
+          and huishoudens_multi_domein is not null
+          and huishoudens_multi_domein - coalesce(huishoudens_3_domeinen, 0) >= 15
         """
     ).fetchone()[0]
     assert with_partner > 0

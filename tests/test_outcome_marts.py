@@ -191,7 +191,8 @@ def test_budget_realisation_matches_the_budget_fact(warehouse):
     assert float(mart[1]) == pytest.approx(float(fact[1]))
     assert float(mart[2]) == pytest.approx(float(fact[1]) - float(fact[0]))
     assert con.execute(
-        f"select count(*) from {OUTCOME}.budget_realisatie where abs(realisatie_pct - realisatie * 100.0 / budget) > 1e-6"
+        f"select count(*) from {OUTCOME}.budget_realisatie "
+        "where abs(realisatie_pct - realisatie * 100.0 / budget) > 1e-6"
     ).fetchone() == (0,)
 
 

@@ -56,13 +56,12 @@ suppressed as (
 final as (
 
     select
-        suppressed.*,
-    {%- for rate in rates %}
-        case
-            when previous.year = suppressed.year - 1 then suppressed.{{ rate }} - previous.{{ rate }}
-        end as {{ rate }}_verandering{{ "," if not loop.last }}
-    
-    {%- endfor %}
+        {%- for rate in rates %}
+            case
+                when previous.year = suppressed.year - 1 then suppressed.{{ rate }} - previous.{{ rate }}
+            end as {{ rate }}_verandering,
+        {%- endfor %}
+        suppressed.*
     from suppressed
     left join suppressed as previous
         on

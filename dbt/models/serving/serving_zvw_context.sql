@@ -46,9 +46,8 @@ final as (
         {{ publish_with_base('kosten_sociaal_domein_per_inwoner', 'inwoners') }}
             as kosten_sociaal_domein_per_inwoner,
         case
-            when not verzekerden__hidden
-                then
-                    {{ publish_with_base('aandeel_sociaal_domein_in_totaal', 'huishoudens_met_ondersteuning') }}
+            when not verzekerden__hidden and not huishoudens_met_ondersteuning__hidden
+                then aandeel_sociaal_domein_in_totaal
         end as aandeel_sociaal_domein_in_totaal
     from flagged
 

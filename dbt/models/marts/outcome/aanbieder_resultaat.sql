@@ -212,14 +212,13 @@ rates as (
 with_change as (
 
     select
-        rates.*,
         {%- for measure in ['kosten_per_client', 'doelrealisatie_pct', 'uitval_pct', 'herinstroom_pct',
             'gemiddelde_duur_maanden', 'tevredenheid_pct'] %}
-        {{ measure }} - lag({{ measure }}) over (
-            partition by rates.gemeente_code, rates.domain, rates.agb_code order by rates.year
-            ) as {{ measure }}_verandering{{ "," if not loop.last }}
-    
-    {%- endfor %}
+            rates.{{ measure }} - lag(rates.{{ measure }}) over (
+                partition by rates.gemeente_code, rates.domain, rates.agb_code order by rates.year
+            ) as {{ measure }}_verandering,
+        {%- endfor %}
+        rates.*
     from rates
 
 ),

@@ -1,9 +1,10 @@
+{#- groups of Vektis cost categories that border on the social domain -#}
 {%- set groups = {
-    'ggz': ['generalistische_basis_ggz', 'gespecialiseerde_ggz'],
-    'wijkverpleging': ['verpleging_en_verzorging'],
-    'huisarts': ['huisarts_inschrijftarief', 'huisarts_consult', 'huisarts_mdz', 'huisarts_overig'],
-    'medisch_specialistisch': ['medisch_specialistische_zorg'],
-    'farmacie': ['farmacie'],
+    'ggz': "'generalistische_basis_ggz', 'gespecialiseerde_ggz'",
+    'wijkverpleging': "'verpleging_en_verzorging'",
+    'huisarts': "'huisarts_inschrijftarief', 'huisarts_consult', 'huisarts_mdz', 'huisarts_overig'",
+    'medisch_specialistisch': "'medisch_specialistische_zorg'",
+    'farmacie': "'farmacie'",
 } -%}
 
 with
@@ -45,17 +46,7 @@ zvw_per_gemeente as (
         reference_gemeente_code as gemeente_code,
         sum(cost) as zvw_kosten_totaal,
         {%- for name, categories in groups.items() %}
-            sum(
-                case
-                    when
-                        cost_category in (
-                            '{{ categories | join("', '") }}'
-                        )
-                        then cost
-                    else 0
-                end
-            )
-                as zvw_kosten_{{ name }},
+            sum(case when cost_category in ({{ categories }}) then cost else 0 end) as zvw_kosten_{{ name }},
         {%- endfor %}
         sum(case when cost_category = 'overig' then insured_persons else 0 end) as verzekerden
     from zvw
