@@ -80,7 +80,7 @@ def test_zvw_context_reconciles_with_the_facts(warehouse):
     mart = dict(con.execute(f"select year, sum(zvw_kosten_totaal) from {OUTCOME}.zvw_context group by 1").fetchall())
     fact = dict(con.execute(f"select year, sum(cost) from {CORE}.fct_zvw_cost group by 1").fetchall())
     for year, cost in mart.items():
-        assert cost == pytest.approx(float(fact[year]), rel=1e-9)
+        assert float(cost) == pytest.approx(float(fact[year]), rel=1e-9)
     assert con.execute(
         f"select count(*) from {OUTCOME}.zvw_context where zvw_kosten_ggz > zvw_kosten_totaal or inwoners is null"
     ).fetchone() == (0,)
@@ -237,3 +237,48 @@ def test_council_report_has_trend_and_benchmark(warehouse):
                         where o.indicator = r.indicator and o.year = r.year and o.regio_code = r.regio_code)
         """
     ).fetchone() == (0,)
+
+
+def test_wijk_outcomes_add_up_to_the_episodes(warehouse):
+    con, _truth = warehouse
+    per_wijk = dict(
+        con.execute(f"select domein, sum(afgesloten_trajecten) from {OUTCOME}.wijk_resultaat group by 1").fetchall()
+    )
+    episodes = dict(
+        con.execute(
+            f"select domain, count(*) from {OUTCOME}.care_episode_outcome where wijk_code is not null group by 1"
+        ).fetchall()
+    )
+    assert per_wijk["jeugd"] == episodes["jeugd"] > 0
+    assert per_wijk["wmo"] == episodes["wmo"] > 0
+    # the region's Jeugd rates are the same whether counted per wijk or per provider
+    by_wijk, by_provider = (
+        con.execute(
+            f"select sum(uitgevallen) * 1.0 / sum(afgesloten_trajecten), sum(doel_bereikt) * 1.0 / sum(doel_beoordeeld)"
+            f" from {OUTCOME}.{mart} where domein = 'jeugd'"
+        ).fetchone()
+        for mart in ("wijk_resultaat", "aanbieder_resultaat")
+    )
+    assert by_wijk == pytest.approx(by_provider, abs=0.005)
+
+
+def test_wijk_outcomes_follow_the_planted_risk_effect(warehouse):
+    """Planted: goal attainment falls and drop-out rises with a wijk's risk score (low income drives it)."""
+    con, _truth = warehouse
+    rows = con.execute(
+        f"""
+        select sum(w.doel_bereikt) * 1.0 / sum(w.doel_beoordeeld),
+               sum(w.uitgevallen) * 1.0 / sum(w.afgesloten_trajecten),
+               avg(i.value)
+        from {OUTCOME}.wijk_resultaat as w
+        join {CORE}.fct_area_indicator as i
+          on i.area_code = w.wijk_code and i.year = w.year and i.indicator_code = 'aandeel_laag_inkomen'
+        where w.domein = 'jeugd'
+        group by w.wijk_code
+        having sum(w.afgesloten_trajecten) >= 50
+        """
+    ).fetchall()
+    assert len(rows) >= 30
+    goal, dropout, low_income = zip(*rows, strict=True)
+    assert spearmanr(goal, low_income).statistic < -0.2
+    assert spearmanr(dropout, low_income).statistic > 0.2

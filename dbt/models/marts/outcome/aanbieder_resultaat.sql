@@ -12,6 +12,12 @@ survey as (
 
 ),
 
+episode_outcomes as (
+
+    select * from {{ ref('care_episode_outcome') }}
+
+),
+
 periods as (
 
     select * from {{ ref('dim_period') }}
@@ -27,14 +33,6 @@ providers as (
 areas as (
 
     select * from {{ ref('dim_area') }}
-
-),
-
--- the last delivered month in the warehouse: re-entry needs twelve months of follow-up after it
-data_window as (
-
-    select max(last_month) as last_month
-    from episodes
 
 ),
 
@@ -69,48 +67,6 @@ episode_years as (
 
 ),
 
--- whether the client started another episode in the same domain within twelve months of the end
-reentries as (
-
-    select
-        ended.episode_key,
-        max(case when later.episode_key is not null then 1 else 0 end) as has_reentry
-    from episodes as ended
-    left join episodes as later
-        on
-            ended.client_key = later.client_key
-            and ended.domain = later.domain
-            and ended.reference_gemeente_code = later.reference_gemeente_code
-            and ended.end_date < later.start_date
-            and later.start_date <= ended.end_date + interval '12 months'
-    where ended.is_ended
-    group by ended.episode_key
-
-),
-
--- one row per episode that ended, in the year it ended
-ended_episodes as (
-
-    select
-        episodes.episode_key,
-        episodes.domain,
-        episodes.reference_gemeente_code,
-        episodes.agb_code,
-        cast(extract(year from episodes.end_date) as integer) as year,
-        episodes.goal_attained,
-        episodes.is_dropout,
-        (episodes.end_date - episodes.start_date) / 30.4375 as duration_months,
-        episodes.end_date + interval '12 months' <= data_window.last_month + interval '1 month'
-            as has_follow_up,
-        reentries.has_reentry
-    from episodes
-    cross join data_window
-    inner join reentries
-        on episodes.episode_key = reentries.episode_key
-    where episodes.is_ended and episodes.agb_code is not null
-
-),
-
 active as (
 
     select
@@ -128,7 +84,7 @@ active as (
 ended as (
 
     select
-        year,
+        end_year as year,
         reference_gemeente_code,
         domain,
         agb_code,
@@ -137,10 +93,11 @@ ended as (
         sum(case when goal_attained is not null then 1 else 0 end) as doel_beoordeeld,
         sum(case when is_dropout then 1 else 0 end) as uitgevallen,
         sum(case when has_follow_up then 1 else 0 end) as afgesloten_met_follow_up,
-        sum(case when has_follow_up and has_reentry = 1 then 1 else 0 end) as heringestroomd,
+        sum(case when has_follow_up and has_reentry then 1 else 0 end) as heringestroomd,
         avg(duration_months) as gemiddelde_duur_maanden
-    from ended_episodes
-    group by year, reference_gemeente_code, domain, agb_code
+    from episode_outcomes
+    where agb_code is not null
+    group by end_year, reference_gemeente_code, domain, agb_code
 
 ),
 
