@@ -108,3 +108,10 @@ def test_dutch_number_formats():
     assert dutch_number(0.26, "pp", signed=True) == "+0,3 pp"
     assert dutch_number(1500, "aantal") == "1.500"
     assert dutch_number(None, "aantal") == "–"
+
+
+def test_default_year_is_the_latest_published(published_only, published):
+    result = mmr(published_only, "report", "--gemeente", published["gemeente"].lower())
+    expected = published_only / "reports" / f"raadsrapportage_{published['gemeente']}_{published['year']}.csv"
+    assert expected.exists()
+    assert expected.name in result.stdout.replace("\n", "")
