@@ -49,9 +49,7 @@ def prepare() -> None:
     dagster_yaml = settings.dagster_home / "dagster.yaml"
     if not dagster_yaml.exists():
         dagster_yaml.write_text(DAGSTER_YAML)
-    from dagster_project.dbt import dbt_environment
-
-    dbt_environment()
+    # Parse before dagster_project.dbt is imported: it builds the dbt assets from the manifest on import.
     manifest = DBT_DIR / "target" / "manifest.json"
     newest_source = max(p.stat().st_mtime for p in DBT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"})
     if not manifest.exists() or manifest.stat().st_mtime < newest_source:
@@ -68,7 +66,16 @@ def prepare() -> None:
                 str(DBT_DIR),
             ],
             check=True,
+            env={
+                **os.environ,
+                "MMR_HOME": str(settings.home),
+                "MMR_WAREHOUSE": settings.warehouse,
+                "MMR_BUILD_DB": str(settings.build_db),
+            },
         )
+    from dagster_project.dbt import dbt_environment
+
+    dbt_environment()
 
 
 @app.command()
