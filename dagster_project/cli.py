@@ -55,9 +55,7 @@ def prepare() -> None:
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     storage = DAGSTER_POSTGRES_STORAGE if settings.warehouse == "postgres" else ""
     (settings.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML + storage)
-    from dagster_project.dbt import dbt_environment
-
-    dbt_environment()
+    # Parse before dagster_project.dbt is imported: it builds the dbt assets from the manifest on import.
     manifest = DBT_DIR / "target" / "manifest.json"
     newest_source = max(p.stat().st_mtime for p in DBT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"})
     if not manifest.exists() or manifest.stat().st_mtime < newest_source:
@@ -74,7 +72,16 @@ def prepare() -> None:
                 str(DBT_DIR),
             ],
             check=True,
+            env={
+                **os.environ,
+                "MMR_HOME": str(settings.home),
+                "MMR_WAREHOUSE": settings.warehouse,
+                "MMR_BUILD_DB": str(settings.build_db),
+            },
         )
+    from dagster_project.dbt import dbt_environment
+
+    dbt_environment()
 
 
 @app.command()
@@ -262,6 +269,23 @@ def docs() -> None:
         check=True,
     )
     console.print(f"dbt docs: open {target / 'static_index.html'} in a browser")
+
+
+@app.command()
+def report(
+    gemeente: Annotated[str, typer.Option(help="Gemeente code, e.g. GM0599.")],
+    year: Annotated[int | None, typer.Option(help="Report year (default: the latest published).")] = None,
+) -> None:
+    """Write the council report of a gemeente as CSV and printable HTML into var/reports/ (published data only)."""
+    from dagster_project.report import ReportError, write_report
+
+    try:
+        written = write_report(get_settings(), gemeente, year)
+    except ReportError as error:
+        console.print(f"[red]No report[/]: {error}")
+        raise typer.Exit(1) from error
+    console.print(f"Raadsrapportage ({written.rows} indicators): {written.csv}")
+    console.print(f"Printable: {written.html}")
 
 
 @app.command()

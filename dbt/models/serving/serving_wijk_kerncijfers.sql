@@ -8,6 +8,18 @@ kerncijfers as (
 
 ),
 
+-- the gemeente totals of inhabitants and households are public, so one hidden wijk needs a partner
+flagged as (
+
+    {{ disclosure_flags(
+        'kerncijfers',
+        partition_by=['year', 'gemeente_code'],
+        order_by=['wijk_code'],
+        counts=['inwoners', 'huishoudens'],
+    ) }}
+
+),
+
 suppressed as (
 
     select
@@ -16,12 +28,12 @@ suppressed as (
         gemeente_name,
         wijk_code,
         wijk_name,
-        {{ suppress_count('inwoners') }} as inwoners,
-        {{ suppress_count('huishoudens') }} as huishoudens,
-        {{ suppress_with_base('gemiddeld_inkomen', 'inwoners') }} as gemiddeld_inkomen,
-        {{ suppress_with_base('pct_huishoudens_laag_inkomen', 'huishoudens') }}
+        {{ publish_count('inwoners') }} as inwoners,
+        {{ publish_count('huishoudens') }} as huishoudens,
+        {{ publish_with_base('gemiddeld_inkomen', 'inwoners') }} as gemiddeld_inkomen,
+        {{ publish_with_base('pct_huishoudens_laag_inkomen', 'huishoudens') }}
             as pct_huishoudens_laag_inkomen
-    from kerncijfers
+    from flagged
 
 )
 

@@ -1,0 +1,157 @@
+{#- groups of Vektis cost categories that border on the social domain -#}
+{%- set groups = {
+    'ggz': "'generalistische_basis_ggz', 'gespecialiseerde_ggz'",
+    'wijkverpleging': "'verpleging_en_verzorging'",
+    'huisarts': "'huisarts_inschrijftarief', 'huisarts_consult', 'huisarts_mdz', 'huisarts_overig'",
+    'medisch_specialistisch': "'medisch_specialistische_zorg'",
+    'farmacie': "'farmacie'",
+} -%}
+
+with
+
+zvw as (
+
+    select * from {{ ref('fct_zvw_cost') }}
+
+),
+
+client_months as (
+
+    select * from {{ ref('fct_client_month') }}
+
+),
+
+three_d as (
+
+    select * from {{ ref('sociaal_domein_3d') }}
+
+),
+
+indicators as (
+
+    select * from {{ ref('fct_area_indicator') }}
+
+),
+
+areas as (
+
+    select * from {{ ref('dim_area') }}
+
+),
+
+zvw_per_gemeente as (
+
+    select
+        year,
+        reference_gemeente_code as gemeente_code,
+        sum(cost) as zvw_kosten_totaal,
+        {%- for name, categories in groups.items() %}
+            sum(case when cost_category in ({{ categories }}) then cost else 0 end) as zvw_kosten_{{ name }},
+        {%- endfor %}
+        sum(case when cost_category = 'overig' then insured_persons else 0 end) as verzekerden
+    from zvw
+    group by year, reference_gemeente_code
+
+),
+
+social_domain as (
+
+    select
+        cast(extract(year from month) as integer) as year,
+        reference_gemeente_code as gemeente_code,
+        sum(cost) as kosten_sociaal_domein,
+        sum(case when domain = 'jeugd' then cost else 0 end) as kosten_jeugd,
+        sum(case when domain = 'wmo' then cost else 0 end) as kosten_wmo,
+        sum(case when domain = 'participatie' then cost else 0 end) as kosten_participatie
+    from client_months
+    group by cast(extract(year from month) as integer), reference_gemeente_code
+
+),
+
+multi_domain as (
+
+    select
+        year,
+        coalesce(reference_gemeente_code, gemeente_code) as gemeente_code,
+        sum(huishoudens_met_ondersteuning) as huishoudens_met_ondersteuning,
+        sum(huishoudens_multi_domein) as huishoudens_multi_domein,
+        sum(kosten_multi_domein) as kosten_multi_domein
+    from three_d
+    group by year, coalesce(reference_gemeente_code, gemeente_code)
+
+),
+
+inhabitants as (
+
+    select
+        indicators.year,
+        coalesce(areas.reference_gemeente_code, indicators.area_code) as gemeente_code,
+        sum(indicators.value) as inwoners
+    from indicators
+    left join areas
+        on
+            indicators.area_code = areas.area_code
+            and indicators.year = areas.year
+    where indicators.area_level = 'gemeente' and indicators.indicator_code = 'inwoners'
+    group by indicators.year, coalesce(areas.reference_gemeente_code, indicators.area_code)
+
+),
+
+gemeente_names as (
+
+    select
+        area_code,
+        area_name,
+        row_number() over (partition by area_code order by year desc) as recency
+    from areas
+    where area_level = 'gemeente'
+
+),
+
+final as (
+
+    select
+        social_domain.year,
+        social_domain.gemeente_code,
+        gemeente_names.area_name as gemeente_name,
+        inhabitants.inwoners,
+        zvw_per_gemeente.verzekerden,
+        zvw_per_gemeente.zvw_kosten_totaal,
+        {%- for name in groups %}
+            zvw_per_gemeente.zvw_kosten_{{ name }},
+        {%- endfor %}
+        social_domain.kosten_sociaal_domein,
+        social_domain.kosten_jeugd,
+        social_domain.kosten_wmo,
+        social_domain.kosten_participatie,
+        multi_domain.huishoudens_met_ondersteuning,
+        multi_domain.huishoudens_multi_domein,
+        multi_domain.kosten_multi_domein,
+        zvw_per_gemeente.zvw_kosten_totaal
+        / nullif(zvw_per_gemeente.verzekerden, 0) as zvw_kosten_per_verzekerde,
+        social_domain.kosten_sociaal_domein
+        / nullif(inhabitants.inwoners, 0) as kosten_sociaal_domein_per_inwoner,
+        social_domain.kosten_sociaal_domein * 100.0
+        / nullif(social_domain.kosten_sociaal_domein + zvw_per_gemeente.zvw_kosten_totaal, 0)
+            as aandeel_sociaal_domein_in_totaal
+    from social_domain
+    left join zvw_per_gemeente
+        on
+            social_domain.year = zvw_per_gemeente.year
+            and social_domain.gemeente_code = zvw_per_gemeente.gemeente_code
+    left join multi_domain
+        on
+            social_domain.year = multi_domain.year
+            and social_domain.gemeente_code = multi_domain.gemeente_code
+    left join inhabitants
+        on
+            social_domain.year = inhabitants.year
+            and social_domain.gemeente_code = inhabitants.gemeente_code
+    left join gemeente_names
+        on
+            social_domain.gemeente_code = gemeente_names.area_code
+            and gemeente_names.recency = 1
+
+)
+
+select * from final

@@ -1,0 +1,58 @@
+{{ config(alias='sociaal_domein_3d') }}
+
+with
+
+three_d as (
+
+    select * from {{ ref('sociaal_domein_3d') }}
+    where wijk_code is not null
+
+),
+
+-- the gemeente totals of every count are published (zvw_context, raadsrapportage), and the parts of
+-- a row add up: households with support = 1 + 2 + 3 domains, multi-domain = 2 + 3 domains
+flagged as (
+
+    {{ disclosure_flags(
+        'three_d',
+        partition_by=['year', 'gemeente_code'],
+        order_by=['wijk_code'],
+        counts=[
+            'huishoudens_met_ondersteuning', 'huishoudens_1_domein', 'huishoudens_2_domeinen',
+            'huishoudens_3_domeinen', 'huishoudens_multi_domein',
+        ],
+        row_totals=[
+            ('huishoudens_met_ondersteuning',
+                ['huishoudens_1_domein', 'huishoudens_2_domeinen', 'huishoudens_3_domeinen']),
+            ('huishoudens_met_ondersteuning', ['huishoudens_1_domein', 'huishoudens_multi_domein']),
+            ('huishoudens_multi_domein', ['huishoudens_2_domeinen', 'huishoudens_3_domeinen']),
+        ],
+    ) }}
+
+),
+
+final as (
+
+    select
+        year,
+        gemeente_code,
+        gemeente_name,
+        wijk_code,
+        wijk_name,
+        {{ publish_count('huishoudens_met_ondersteuning') }} as huishoudens_met_ondersteuning,
+        {{ publish_count('huishoudens_1_domein') }} as huishoudens_1_domein,
+        {{ publish_count('huishoudens_2_domeinen') }} as huishoudens_2_domeinen,
+        {{ publish_count('huishoudens_3_domeinen') }} as huishoudens_3_domeinen,
+        {{ publish_count('huishoudens_multi_domein') }} as huishoudens_multi_domein,
+        {{ publish_with_base('round(kosten_totaal, 0)', 'huishoudens_met_ondersteuning') }} as kosten_totaal,
+        {{ publish_with_base('round(kosten_multi_domein, 0)', 'huishoudens_multi_domein') }}
+            as kosten_multi_domein,
+        case
+            when not huishoudens_met_ondersteuning__hidden
+                then {{ publish_with_base('aandeel_kosten_multi_domein', 'huishoudens_multi_domein') }}
+        end as aandeel_kosten_multi_domein
+    from flagged
+
+)
+
+select * from final

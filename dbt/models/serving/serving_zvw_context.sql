@@ -1,0 +1,56 @@
+{{ config(alias='zvw_context') }}
+
+with
+
+context as (
+
+    select * from {{ ref('zvw_context') }}
+
+),
+
+-- one row per gemeente-year: no published total above it, so only the threshold applies
+flagged as (
+
+    {{ disclosure_flags(
+        'context',
+        partition_by=['year', 'gemeente_code'],
+        order_by=['gemeente_code'],
+        counts=['inwoners', 'verzekerden', 'huishoudens_met_ondersteuning', 'huishoudens_multi_domein'],
+    ) }}
+
+),
+
+final as (
+
+    select
+        year,
+        gemeente_code,
+        gemeente_name,
+        {{ publish_count('inwoners') }} as inwoners,
+        {{ publish_count('verzekerden') }} as verzekerden,
+        {{ publish_with_base('round(zvw_kosten_totaal, 0)', 'verzekerden') }} as zvw_kosten_totaal,
+        {{ publish_with_base('round(zvw_kosten_ggz, 0)', 'verzekerden') }} as zvw_kosten_ggz,
+        {{ publish_with_base('round(zvw_kosten_wijkverpleging, 0)', 'verzekerden') }}
+            as zvw_kosten_wijkverpleging,
+        {{ publish_with_base('round(zvw_kosten_huisarts, 0)', 'verzekerden') }} as zvw_kosten_huisarts,
+        {{ publish_with_base('round(zvw_kosten_medisch_specialistisch, 0)', 'verzekerden') }}
+            as zvw_kosten_medisch_specialistisch,
+        {{ publish_with_base('round(zvw_kosten_farmacie, 0)', 'verzekerden') }} as zvw_kosten_farmacie,
+        {{ publish_with_base('zvw_kosten_per_verzekerde', 'verzekerden') }} as zvw_kosten_per_verzekerde,
+        {{ publish_count('huishoudens_met_ondersteuning') }} as huishoudens_met_ondersteuning,
+        {{ publish_count('huishoudens_multi_domein') }} as huishoudens_multi_domein,
+        {{ publish_with_base('round(kosten_sociaal_domein, 0)', 'huishoudens_met_ondersteuning') }}
+            as kosten_sociaal_domein,
+        {{ publish_with_base('round(kosten_multi_domein, 0)', 'huishoudens_multi_domein') }}
+            as kosten_multi_domein,
+        {{ publish_with_base('kosten_sociaal_domein_per_inwoner', 'inwoners') }}
+            as kosten_sociaal_domein_per_inwoner,
+        case
+            when not verzekerden__hidden and not huishoudens_met_ondersteuning__hidden
+                then aandeel_sociaal_domein_in_totaal
+        end as aandeel_sociaal_domein_in_totaal
+    from flagged
+
+)
+
+select * from final
