@@ -33,7 +33,13 @@ def mmr(home: Path, *args: str, check: bool = True, timeout: int = 900) -> subpr
 
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo region generated and the whole pipeline run once, exactly as `make run` does."""
+    """The demo region generated and the whole pipeline run once, exactly as `make run` does.
+
+    `MMR_TEST_DEMO_HOME` names a home that already ran, to iterate on read-only tests quickly.
+    """
+    reuse = os.environ.get("MMR_TEST_DEMO_HOME")
+    if reuse:
+        return Path(reuse)
     home = tmp_path_factory.mktemp("mmr_home")
     mmr(home, "run")
     return home

@@ -90,12 +90,16 @@ def municipal_rules(start: str = "startdatum", end: str = "einddatum") -> list[R
     ]
 
 
+#: StatLine's CSV downloads number their rows in an `ID` column: expected, not worth a warning.
+STATLINE_ROW_NUMBER = ("ID",)
+
+
 def ignored_columns(path: Path, expected: list[str], delimiter: str = ";", normalise=str.strip) -> list[str]:
     """Columns in the file's header that the contract does not know; logged as a warning."""
     with path.open("rb") as handle:
         first = handle.readline().decode("utf-8-sig", errors="replace")
     header = [normalise(c.strip()) for c in next(csv.reader([first], delimiter=delimiter), [])]
-    extra = [c for c in header if c and c not in expected]
+    extra = [c for c in header if c and c not in expected and c not in STATLINE_ROW_NUMBER]
     if extra and len(header) > 1:
         log.warning("%s: columns %s are not in the contract; accepted and ignored", path.name, ", ".join(extra))
     return extra
