@@ -85,9 +85,7 @@ def parse(path: Path) -> pd.DataFrame:
     return frame
 
 
-def validate(frame: pd.DataFrame, file_name: str, context: dict[str, str]) -> tuple:
-    accepted, reasons = ingest.apply_contract(frame, CONTRACT, file_name)
-    return accepted, reasons, frame.loc[frame.index.isin(reasons["row"])]
+validate = ingest.pandera_validator(CONTRACT)
 
 
 def to_raw(accepted: pd.DataFrame, key: bytes) -> pd.DataFrame:
