@@ -17,8 +17,6 @@ import csv
 import hashlib
 import io
 import re
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -496,25 +494,12 @@ def apply_sql_contract(
     the rejected rows as delivered (index `row`). Ingestion checks many files at once with the
     same rules (`ingest_files`); this is the single-table form.
     """
-    context = context or {}
-    files = pa.table(
-        {
-            "_file": pa.array([0], pa.int32()),
-            **{f"_ctx_{n}": pa.array([context.get(n)], pa.string()) for n in placeholders(contract)},
-        }
-    )
-    delivered = _with_derived(table, contract)
-    delivered = delivered.append_column("_file", pa.array(np.zeros(table.num_rows, np.int32)))
-    delivered = delivered.append_column("_i", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    chunk = _chunk_table([table], [context or {}], contract)
     with _VALIDATOR_LOCK:
         con = _validator()
         _prepare(con)
-        con.register("_one_files", files)
-        con.register("_one_delivered", delivered)
+        con.register("_one", chunk)
         try:
-            con.execute(
-                "create or replace temp view _one as select * from _one_delivered join _one_files using (_file)"
-            )
             broken = _failures(con, "_one", contract)
             bad = np.unique(broken["_i"].to_numpy())
             con.register("_one_bad", pa.table({"_i": pa.array(bad, pa.int64())}))
@@ -522,9 +507,8 @@ def apply_sql_contract(
             accepted = con.execute(f"select _row as row, {typed} from _one anti join _one_bad using (_i)").df()
             declared = {name: _arrow_type(str(kind)) for name, kind, *_ in con.description}
         finally:
-            for name in ("_one_files", "_one_delivered", "_one_bad"):
-                con.unregister(name)
-            con.execute("drop view if exists _one")
+            con.unregister("_one")
+            con.unregister("_one_bad")
     accepted.attrs["arrow_types"] = declared
     rules = _contract_rules(contract)
     rows = table["_row"].to_numpy()
@@ -539,6 +523,37 @@ def apply_sql_contract(
     rejected = rejected.rename(columns={"_row": "row"}).set_index("row")
     reasons["message"] = _messages(reasons, rejected, contract, file_name)
     return accepted.set_index("row"), reasons, rejected
+
+
+def _per_file(files: np.ndarray, values: list[str | None]) -> pa.DictionaryArray:
+    """A column with one value per file, as dictionary indices into the files' values."""
+    return pa.DictionaryArray.from_arrays(pa.array(files, pa.int32()), pa.array(values, pa.string()))
+
+
+def _chunk_table(
+    tables: list[pa.Table],
+    groups: list[dict[str, str]],
+    contract: SqlContract,
+    lineage: dict[str, list[str]] | None = None,
+) -> pa.Table:
+    """The delivered rows of many files as one table: the contract's text columns, `_row`, the
+    derived columns, `_file` (the file's position), `_i` (the row's position) and per file its
+    `_ctx_<group>` placeholder values and `lineage` columns."""
+    schema = pa.schema([(c, pa.string()) for c in contract.columns] + [("_row", pa.int64())])
+    parts = [t.select(schema.names).cast(schema) for t in tables]
+    table = pa.concat_tables(parts) if parts else schema.empty_table()
+    table = _with_derived(table, contract)
+    files = np.repeat(np.arange(len(parts), dtype=np.int32), [p.num_rows for p in parts])
+    table = table.append_column("_file", pa.array(files, pa.int32()))
+    table = table.append_column("_i", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    missing = sorted({n for g in groups for n in placeholders(contract) if n not in g})
+    if missing:
+        raise KeyError(f"the file name does not give {', '.join(missing)}, which the contract refers to")
+    for name in placeholders(contract):
+        table = table.append_column(f"_ctx_{name}", _per_file(files, [g[name] for g in groups]))
+    for name, values in (lineage or {}).items():
+        table = table.append_column(name, _per_file(files, values))
+    return table
 
 
 # --- Validators a SourceSpec names -------------------------------------------------------------
@@ -598,14 +613,29 @@ def unchanged(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class RawStep:
-    """What `SourceSpec.raw_sql` gets: the relation with the accepted typed rows (with `_file`,
-    `_row` and a `_ctx_<group>` column per file-name group), its typed columns and the key."""
+    """What `RawSql.select` gets: the relation with the accepted rows, typed, with the columns
+    `RawSql.columns` added and the columns in `keep` (`_file`, lineage); its typed columns;
+    the file-name groups (as columns `_ctx_<group>`) and the key."""
 
     con: duckdb.DuckDBPyConnection
     relation: str
     columns: list[str]
     groups: list[str]
     key: bytes
+    keep: list[str]
+
+
+@dataclass(frozen=True)
+class RawSql:
+    """What `enrich` and `to_raw` do, for many files at once inside DuckDB.
+
+    `columns(delivered, key)` computes columns from the delivered rows (an Arrow table; e.g.
+    pseudonyms, on the distinct values); `select(step)` returns the SELECT over `step.relation`
+    that gives the raw columns followed by `step.keep`.
+    """
+
+    columns: Callable[[pa.Table, bytes], dict[str, pa.Array]]
+    select: Callable[[RawStep], str]
 
 
 @dataclass(frozen=True)
@@ -619,8 +649,8 @@ class SourceSpec:
     - `period(match)` is the period key a corrected re-delivery supersedes;
     - `enrich(accepted, con, file name groups)`, if given, adds columns from the warehouse (e.g.
       the buurt of a postcode) before `to_raw` drops what identifies a person;
-    - `raw_sql(step)`, if given, does what `enrich` and `to_raw` do inside DuckDB for many files
-      at once: it returns a SELECT over `step.relation` with the raw columns, `_file` and `_row`.
+    - `raw_sql`, if given, does what `enrich` and `to_raw` do, inside DuckDB for many files at
+      once (see `RawSql`).
     Files whose whole content may hold personal data (`personal=True`) are not copied into the
     quarantine when unreadable; the delivery stays in the landing folder until it is replaced.
     A `validate` made by `sql_validator` lets many files be checked and written together.
@@ -639,7 +669,7 @@ class SourceSpec:
     personal: bool = False
     glob: str = "*.csv"
     enrich: Callable[[pd.DataFrame, duckdb.DuckDBPyConnection, dict[str, str]], pd.DataFrame] | None = None
-    raw_sql: Callable[[RawStep], str] | None = None
+    raw_sql: RawSql | None = None
 
 
 @dataclass
@@ -783,143 +813,116 @@ def _read_chunk(spec: SourceSpec, deliveries: list[_Delivery], settings: Setting
     return [d for d in deliveries if d.table is not None], rejected
 
 
-def _chunk_tables(deliveries: list[_Delivery], validator: SqlValidator) -> tuple[pa.Table, pa.Table]:
-    """The delivered rows of a chunk as one table (contract columns, derived columns, `_row`,
-    `_file`, `_i`) and one row per file (`_file`, lineage, `_ctx_<group>`)."""
-    contract = validator.contract
-    columns = [*contract.columns, "_row"]
-    schema = pa.schema([(c, pa.string()) for c in contract.columns] + [("_row", pa.int64())])
-    parts = [d.table.select(columns).cast(schema) for d in deliveries]
-    sizes = [p.num_rows for p in parts]
-    table = pa.concat_tables(parts) if parts else schema.empty_table()
-    table = _with_derived(table, contract)
-    table = table.append_column("_file", pa.array(np.repeat(np.arange(len(parts), dtype=np.int32), sizes)))
-    table = table.append_column("_i", pa.array(np.arange(table.num_rows, dtype=np.int64)))
-    names = placeholders(contract)
-    values = [validator.values(d.groups) for d in deliveries]
-    missing = sorted({n for v in values for n in names if n not in v})
-    if missing:
-        raise KeyError(f"the file name does not give {', '.join(missing)}, which the contract refers to")
-    files = pa.table(
-        {
-            "_file": pa.array(range(len(deliveries)), pa.int32()),
-            "_period": pa.array([d.batch.period for d in deliveries], pa.string()),
-            "_batch_id": pa.array([d.batch.batch_id for d in deliveries], pa.string()),
-            "_source_file": pa.array([d.batch.path.name for d in deliveries], pa.string()),
-            **{f"_ctx_{n}": pa.array([v[n] for v in values], pa.string()) for n in names},
-        }
+LINEAGE = ["_period", "_batch_id", "_source_file"]
+
+
+def _delivered(spec: SourceSpec, deliveries: list[_Delivery], key: bytes) -> pa.Table:
+    """The rows of a chunk's files as one Arrow table (see `_chunk_table`), with the columns the
+    source's `raw_sql` computes from them."""
+    validator: SqlValidator = spec.validate
+    lineage = {
+        "_period": [d.batch.period for d in deliveries],
+        "_batch_id": [d.batch.batch_id for d in deliveries],
+        "_source_file": [d.batch.path.name for d in deliveries],
+    }
+    table = _chunk_table(
+        [d.table for d in deliveries], [validator.values(d.groups) for d in deliveries], validator.contract, lineage
     )
-    return table, files
+    if spec.raw_sql is not None:
+        for name, values in spec.raw_sql.columns(table, key).items():
+            table = table.append_column(name, values)
+    return table
 
 
-_REGISTERED = (
-    "_delivered",
-    "_files",
-    "_bad",
-    "_raw_frame",
-    "_todo",
-    "_bsn_pseudonyms",
-    "_address_pseudonyms",
-    "_birth_years",
-)
+_REGISTERED = ("_delivered", "_bad", "_raw_frame", "_bsn_pseudonyms", "_address_pseudonyms", "_birth_years")
 
 
 def _forget(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop what a chunk registered in the connection (Arrow views and the staged rows)."""
+    """Drop what a chunk registered in the connection."""
     for name in _REGISTERED:
         with contextlib.suppress(duckdb.Error):
             con.unregister(name)
-    con.execute("drop table if exists _incoming")
 
 
 class _WriteFailed(Exception):
     """Writing a chunk failed: a fault of the machine (disk, lock), not of a delivered file."""
 
 
-def _incoming(
-    con: duckdb.DuckDBPyConnection, spec: SourceSpec, validator: SqlValidator, key: bytes, bad: np.ndarray
-) -> None:
-    """`_incoming`: the accepted rows of the chunk in `_chunk` as raw rows with lineage and `_file`."""
-    contract = validator.contract
-    con.register("_bad", pa.table({"_i": pa.array(bad, pa.int64())}))
-    accepted = "_chunk anti join _bad using (_i)" if len(bad) else "_chunk"
-    typed = _typed_select(con, "_chunk", contract)
+def _raw_rows(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, delivered: pa.Table, key: bytes, bad: np.ndarray
+) -> pa.Table:
+    """The accepted rows of the chunk registered as `_delivered`, as raw rows with lineage and
+    `_file`, ordered by file."""
+    contract = spec.validate.contract
+    accepted = "_delivered"
+    if len(bad):
+        con.register("_bad", pa.table({"_i": pa.array(bad, pa.int64())}))
+        accepted = "(select * from _delivered anti join _bad using (_i))"
+    typed = _typed_select(con, "_delivered", contract)
+    keep = ["_file", *LINEAGE, "_row"]
+    passed = [c for c in delivered.column_names if c.startswith("_ctx_") or c not in contract.columns]
+    passed = [c for c in passed if c not in contract.typed and c not in keep and c != "_i"]
+    extra = "".join(f", {_quote(c)}" for c in [*keep, *passed])
+    con.execute(f"create or replace temp view _typed as select {typed}{extra} from {accepted}")
     groups = placeholders(contract)
-    context = ", ".join(_quote(f"_ctx_{g}") for g in groups)
-    con.execute(
-        f"create or replace temp view _typed as select {typed}, _file, _row{', ' + context if context else ''} "
-        f"from {accepted}"
-    )
     if spec.raw_sql is not None:
-        select = spec.raw_sql(RawStep(con, "_typed", list(contract.typed), groups, key))
+        select = spec.raw_sql.select(RawStep(con, "_typed", list(contract.typed), groups, key, keep))
     elif spec.to_raw is unchanged and spec.enrich is None:
-        select = f"select {', '.join(_quote(c) for c in contract.typed)}, _file, _row from _typed"
+        select = f"select {', '.join(_quote(c) for c in contract.typed)}, {', '.join(keep)} from _typed"
     else:
-        select = _raw_in_pandas(con, spec, key)
-    con.execute(
-        f"create or replace temp table _incoming as select r.* exclude (_row), "
-        f"f._period, f._batch_id, f._source_file, r._row from ({select}) r join _files f using (_file)"
-    )
+        select = _raw_in_pandas(con, spec, key, keep)
+    try:
+        rows = con.execute(select).to_arrow_table()
+    finally:
+        con.execute("drop view if exists _typed")
+    files = rows["_file"].to_numpy()
+    if len(files) and (np.diff(files) < 0).any():
+        rows = rows.take(pa.array(np.argsort(files, kind="stable")))
+    return rows
 
 
-def _raw_in_pandas(con: duckdb.DuckDBPyConnection, spec: SourceSpec, key: bytes) -> str:
+def _raw_in_pandas(con: duckdb.DuckDBPyConnection, spec: SourceSpec, key: bytes, keep: list[str]) -> str:
     """For a source whose `to_raw`/`enrich` are pandas functions: apply them to the accepted rows."""
     typed = con.execute("select * from _typed").df()
-    files = con.execute("select * from _files").df().set_index("_file")
-    lineage = typed[["_file", "_row"]].reset_index(drop=True)
-    frame = typed.drop(columns=[c for c in typed.columns if c.startswith("_")])
+    kept = typed[keep].reset_index(drop=True)
+    frame = typed[list(spec.validate.contract.typed)]
     if spec.enrich is not None:
         parts = []
-        for index, rows in frame.groupby(lineage["_file"].to_numpy(), sort=False):
-            groups = {c.removeprefix("_ctx_"): files.at[index, c] for c in files.columns if c.startswith("_ctx_")}
+        for _, rows in frame.groupby(kept["_file"].to_numpy(), sort=False):
+            first = typed.loc[rows.index[0]]
+            groups = {c.removeprefix("_ctx_"): first[c] for c in typed.columns if c.startswith("_ctx_")}
             parts.append(spec.enrich(rows, con, groups))
-        frame = pd.concat(parts) if parts else spec.enrich(frame, con, {})
-        frame = frame.loc[lineage.index] if parts else frame
+        frame = pd.concat(parts).loc[frame.index] if parts else spec.enrich(frame, con, {})
     declared = {name: _arrow_type(str(kind)) for name, kind, *_ in con.execute("describe _typed").fetchall()}
     raw = to_arrow(spec.to_raw(frame, key).reset_index(drop=True), declared)
-    raw = raw.append_column("_file", pa.array(lineage["_file"].to_numpy(np.int32)))
-    raw = raw.append_column("_row", pa.array(lineage["_row"].to_numpy(np.int64)))
+    for name in keep:
+        raw = raw.append_column(name, pa.Table.from_pandas(kept[[name]], preserve_index=False)[name])
+    raw = raw.set_column(raw.schema.get_field_index("_file"), "_file", raw["_file"].cast(pa.int32()))
     con.register("_raw_frame", raw)
     return "select * from _raw_frame"
 
 
-def _archive_chunk(con: duckdb.DuckDBPyConnection, settings: Settings, spec: SourceSpec, batches: list[str]) -> None:
-    """One immutable Parquet file per batch, `archive/<source>/<batch>.parquet`, written by DuckDB
-    for the whole chunk at once."""
+def _archive_chunk(settings: Settings, spec: SourceSpec, rows: pa.Table, batches: list[str]) -> None:
+    """One immutable Parquet file per batch, `archive/<source>/<batch>.parquet` (rows ordered by
+    file: each batch is one slice)."""
     folder = settings.archive_dir / spec.source
     folder.mkdir(parents=True, exist_ok=True)
-    todo = [i for i, batch in enumerate(batches) if not (folder / f"{batch}.parquet").exists()]
-    if not todo:
-        return
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
-    try:
-        con.register("_todo", pa.table({"_file": pa.array(todo, pa.int32())}))
-        target = str(staging).replace("'", "''")
-        con.execute(
-            f"copy (select * from _incoming semi join _todo using (_file)) to '{target}' "
-            "(format parquet, partition_by (_file), overwrite_or_ignore)"
-        )
-        con.unregister("_todo")
-        for part in staging.iterdir():
-            files = sorted(part.glob("*.parquet"))
-            target = folder / f"{batches[int(part.name.split('=', 1)[1])]}.parquet"
-            if len(files) == 1:
-                files[0].replace(target)
-            else:
-                pq.write_table(pa.concat_tables([pq.read_table(f) for f in files]), target)
-        empty = [batches[i] for i in todo if not (folder / f"{batches[i]}.parquet").exists()]
-        if empty:
-            schema = con.execute("select * exclude (_file) from _incoming limit 0").to_arrow_table().schema
-            for batch in empty:
-                pq.write_table(schema.empty_table(), folder / f"{batch}.parquet")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    files = rows["_file"].to_numpy()
+    starts = np.searchsorted(files, np.arange(len(batches)), side="left")
+    stops = np.searchsorted(files, np.arange(len(batches)), side="right")
+    rows = rows.drop_columns(["_file"])
+    for batch, start, stop in zip(batches, starts, stops, strict=True):
+        target = folder / f"{batch}.parquet"
+        if not target.exists():
+            staged = target.with_name(f".{target.name}.tmp")
+            pq.write_table(rows.slice(int(start), int(stop - start)), staged)
+            staged.replace(target)
 
 
 def _quarantine_rows(
     spec: SourceSpec,
     contract: SqlContract,
-    chunk: pa.Table,
+    delivered: pa.Table,
     deliveries: list[_Delivery],
     broken: pa.Table,
     settings: Settings,
@@ -929,7 +932,7 @@ def _quarantine_rows(
     broken rows; returns the number of rejected rows per file."""
     rules = _contract_rules(contract)
     bad = np.unique(broken["_i"].to_numpy())
-    rows = chunk.take(pa.array(bad, pa.int64())).select([*contract.columns, "_row", "_file", "_i"]).to_pandas()
+    rows = delivered.take(pa.array(bad, pa.int64())).select([*contract.columns, "_row", "_file", "_i"]).to_pandas()
     rows = rows.set_index("_i")
     ids = broken["_i"].to_numpy()
     rule_ids = broken["rule_id"].to_numpy()
@@ -963,51 +966,52 @@ def _write_chunk(
     known: _Known,
 ) -> list[dict]:
     """Check, pseudonymise, archive and write the readable files of one chunk together."""
-    validator: SqlValidator = spec.validate
-    contract = validator.contract
+    contract = spec.validate.contract
     key = settings.get_pseudonym_key() if spec.personal else b""
-    chunk, files = _chunk_tables(deliveries, validator)
-    con.register("_delivered", chunk)
-    con.register("_files", files)
+    delivered = _delivered(spec, deliveries, key)
+    con.register("_delivered", delivered)
     try:
-        con.execute("create or replace temp view _chunk as select * from _delivered join _files using (_file)")
-        broken = _failures(con, "_chunk", contract)
+        broken = _failures(con, "_delivered", contract)
         bad = np.unique(broken["_i"].to_numpy())
-        rejected = _quarantine_rows(spec, contract, chunk, deliveries, broken, settings, key) if len(bad) else {}
-        _incoming(con, spec, validator, key, bad)
-        accepted = dict(con.execute("select _file, count(*) from _incoming group by _file").fetchall())
-        log = []
-        for index, delivery in enumerate(deliveries):
-            rows, quarantined = accepted.get(index, 0), rejected.get(index, 0)
-            log.append(
-                {
-                    **delivery.log,
-                    "rows_read": rows + quarantined,
-                    "rows_accepted": rows,
-                    "rows_rejected": quarantined,
-                    "status": "partial" if quarantined else "accepted",
-                    "message": f"{quarantined} rows quarantined" if quarantined else "",
-                }
-            )
-        superseded = sorted(known.periods & {d.batch.period for d in deliveries})
-        try:
-            _archive_chunk(con, settings, spec, [d.batch.batch_id for d in deliveries])
-            con.execute("begin")
-            try:
-                warehouse.ensure_table(con, spec.table, "(select * exclude (_file) from _incoming)")
-                if superseded:
-                    listed = ", ".join("?" for _ in superseded)
-                    con.execute(f"delete from raw.{spec.table} where _period in ({listed})", superseded)
-                con.execute(f"insert into raw.{spec.table} by name select * exclude (_file) from _incoming")
-                warehouse.record_batches(con, log)
-                con.execute("commit")
-            except Exception:
-                con.execute("rollback")
-                raise
-        except Exception as exc:
-            raise _WriteFailed(str(exc)) from exc
+        rejected = _quarantine_rows(spec, contract, delivered, deliveries, broken, settings, key) if len(bad) else {}
+        rows = _raw_rows(con, spec, delivered, key, bad)
     finally:
         _forget(con)
+    del delivered
+    accepted = np.bincount(rows["_file"].to_numpy(), minlength=len(deliveries))
+    log = []
+    for index, delivery in enumerate(deliveries):
+        count, quarantined = int(accepted[index]), rejected.get(index, 0)
+        log.append(
+            {
+                **delivery.log,
+                "rows_read": count + quarantined,
+                "rows_accepted": count,
+                "rows_rejected": quarantined,
+                "status": "partial" if quarantined else "accepted",
+                "message": f"{quarantined} rows quarantined" if quarantined else "",
+            }
+        )
+    superseded = sorted(known.periods & {d.batch.period for d in deliveries})
+    try:
+        _archive_chunk(settings, spec, rows, [d.batch.batch_id for d in deliveries])
+        con.register("_incoming", rows.drop_columns(["_file"]))
+        con.execute("begin")
+        try:
+            warehouse.ensure_table(con, spec.table, "_incoming")
+            if superseded:
+                listed = ", ".join("?" for _ in superseded)
+                con.execute(f"delete from raw.{spec.table} where _period in ({listed})", superseded)
+            con.execute(f"insert into raw.{spec.table} by name select * from _incoming")
+            warehouse.record_batches(con, log)
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        finally:
+            con.unregister("_incoming")
+    except Exception as exc:
+        raise _WriteFailed(str(exc)) from exc
     known.periods |= {d.batch.period for d in deliveries}
     known.hashes |= {d.batch.content_hash for d in deliveries}
     return [
@@ -1160,16 +1164,18 @@ def ensure_raw_table(spec: SourceSpec, con: duckdb.DuckDBPyConnection, settings:
         return
     if isinstance(spec.validate, SqlValidator):
         _prepare(con)
-        validator = spec.validate
-        chunk, files = _chunk_tables([], validator)
-        con.register("_delivered", chunk)
-        con.register("_files", files)
+        key = b"\0" if spec.personal else b""
+        delivered = _delivered(spec, [], key)
+        con.register("_delivered", delivered)
         try:
-            con.execute("create or replace temp view _chunk as select * from _delivered join _files using (_file)")
-            _incoming(con, spec, validator, b"\0" if spec.personal else b"", np.array([], np.int64))
-            warehouse.ensure_table(con, spec.table, "(select * exclude (_file) from _incoming)")
+            rows = _raw_rows(con, spec, delivered, key, np.array([], np.int64))
         finally:
             _forget(con)
+        con.register("_empty", rows.drop_columns(["_file"]))
+        try:
+            warehouse.ensure_table(con, spec.table, "_empty")
+        finally:
+            con.unregister("_empty")
     elif isinstance(spec.validate, PanderaValidator):
         empty = spec.validate.empty()
         raw = with_lineage(spec.to_raw(empty, b""), Batch(spec.source, Path("none"), "", ""), np.array([], np.int64))
@@ -1432,7 +1438,7 @@ def _hmac_states(key: bytes) -> tuple:
     return hashlib.sha256(bytes(b ^ 0x36 for b in block)), hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
 
-def keyed_pseudonyms(values: pd.Series, key: bytes, domain: str) -> pd.Series:
+def keyed_pseudonyms(values: pd.Series, key: bytes, domain: str) -> list[str | None]:
     """The pseudonyms `pseudonymise._hmac_unique` gives (HMAC-SHA256, hex, 32 characters) for
     distinct values, about twice as fast: the key's HMAC states are computed once, not per value."""
     inner, outer = _hmac_states(key)
@@ -1447,37 +1453,41 @@ def keyed_pseudonyms(values: pd.Series, key: bytes, domain: str) -> pd.Series:
         final.update(digest.digest())
         return final.hexdigest()[:PSEUDONYM_LENGTH]
 
-    return pd.Series([one(v) for v in values], index=values.index, dtype=object)
+    return [one(v) for v in values]
 
 
-def _register_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
-    """A small lookup table, typed even when it is empty (text, and integers for years)."""
-    schema = pa.schema([(c, pa.int64() if c.endswith("jaar") else pa.string()) for c in frame.columns])
-    con.register(name, pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+def _distinct(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Series]:
+    """Each row's index into the distinct values of a text column, and those values."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    return encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_pandas()
 
 
-def persons_to_raw(step: RawStep) -> str:
-    """Pseudonymise the persons of accepted municipal rows and place them in their buurt.
+def person_columns(delivered: pa.Table, key: bytes) -> dict[str, pa.Array]:
+    """What `pseudonymise_person` and `locate_postcodes` derive from a person, computed by the
+    same functions on the distinct BSNs, addresses and birth dates of the delivered rows and
+    mapped back: `_bsn_pseudoniem`, `_huishouden_pseudoniem`, `_postcode4`, `_postcode6`,
+    `_geboortejaar`. No raw value leaves memory."""
+    index, values = _distinct(delivered["bsn"])
+    columns = {"_bsn_pseudoniem": pa.array(keyed_pseudonyms(normalise_bsn(values), key, "bsn"), pa.string())}
+    postcodes, postcode_values = _distinct(delivered["postcode"])
+    numbers, number_values = _distinct(delivered["huisnummer"])
+    pairs, address = np.unique(postcodes.astype(np.int64) * len(number_values) + numbers, return_inverse=True)
+    postcode = normalise_postcode(postcode_values).reset_index(drop=True)
+    line = postcode.iloc[pairs // max(len(number_values), 1)].reset_index(drop=True) + "|"
+    line += normalise_huisnummer(number_values).iloc[pairs % max(len(number_values), 1)].reset_index(drop=True)
+    columns["_huishouden_pseudoniem"] = pa.array(keyed_pseudonyms(line, key, "adres"), pa.string()).take(address)
+    columns["_postcode4"] = pa.array(postcode4(postcode_values), pa.string()).take(postcodes)
+    columns["_postcode6"] = pa.array(postcode, pa.string()).take(postcodes)
+    births, birth_values = _distinct(delivered["geboortedatum"])
+    columns["_geboortejaar"] = pa.array(birth_year(birth_values), pa.int64()).take(births)
+    columns["_bsn_pseudoniem"] = columns["_bsn_pseudoniem"].take(index)
+    return columns
 
-    The result of `pseudonymise_person` after `locate_postcodes`, for many files at once: bsn →
-    `bsn_pseudoniem`, postcode + huisnummer → `huishouden_pseudoniem` and `postcode4`,
-    geboortedatum → `geboortejaar`, and `buurt_code`/`wijk_code` of the postcode-6 in the latest
-    division up to the year of the file. The same functions of `pseudonymise` run on the distinct
-    values only (a client is in many rows); DuckDB joins the results back onto the rows.
-    """
-    con, relation, columns = step.con, step.relation, step.columns
-    bsn = con.execute(f"select distinct bsn from {relation}").df()
-    bsn["p"] = keyed_pseudonyms(normalise_bsn(bsn["bsn"]), step.key, "bsn")
-    _register_frame(con, "_bsn_pseudonyms", bsn)
-    addresses = con.execute(f"select distinct postcode, huisnummer from {relation}").df()
-    postcode = normalise_postcode(addresses["postcode"])
-    addresses["p"] = keyed_pseudonyms(postcode + "|" + normalise_huisnummer(addresses["huisnummer"]), step.key, "adres")
-    addresses["postcode4"] = postcode4(addresses["postcode"]).astype(object)
-    addresses["postcode6"] = postcode.astype(object)
-    _register_frame(con, "_address_pseudonyms", addresses)
-    births = con.execute(f"select distinct geboortedatum from {relation}").df()
-    births["geboortejaar"] = birth_year(births["geboortedatum"])
-    _register_frame(con, "_birth_years", births)
+
+def persons_select(step: RawStep) -> str:
+    """The raw rows of a municipal export: persons replaced by what `person_columns` derived, and
+    `buurt_code`/`wijk_code` of the postcode-6 in the latest division up to the file's year."""
+    con, relation = step.con, step.relation
     group = next((g for g in ("month", "year") if g in step.groups), None)
     year = f'cast(left(t."_ctx_{group}", 4) as integer)' if group else "0"
     _postcode_lookup(con)
@@ -1491,20 +1501,21 @@ def persons_to_raw(step: RawStep) -> str:
         """
     )
     out = []
-    for column in columns:
+    for column in step.columns:
         if column == "bsn":
-            out += ["b.p as bsn_pseudoniem", "h.p as huishouden_pseudoniem", "h.postcode4", "g.geboortejaar"]
+            out += [f"t._{name} as {name}" for name in ("bsn_pseudoniem", "huishouden_pseudoniem", "postcode4")]
+            out.append("t._geboortejaar as geboortejaar")
         elif column not in PERSON_COLUMNS:
             out.append(f"t.{_quote(column)}")
     return f"""
-        select {", ".join(out)}, l.buurt_code, l.wijk_code, t._file, t._row
+        select {", ".join(out)}, l.buurt_code, l.wijk_code, {", ".join(f"t.{c}" for c in step.keep)}
         from {relation} t
-        left join _bsn_pseudonyms b on b.bsn = t.bsn
-        left join _address_pseudonyms h on h.postcode = t.postcode and h.huisnummer = t.huisnummer
-        left join _birth_years g on g.geboortedatum = t.geboortedatum
         left join _located_years y on y.file_year = {year}
-        left join _pc6_lookup l on l.year = y.year and l.postcode6 = h.postcode6
+        left join _pc6_lookup l on l.year = y.year and l.postcode6 = t._postcode6
     """
+
+
+PERSONS_TO_RAW = RawSql(person_columns, persons_select)
 
 
 def _postcode_lookup(con: duckdb.DuckDBPyConnection) -> None:

@@ -4,7 +4,7 @@ Each is one file per gemeente per month with persons in it: read with Arrow, che
 contract, placed in a buurt through the postcode-6 table, pseudonymised (also in quarantine), and
 written per `<GMcode>:<yyyy-mm>` period so one gemeente's delivery never replaces another's.
 Nationally these are ~120,000 small files: they are parsed, checked, pseudonymised and written
-many at a time (`ingest.persons_to_raw` does in DuckDB what `pseudonymise_person` and
+many at a time (`ingest.PERSONS_TO_RAW` does in DuckDB what `pseudonymise_person` and
 `locate_postcodes` do in pandas; quarantined rows are masked with `pseudonymise_person`).
 """
 
@@ -33,7 +33,7 @@ def monthly_export(
         mask=pseudonymise_person,
         personal=True,
         enrich=ingest.locate_postcodes,
-        raw_sql=ingest.persons_to_raw,
+        raw_sql=ingest.PERSONS_TO_RAW,
     )
     asset = ingest.source_asset(
         spec, group="gemeente", kinds={"duckdb", "csv"}, deps=[ingest.PC6_ASSET_KEY], description=description
