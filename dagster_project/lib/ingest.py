@@ -1069,11 +1069,15 @@ def ingest_files(
     known = _Known.load(con, spec)
     results: list[dict] = []
     chunk: list[_Delivery] = []
+    periods: set[str] = set()
     size = 0
     pending: list[dict] = []
 
     def flush() -> None:
         nonlocal chunk, size
+        periods.clear()
+        warehouse.record_batches(con, pending)
+        pending.clear()
         if chunk:
             started = time.perf_counter()
             done = _ingest_chunk(spec, chunk, con, settings, known)
@@ -1095,13 +1099,13 @@ def ingest_files(
                     log(f"{spec.source}: {opened}")
             results.append(opened)
             continue
-        if any(d.batch.period == opened.batch.period for d in chunk) or size >= CHUNK_BYTES:
+        if opened.batch.period in periods or size >= CHUNK_BYTES:
             flush()
         chunk.append(opened)
+        periods.add(opened.batch.period)
         known.hashes.add(opened.batch.content_hash)
         size += opened.size
     flush()
-    warehouse.record_batches(con, pending)
     order = {path.name: i for i, path in enumerate(paths)}
     return sorted(results, key=lambda r: order.get(r["file"], 0))
 
