@@ -288,7 +288,8 @@ def test_a_source_that_never_delivered_has_an_empty_typed_raw_table(settings):
         jeugd = columns("gemeente_jeugd")
         assert {"bsn_pseudoniem": "VARCHAR", "geboortejaar": "BIGINT", "buurt_code": "VARCHAR"}.items() <= jeugd.items()
         assert not {"bsn", "postcode", "huisnummer", "geboortedatum"} & set(jeugd)
-        assert columns("vektis_zvw_gemeente")["gemeentecode"] == "VARCHAR"
+        vektis = columns("vektis_zvw_gemeente")
+        assert vektis["gemeentecode"] == vektis["_period"] == "VARCHAR"
         assert {"aantalinwoners": "DOUBLE", "wijkenenbuurten": "VARCHAR"}.items() <= columns("cbs_kwb").items()
     ingest(settings, deliver(settings.home, FIXTURE_TEXT))  # the first delivery adds the columns it brings
     assert raw_rows(settings) == FIXTURE_ROWS

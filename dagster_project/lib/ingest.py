@@ -895,9 +895,9 @@ def _raw_in_pandas(con: duckdb.DuckDBPyConnection, spec: SourceSpec, key: bytes,
         frame = pd.concat(parts).loc[frame.index] if parts else spec.enrich(frame, con, {})
     declared = {name: _arrow_type(str(kind)) for name, kind, *_ in con.execute("describe _typed").fetchall()}
     raw = to_arrow(spec.to_raw(frame, key).reset_index(drop=True), declared)
+    kinds = {"_file": pa.int32(), "_row": pa.int64()}
     for name in keep:
-        raw = raw.append_column(name, pa.Table.from_pandas(kept[[name]], preserve_index=False)[name])
-    raw = raw.set_column(raw.schema.get_field_index("_file"), "_file", raw["_file"].cast(pa.int32()))
+        raw = raw.append_column(name, pa.array(kept[name].to_numpy(), kinds.get(name, pa.string())))
     con.register("_raw_frame", raw)
     return "select * from _raw_frame"
 
@@ -951,8 +951,9 @@ def _quarantine_rows(
     masked = spec.mask(delivered.reset_index("_i", drop=True), key)
     masked["_file"] = rows["_file"].to_numpy()
     counts = {}
+    masked_by_file = dict(tuple(masked.groupby("_file")))
     for index, file_reasons in reasons.groupby("_file"):
-        file_rows = masked[masked["_file"] == index].drop(columns=["_file"])
+        file_rows = masked_by_file[index].drop(columns=["_file"])
         quarantine(settings, deliveries[index].batch, file_rows, file_reasons[REASON_COLUMNS].reset_index(drop=True))
         counts[int(index)] = int(file_reasons["row"].nunique())
     return counts
