@@ -47,7 +47,7 @@ from dagster_project.lib.pseudonymise import (
 from dagster_project.settings import PROJECT_ROOT, Settings
 
 TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".filepart")
-CHUNK_BYTES = 128 << 20  # delivered bytes checked and written together; bounds memory per chunk
+CHUNK_BYTES = 64 << 20  # delivered bytes checked and written together; bounds memory per chunk
 SETTLED_NS = 2_000_000_000  # a file unchanged this long before it was read is known by its size and time
 
 
