@@ -8,6 +8,8 @@ Sources with a SQL contract are ingested many files at a time (a chunk): the fil
 with Arrow into one table, every rule of every file is checked in one DuckDB scan, the accepted
 rows are typed, pseudonymised and written to the raw layer, the archive and the ingestion log
 with a handful of statements per chunk instead of per file. Each file stays its own batch.
+A file already ingested is recognised by its content hash, or without reading it by its name,
+size and modification time when it had settled (not changed for a while) before it was read.
 """
 
 from __future__ import annotations
