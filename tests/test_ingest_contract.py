@@ -319,3 +319,14 @@ def test_persons_in_bulk_get_the_pseudonyms_of_pseudonymise_person(tmp_path):
     columns = ["bsn_pseudoniem", "huishouden_pseudoniem", "postcode4", "geboortejaar"]
     assert stored == [tuple(row) for row in expected[columns].astype(object).itertuples(index=False)]
     assert stored[0][1] == stored[1][1] != stored[2][1]  # the same address, written two ways
+
+
+def test_extra_columns_are_ignored_with_a_warning(settings, tmp_path, caplog):
+    path = proef_file(
+        tmp_path / "in", 2020, [f"{row};x" for row in clean_rows(2020)], header="code;jaar;bedrag;datum;opmerking"
+    )
+    with caplog.at_level("WARNING", logger="mmr.ingest"):
+        assert ingest_many(settings, [path])[0]["rows"] == 3
+    assert "proef_2020.csv: columns opmerking are not in the contract" in caplog.text
+    with warehouse.connect(settings, read_only=True) as con:
+        assert "opmerking" not in {c for (c,) in con.execute("select column_name from (describe raw.proef)").fetchall()}

@@ -18,6 +18,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import logging
 import re
 import threading
 import time
@@ -48,6 +49,7 @@ from dagster_project.lib.pseudonymise import (
 )
 from dagster_project.settings import PROJECT_ROOT, Settings
 
+log = logging.getLogger("mmr.ingest")
 TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".filepart")
 CHUNK_BYTES = 64 << 20  # delivered bytes checked and written together; bounds memory per chunk
 SETTLED_NS = 2_000_000_000  # a file unchanged this long before it was read is known by its size and time
@@ -222,6 +224,9 @@ def split_header(
         raise UnreadableFile(f"{path.name}: missing columns {', '.join(missing)}")
     if len(set(header)) < len(header):
         raise UnreadableFile(f"{path.name}: duplicated column names in the header")
+    extra = [c for c in header if c and c not in expected_columns]
+    if extra:
+        log.warning("%s: columns %s are not in the contract; accepted and ignored", path.name, ", ".join(extra))
     if not raw.endswith((b"\n", b"\r")):
         raise UnreadableFile(f"{path.name}: the last line is not terminated; the file looks truncated")
     if raw[end : end + 1] == b"\r" and raw[end + 1 : end + 2] == b"\n":
@@ -584,12 +589,15 @@ def sql_validator(
 
 @dataclass(frozen=True)
 class PanderaValidator:
-    """`validate` of a source read into pandas and checked by a pandera schema."""
+    """`validate` of a source read into pandas and checked by a pandera schema; `for_file(groups)`,
+    if given, gives the schema for a file from its name's groups (e.g. checks of its year)."""
 
     schema: pandera.DataFrameSchema
+    for_file: Callable[[dict[str, str]], pandera.DataFrameSchema] | None = None
 
     def __call__(self, frame: pd.DataFrame, file_name: str, context: dict[str, str]) -> tuple:
-        accepted, reasons = apply_contract(frame, self.schema, file_name)
+        schema = self.for_file(context) if self.for_file else self.schema
+        accepted, reasons = apply_contract(frame, schema, file_name)
         return accepted, reasons, frame.loc[frame.index.isin(reasons["row"])]
 
     def empty(self) -> pd.DataFrame:
@@ -602,8 +610,10 @@ class PanderaValidator:
         )
 
 
-def pandera_validator(schema: pandera.DataFrameSchema) -> PanderaValidator:
-    return PanderaValidator(schema)
+def pandera_validator(
+    schema: pandera.DataFrameSchema, for_file: Callable[[dict[str, str]], pandera.DataFrameSchema] | None = None
+) -> PanderaValidator:
+    return PanderaValidator(schema, for_file)
 
 
 # --- The flow shared by every source -----------------------------------------------------------
