@@ -24,6 +24,11 @@ def test_report_has_every_measure(report):
     assert full["seconds"] > 0 and 0 < full["peak_rss_gib"] < 24
     assert {"ingest", "dbt", "audit", "publish"} <= set(full["stages_seconds"])
     assert measured["ingest"]["rows"] > 0 and measured["ingest"]["rows_per_second"] > 0
+    assert measured["ingest"]["cpu_seconds"] > 0 and measured["ingest"]["rows_per_second_per_core"] > 0
+    assert (
+        data["verdicts"]["ingest_rows_per_second_per_core"]["measured"]
+        == measured["ingest"]["rows_per_second_per_core"]
+    )
     assert measured["chart_queries"]["queries"] == 2 * measured["chart_queries"]["charts"] > 0
     assert 0 < measured["chart_queries"]["p50_ms"] <= measured["chart_queries"]["p95_ms"]
     assert set(data["verdicts"]) == set(data["targets"])

@@ -1,12 +1,18 @@
-"""The ingestion contract on CBS KWB deliveries: bad input is quarantined, never lost, never fatal."""
+"""The ingestion contract: bad input is quarantined, never lost, never fatal (CBS KWB deliveries, and
+small deliveries of a test source checked many files at a time)."""
 
+import os
+import re
 import shutil
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from dagster_project.lib import ingest as ingest_lib
 from dagster_project.lib import warehouse
+from dagster_project.lib.ingest import Rule
 from dagster_project.settings import Settings
 from dagster_project.sources import cbs_kwb
 from tests.conftest import KWB_FIXTURE
@@ -133,3 +139,194 @@ def test_temporary_files_are_not_picked_up(settings):
     from dagster_project.lib.ingest import landed_files
 
     assert [p.name for p in landed_files(settings, "cbs_kwb")] == ["kwb_2021.csv"]
+
+
+# --- Many files at once: the chunked path of sources with a SQL contract -------------------------
+
+PROEF_COLUMNS = ["code", "jaar", "bedrag", "datum"]
+PROEF_CONTRACT = ingest_lib.SqlContract(
+    columns=PROEF_COLUMNS,
+    rules=[
+        ingest_lib.matches("code", r"[A-Z]{2}\d{2}"),
+        Rule("jaar", "matches_file_name", "trim(jaar) <> '${year}'"),
+        *ingest_lib.dutch_amount("bedrag"),
+        ingest_lib.dutch_date("datum"),
+    ],
+    typed={
+        "code": "trim(code)",
+        "jaar": "cast(trim(jaar) as integer)",
+        "bedrag": "nl_decimal(bedrag)",
+        "datum": "nl_date(datum)",
+        "perioden": "'${year}JJ00'",
+    },
+    unique=["code"],
+)
+PROEF = ingest_lib.SourceSpec(
+    source="proef",
+    table="proef",
+    asset_key=("raw", "proef"),
+    file_pattern=re.compile(r"^proef_(?P<year>\d{4})\.csv$"),
+    file_hint="proef_<year>.csv",
+    read=ingest_lib.delimited_reader(PROEF_COLUMNS),
+    validate=ingest_lib.sql_validator(PROEF_CONTRACT),
+    period=lambda match: match["year"],
+)
+
+
+def proef_file(folder: Path, year: int, rows: list[str], header: str = "code;jaar;bedrag;datum") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"proef_{year}.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def clean_rows(year: int, n: int = 3) -> list[str]:
+    return [f"AB{i:02d};{year};{i},50;01-0{i % 9 + 1}-{year}" for i in range(n)]
+
+
+def ingest_many(settings: Settings, paths: list[Path]) -> list[dict]:
+    with warehouse.connect(settings) as con:
+        return ingest_lib.ingest_files(PROEF, paths, con, settings)
+
+
+def proef_rows(settings: Settings, sql: str = "select _source_file, code, _row from raw.proef order by 1, 2"):
+    with warehouse.connect(settings, read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_files_checked_together_keep_their_own_outcome(settings, tmp_path):
+    folder = tmp_path / "in"
+    clean = proef_file(folder, 2020, clean_rows(2020))
+    bad_rows = proef_file(folder, 2021, [*clean_rows(2021), "XX1;2021;1,00;01-01-2021", "AB07;2020;-3,00;31-02-2021"])
+    malformed = proef_file(folder, 2022, [*clean_rows(2022), "AB09;2022;1,00"])
+    header_only = proef_file(folder, 2023, [])
+    layout = proef_file(folder, 2024, ["2024;AB01;01-01-2024;1,00"], header="jaar;code;datum;bedrag")
+    results = ingest_many(settings, [clean, bad_rows, malformed, header_only, layout])
+    assert [r["status"] for r in results] == ["accepted", "accepted", "rejected", "rejected", "accepted"]
+    assert results[1] == {"file": "proef_2021.csv", "status": "accepted", "rows": 3, "rejected": 2}
+    assert "proef_2022.csv: malformed or truncated (Expected 4 columns, got 3)" in results[2]["message"]
+    assert "proef_2023.csv: the file has a header but no rows" in results[3]["message"]
+    reasons = pd.read_csv(next((settings.quarantine_dir / "proef").glob("proef_2021-*/reasons.csv")))
+    assert set(zip(reasons["row"], reasons["rule"], strict=True)) == {
+        (5, "format"),
+        (6, "matches_file_name"),
+        (6, "non_negative"),
+        (6, "date_dd_mm_yyyy"),
+    }
+    assert reasons["message"].str.startswith("proef_2021.csv, row ").all()
+    assert "value 'XX1' breaks rule format" in reasons.loc[reasons["row"] == 5, "message"].iloc[0]
+    stored = proef_rows(settings)
+    assert [(f, c) for f, c, _ in stored] == [
+        *[("proef_2020.csv", f"AB{i:02d}") for i in range(3)],
+        *[("proef_2021.csv", f"AB{i:02d}") for i in range(3)],
+        ("proef_2024.csv", "AB01"),
+    ]
+    assert [r for _, _, r in stored] == [2, 3, 4, 2, 3, 4, 2]
+    typed = proef_rows(settings, "select jaar, bedrag, datum, perioden from raw.proef where code = 'AB01' order by 1")
+    assert [(j, p) for j, _, _, p in typed] == [(2020, "2020JJ00"), (2021, "2021JJ00"), (2024, "2024JJ00")]
+    assert typed[0][1] == 1.5 and str(typed[0][2]) == "2020-02-01 00:00:00"
+    archived = sorted(p.name.split("-")[0] for p in (settings.archive_dir / "proef").glob("*.parquet"))
+    assert archived == ["proef_2020", "proef_2021", "proef_2024"]
+    with warehouse.connect(settings, read_only=True) as con:
+        log = con.execute(
+            "select file_name, status, rows_read, rows_rejected from raw.ingestion_log order by 1"
+        ).fetchall()
+    assert log == [
+        ("proef_2020.csv", "accepted", 3, 0),
+        ("proef_2021.csv", "partial", 5, 2),
+        ("proef_2022.csv", "rejected", 0, 0),
+        ("proef_2023.csv", "rejected", 0, 0),
+        ("proef_2024.csv", "accepted", 1, 0),
+    ]
+
+
+def test_small_chunks_give_the_same_raw_rows(settings, tmp_path, monkeypatch):
+    paths = [proef_file(tmp_path / "in", year, clean_rows(year, 50)) for year in range(2010, 2020)]
+    monkeypatch.setattr(ingest_lib, "CHUNK_BYTES", 1500)
+    results = ingest_many(settings, paths)
+    assert [r["rows"] for r in results] == [50] * 10
+    assert proef_rows(settings, "select count(*), count(distinct _batch_id) from raw.proef") == [(500, 10)]
+
+
+def test_a_settled_file_is_known_by_name_size_and_time(settings, tmp_path):
+    path = proef_file(tmp_path / "in", 2020, clean_rows(2020))
+    hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(path, ns=(hour_ago, hour_ago))
+    assert ingest_many(settings, [path])[0]["status"] == "accepted"
+    path.write_text(path.read_text().replace("AB00", "AB99"))
+    os.utime(path, ns=(hour_ago, hour_ago))
+    assert ingest_many(settings, [path])[0]["status"] == "unchanged"  # not even read
+    path.touch()
+    assert ingest_many(settings, [path])[0]["status"] == "accepted"  # a new time: read, hashed, superseded
+    assert [c for _, c, _ in proef_rows(settings)] == ["AB01", "AB02", "AB99"]
+
+
+def test_a_source_that_never_delivered_has_an_empty_typed_raw_table(settings):
+    from dagster_project.sources import gemeente_jeugd, vektis_zvw
+
+    stats = ingest_lib.ingest_source([PROEF], settings)
+    assert stats[PROEF.asset_key]["files"] == 0 and stats[PROEF.asset_key]["raw_rows"] == 0
+    ingest_lib.ingest_source(vektis_zvw.SPECS, settings)
+    ingest_lib.ingest_source([gemeente_jeugd.SPEC], settings)
+    ingest_lib.ingest_source([cbs_kwb.SPEC], settings)
+    with warehouse.connect(settings, read_only=True) as con:
+
+        def columns(table: str) -> dict[str, str]:
+            return dict(con.execute(f"select column_name, column_type from (describe raw.{table})").fetchall())
+
+        assert columns("proef") == {
+            "code": "VARCHAR",
+            "jaar": "INTEGER",
+            "bedrag": "DOUBLE",
+            "datum": "TIMESTAMP",
+            "perioden": "VARCHAR",
+            "_period": "VARCHAR",
+            "_batch_id": "VARCHAR",
+            "_source_file": "VARCHAR",
+            "_row": "BIGINT",
+        }
+        jeugd = columns("gemeente_jeugd")
+        assert {"bsn_pseudoniem": "VARCHAR", "geboortejaar": "BIGINT", "buurt_code": "VARCHAR"}.items() <= jeugd.items()
+        assert not {"bsn", "postcode", "huisnummer", "geboortedatum"} & set(jeugd)
+        vektis = columns("vektis_zvw_gemeente")
+        assert vektis["gemeentecode"] == vektis["_period"] == "VARCHAR"
+        assert {"aantalinwoners": "DOUBLE", "wijkenenbuurten": "VARCHAR"}.items() <= columns("cbs_kwb").items()
+    ingest(settings, deliver(settings.home, FIXTURE_TEXT))  # the first delivery adds the columns it brings
+    assert raw_rows(settings) == FIXTURE_ROWS
+
+
+def test_persons_in_bulk_get_the_pseudonyms_of_pseudonymise_person(tmp_path):
+    from dagster_project.lib.pseudonymise import pseudonymise_person
+    from dagster_project.sources import gemeente_wmo
+
+    settings = Settings(home=tmp_path / "var", pseudonym_key="bulk-key")
+    line = (
+        "GM0489;2022-01;W{n};{bsn};22-02-19{n}7;V;{postcode};{huisnummer};07;07A02;ZIN;75007003;Zorg;"
+        "06-11-2019;;;uur;9,90;55,24;546,88"
+    )
+    persons = [("111222333", "2976 aa", "065"), (" 123456782", "2976AA", "65"), ("111222333", "2976ab", "7 a")]
+    rows = [line.format(n=n, bsn=b, postcode=p, huisnummer=h) for n, (b, p, h) in enumerate(persons)]
+    path = tmp_path / "in" / "wmo_GM0489_2022-01.csv"
+    path.parent.mkdir()
+    path.write_text(";".join(gemeente_wmo.COLUMNS) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    with warehouse.connect(settings) as con:
+        assert ingest_lib.ingest_file(gemeente_wmo.SPEC, path, con, settings)["rows"] == 3
+        stored = con.execute(
+            "select bsn_pseudoniem, huishouden_pseudoniem, postcode4, geboortejaar from raw.gemeente_wmo order by _row"
+        ).fetchall()
+    delivered = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
+    expected = pseudonymise_person(delivered, b"bulk-key")
+    columns = ["bsn_pseudoniem", "huishouden_pseudoniem", "postcode4", "geboortejaar"]
+    assert stored == [tuple(row) for row in expected[columns].astype(object).itertuples(index=False)]
+    assert stored[0][1] == stored[1][1] != stored[2][1]  # the same address, written two ways
+
+
+def test_extra_columns_are_ignored_with_a_warning(settings, tmp_path, caplog):
+    path = proef_file(
+        tmp_path / "in", 2020, [f"{row};x" for row in clean_rows(2020)], header="code;jaar;bedrag;datum;opmerking"
+    )
+    with caplog.at_level("WARNING", logger="mmr.ingest"):
+        assert ingest_many(settings, [path])[0]["rows"] == 3
+    assert "proef_2020.csv: columns opmerking are not in the contract" in caplog.text
+    with warehouse.connect(settings, read_only=True) as con:
+        assert "opmerking" not in {c for (c,) in con.execute("select column_name from (describe raw.proef)").fetchall()}

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from dagster_project.settings import Settings
 
@@ -22,9 +23,13 @@ create table if not exists raw.ingestion_log (
     rows_rejected bigint,
     status varchar,
     message varchar,
-    ingested_at timestamp default current_timestamp
+    ingested_at timestamp default current_timestamp,
+    file_size bigint,
+    file_mtime_ns bigint
 )
 """
+# Columns added after the first release; a warehouse made before them gets them on connect.
+LOG_COLUMNS_ADDED = {"file_size": "bigint", "file_mtime_ns": "bigint"}
 
 
 @contextmanager
@@ -33,19 +38,45 @@ def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.Duck
     con = duckdb.connect(str(settings.build_db), read_only=read_only)
     try:
         if not read_only:
+            con.execute("set enable_progress_bar = false")
             con.execute("create schema if not exists raw")
             con.execute(INGESTION_LOG_DDL)
+            for column, kind in LOG_COLUMNS_ADDED.items():
+                con.execute(f"alter table raw.ingestion_log add column if not exists {column} {kind}")
         yield con
     finally:
         con.close()
 
 
-def replace_period(con: duckdb.DuckDBPyConnection, table: str, period: str, frame: pd.DataFrame) -> None:
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+        ).fetchone()[0]
+    )
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection, table: str, relation: str) -> None:
+    """Create `raw.<table>` with the columns of `relation`, or add the columns it lacks.
+
+    A raw table thus exists (empty) before its first delivery, and a contract that gains a column
+    keeps the rows delivered before it (null in the new column).
+    """
+    if not table_exists(con, "raw", table):
+        con.execute(f"create table raw.{table} as select * from {relation} limit 0")
+        return
+    present = {name for (name,) in con.execute(f"select column_name from (describe raw.{table})").fetchall()}
+    for name, kind, *_ in con.execute(f"describe select * from {relation}").fetchall():
+        if name not in present:
+            con.execute(f'alter table raw.{table} add column "{name}" {kind}')
+
+
+def replace_period(con: duckdb.DuckDBPyConnection, table: str, period: str, frame: pd.DataFrame | pa.Table) -> None:
     """Write one delivered period of a raw table; a re-delivery of the period supersedes the old rows."""
     con.register("incoming", frame)
     try:
         con.execute("begin")
-        con.execute(f"create table if not exists raw.{table} as select * from incoming limit 0").fetchall()
+        ensure_table(con, table, "incoming")
         con.execute(f"delete from raw.{table} where _period = ?", [period])
         con.execute(f"insert into raw.{table} by name select * from incoming").fetchall()
         con.execute("commit")
@@ -62,6 +93,17 @@ def record_batch(con: duckdb.DuckDBPyConnection, **batch: object) -> None:
     con.execute(f"insert into raw.ingestion_log ({columns}) values ({placeholders})", list(batch.values()))
 
 
+def record_batches(con: duckdb.DuckDBPyConnection, batches: list[dict]) -> None:
+    """Many ingestion log rows in one insert."""
+    if not batches:
+        return
+    con.register("incoming_log", pa.Table.from_pylist(batches))
+    try:
+        con.execute("insert into raw.ingestion_log by name select * from incoming_log")
+    finally:
+        con.unregister("incoming_log")
+
+
 def already_ingested(con: duckdb.DuckDBPyConnection, source: str, content_hash: str) -> bool:
     row = con.execute(
         "select count(*) from raw.ingestion_log where source = ? and content_hash = ? and status <> 'rejected'",
@@ -70,10 +112,25 @@ def already_ingested(con: duckdb.DuckDBPyConnection, source: str, content_hash: 
     return bool(row and row[0])
 
 
+def ingested_files(con: duckdb.DuckDBPyConnection, source: str) -> tuple[set[str], set[tuple[str, int, int]]]:
+    """Content hashes of the batches of `source` that were not rejected, and the (file name, size,
+    modification time) those files had when they were read, where that identifies them safely."""
+    rows = con.execute(
+        "select content_hash, file_name, file_size, file_mtime_ns from raw.ingestion_log "
+        "where source = ? and status <> 'rejected'",
+        [source],
+    ).fetchall()
+    hashes = {row[0] for row in rows}
+    stats = {(name, size, mtime) for _, name, size, mtime in rows if size is not None and mtime is not None}
+    return hashes, stats
+
+
+def periods_of(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    if not table_exists(con, "raw", table):
+        return set()
+    return {period for (period,) in con.execute(f"select distinct _period from raw.{table}").fetchall()}
+
+
 def count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
     schema, name = table.split(".")
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchone()[0]
-    return int(con.execute(f"select count(*) from {table}").fetchone()[0]) if exists else 0
+    return int(con.execute(f"select count(*) from {table}").fetchone()[0]) if table_exists(con, schema, name) else 0

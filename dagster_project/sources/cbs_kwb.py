@@ -108,9 +108,7 @@ def contract_for(year: str | None) -> pa.DataFrameSchema:
     return CONTRACT.update_column("WijkenEnBuurten", checks=[*column.checks, *checks])
 
 
-def validate(frame: pd.DataFrame, file_name: str, context: dict[str, str]) -> tuple:
-    accepted, reasons = ingest.apply_contract(frame, contract_for(context.get("year")), file_name)
-    return accepted, reasons, frame.loc[frame.index.isin(reasons["row"])]
+validate = ingest.pandera_validator(CONTRACT, lambda groups: contract_for(groups.get("year")))
 
 
 def to_raw(accepted: pd.DataFrame, key: bytes) -> pd.DataFrame:

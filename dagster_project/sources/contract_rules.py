@@ -19,7 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 
 from dagster_project.lib import ingest
 from dagster_project.lib.ingest import Rule
@@ -90,16 +89,12 @@ def municipal_rules(start: str = "startdatum", end: str = "einddatum") -> list[R
     ]
 
 
-#: StatLine's CSV downloads number their rows in an `ID` column: expected, not worth a warning.
-STATLINE_ROW_NUMBER = ("ID",)
-
-
 def ignored_columns(path: Path, expected: list[str], delimiter: str = ";", normalise=str.strip) -> list[str]:
     """Columns in the file's header that the contract does not know; logged as a warning."""
     with path.open("rb") as handle:
         first = handle.readline().decode("utf-8-sig", errors="replace")
     header = [normalise(c.strip()) for c in next(csv.reader([first], delimiter=delimiter), [])]
-    extra = [c for c in header if c and c not in expected and c not in STATLINE_ROW_NUMBER]
+    extra = [c for c in header if c and c not in expected and c not in ingest.STATLINE_ROW_NUMBER]
     if extra and len(header) > 1:
         log.warning("%s: columns %s are not in the contract; accepted and ignored", path.name, ", ".join(extra))
     return extra
@@ -107,11 +102,6 @@ def ignored_columns(path: Path, expected: list[str], delimiter: str = ";", norma
 
 def reader(
     columns: list[str], delimiter: str = ";", normalise: Callable[[str], str] = str.strip
-) -> Callable[[Path], pa.Table]:
-    """`ingest.read_delimited_arrow` for a contract, warning about columns it ignores."""
-
-    def read(path: Path) -> pa.Table:
-        ignored_columns(path, columns, delimiter, normalise)
-        return ingest.read_delimited_arrow(path, columns, delimiter, normalise)
-
-    return read
+) -> ingest.DelimitedReader:
+    """The chunked delimited reader for a contract; it warns about columns the contract ignores."""
+    return ingest.delimited_reader(columns, delimiter, normalise)

@@ -101,9 +101,12 @@ CONTRACT = ingest.SqlContract(
 )
 
 
-def validate(table: pa.Table, file_name: str, context: dict[str, str]) -> tuple:
-    context = {**context, "level_name": LEVELS[context["level"]]}
-    return ingest.apply_sql_contract(table, CONTRACT, file_name, context)
+def level_name(groups: dict[str, str]) -> dict[str, str]:
+    """`wijken` in the file name → `wijk` in the rows."""
+    return {"level_name": LEVELS[groups["level"]]}
+
+
+validate = ingest.sql_validator(CONTRACT, context=level_name)
 
 
 PC6_COLUMNS = ["PC6", "Buurt", "Wijk", "Gemeente"]
@@ -122,7 +125,7 @@ PC6_CONTRACT = ingest.SqlContract(
         "buurt_code": "trim(Buurt)",
         "wijk_code": "trim(Wijk)",
         "gemeente_code": "trim(Gemeente)",
-        "year": "${year}",
+        "year": "cast('${year}' as integer)",
     },
     unique=["PC6"],
 )
@@ -133,14 +136,7 @@ def without_year(column: str) -> str:
     return re.sub(r"\d{4}$", "", column)
 
 
-def validate_pc6(table: pa.Table, file_name: str, context: dict[str, str]) -> tuple:
-    contract = ingest.SqlContract(
-        columns=PC6_CONTRACT.columns,
-        rules=PC6_CONTRACT.rules,
-        typed={**PC6_CONTRACT.typed, "year": f"cast({int(context['year'])} as integer)"},
-        unique=PC6_CONTRACT.unique,
-    )
-    return ingest.apply_sql_contract(table, contract, file_name, context)
+validate_pc6 = ingest.sql_validator(PC6_CONTRACT)
 
 
 PC6_SPEC = ingest.SourceSpec(

@@ -1,5 +1,5 @@
 -- The total cost of all care episodes of a domain equals the cost delivered in the raw layer,
--- and every delivered trajectory or provision is one episode.
+-- and every delivered trajectory or provision is one episode (a domain not delivered yet has none).
 with
 
 episodes as (
@@ -59,6 +59,9 @@ from delivered
 left join built
     on delivered.domain = built.domain
 where
-    built.domain is null
-    or delivered.n_episodes <> built.n_episodes
-    or abs(delivered.cost - built.cost) >= 0.01
+    delivered.n_episodes > 0
+    and (
+        built.domain is null
+        or delivered.n_episodes <> built.n_episodes
+        or abs(delivered.cost - built.cost) >= 0.01
+    )
