@@ -1,0 +1,214 @@
+"""The same dbt project on PostgreSQL (shared regional mode): the raw layer of the demo build is
+copied with COPY into a fresh database, `dbt build --target postgres` builds every model and runs
+every test, and what it builds equals the DuckDB build of the same raw data."""
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import psycopg
+import pytest
+
+from dagster_project.lib import postgres
+
+ADMIN_DSN = os.environ.get("MMR_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _reachable(dsn: str) -> bool:
+    try:
+        with psycopg.connect(dsn, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.postgres,
+    pytest.mark.skipif(not _reachable(ADMIN_DSN), reason=f"no PostgreSQL at {ADMIN_DSN}"),
+]
+
+# the year each core fact is compared by, per gemeente
+FACTS = {
+    "fct_client_month": "cast(extract(year from month) as integer)",
+    "fct_benefit_month": "cast(extract(year from month) as integer)",
+    "fct_care_episode": "cast(extract(year from first_month) as integer)",
+    "fct_zvw_cost": "year",
+    "fct_budget": "year",
+    "fct_area_indicator": "year",
+    "fct_survey_response": "year",
+    "fct_contract": "year",
+    "fct_intervention": "cast(extract(year from start_date) as integer)",
+}
+INTEGER = {"smallint", "integer", "bigint"}
+DECIMAL = {"numeric"}
+FLOAT = {"double precision", "real"}
+
+
+@dataclass
+class PgBuild:
+    dsn: str
+    build_db: Path
+    copied: dict[str, int]
+    returncode: int
+    output: str
+    run_results: dict
+    manifest: dict
+
+    def relation(self, name: str) -> tuple[str, str]:
+        node = next(n for n in self.manifest["nodes"].values() if n["resource_type"] == "model" and n["name"] == name)
+        return node["schema"], node["alias"]
+
+    def models(self, layer: str | None = None) -> list[dict]:
+        return [
+            n
+            for n in self.manifest["nodes"].values()
+            if n["resource_type"] == "model" and (layer is None or n["fqn"][1] == layer)
+        ]
+
+
+@pytest.fixture(scope="module")
+def pg_build(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> PgBuild:
+    build_db = demo_home / "warehouse" / "build.duckdb"
+    target_path = tmp_path_factory.mktemp("dbt_postgres")
+    with postgres.scratch_database(ADMIN_DSN, "mmr_test") as dsn:
+        copied = postgres.copy_raw_layer(build_db, dsn)
+        # Python analytics write to the DuckDB build only for now: their outputs come along as inputs
+        with duckdb.connect(str(build_db), read_only=True) as con:
+            if postgres.schema_tables(con, "analytics"):
+                postgres.copy_schema(build_db, dsn, "analytics")
+        result = postgres.run_dbt(["build"], target_path, dsn=dsn)
+        run_results = json.loads((target_path / "run_results.json").read_text())
+        manifest = json.loads((target_path / "manifest.json").read_text())
+        yield PgBuild(dsn, build_db, copied, result.returncode, result.stdout + result.stderr, run_results, manifest)
+
+
+def _pg(build: PgBuild, query: str) -> list[tuple]:
+    with psycopg.connect(build.dsn) as conn:
+        return conn.execute(query).fetchall()
+
+
+def _duck(build: PgBuild, query: str) -> list[tuple]:
+    with duckdb.connect(str(build.build_db), read_only=True) as con:
+        return con.execute(query).fetchall()
+
+
+def _columns(build: PgBuild, schema: str, table: str) -> dict[str, str]:
+    rows = _pg(
+        build,
+        "select column_name, data_type from information_schema.columns "
+        f"where table_schema = '{schema}' and table_name = '{table}' order by ordinal_position",
+    )
+    return dict(rows)
+
+
+def _aggregates(columns: dict[str, str], exclude: set[str]) -> list[tuple[str, str, str]]:
+    """(label, SQL aggregate, kind) for every column: sums of numbers, counts of true and of values."""
+    items = [("rows", "count(*)", "integer")]
+    for name, kind in columns.items():
+        if name in exclude:
+            continue
+        quoted = f'"{name}"'
+        if kind in INTEGER | DECIMAL | FLOAT:
+            items.append((f"sum:{name}", f"sum({quoted})", kind))
+        elif kind == "boolean":
+            items.append((f"true:{name}", f"sum(case when {quoted} then 1 else 0 end)", "integer"))
+        elif kind in ("text", "character varying"):
+            items.append((f"distinct:{name}", f"count(distinct {quoted})", "integer"))
+        items.append((f"values:{name}", f"count({quoted})", "integer"))
+    return items
+
+
+def _same(kind: str, left: object, right: object) -> bool:
+    if left is None or right is None:
+        return left is None and right is None
+    if kind in INTEGER:
+        return int(left) == int(right)
+    if kind in DECIMAL:
+        return abs(Decimal(str(left)) - Decimal(str(right))) <= Decimal("0.000001")
+    return math.isclose(float(left), float(right), rel_tol=1e-9, abs_tol=1e-6)
+
+
+def _compare(build: PgBuild, schema: str, table: str, groups: dict[str, str], exclude: set[str] = frozenset()) -> int:
+    """Assert that the aggregates of a table per group are the same on both engines; returns the
+    number of groups compared."""
+    columns = _columns(build, schema, table)
+    assert columns, f"{schema}.{table} is missing on PostgreSQL"
+    measures = _aggregates(columns, exclude | set(groups))
+    keys = ", ".join(f"{expression} as g{i}" for i, expression in enumerate(groups.values()))
+    by = ", ".join(f"g{i}" for i in range(len(groups)))
+    query = (
+        f"select {keys}, {', '.join(sql for _, sql, _ in measures)} from {schema}.{table} group by {by} order by {by}"
+    )
+    on_pg = {row[: len(groups)]: row[len(groups) :] for row in _pg(build, query)}
+    on_duck = {row[: len(groups)]: row[len(groups) :] for row in _duck(build, query)}
+    assert on_pg.keys() == on_duck.keys(), f"{schema}.{table}: groups differ {set(on_pg) ^ set(on_duck)}"
+    for group, values in on_duck.items():
+        for (label, _, kind), duck_value, pg_value in zip(measures, values, on_pg[group], strict=True):
+            assert _same(kind, duck_value, pg_value), (
+                f"{schema}.{table} {dict(zip(groups, group, strict=True))} {label}: "
+                f"DuckDB {duck_value} vs PostgreSQL {pg_value}"
+            )
+    return len(on_duck)
+
+
+def test_raw_layer_arrives_whole(pg_build: PgBuild) -> None:
+    """Every raw table, every row, every value: counts, null counts and text lengths agree."""
+    with duckdb.connect(str(pg_build.build_db), read_only=True) as con:
+        tables = postgres.schema_tables(con)
+    assert set(pg_build.copied) == set(tables)
+    assert {"gemeente_jeugd", "gemeente_wmo", "gemeente_participatie", "cbs_kwb"} <= set(tables)
+    for table in tables:
+        columns = _columns(pg_build, "raw", table)
+        checks = ["count(*)"]
+        for name, kind in columns.items():
+            checks.append(f'count("{name}")')
+            if kind == "text":
+                checks.append(f'sum(length("{name}"))')
+            elif kind in INTEGER | DECIMAL:
+                checks.append(f'sum("{name}")')
+        query = f"select {', '.join(checks)} from raw.{table}"
+        on_pg, on_duck = _pg(pg_build, query)[0], _duck(pg_build, query)[0]
+        assert on_pg[0] == pg_build.copied[table], table
+        assert [str(v) for v in on_pg] == [str(v) for v in on_duck], table
+
+
+def test_dbt_build_passes_on_postgres(pg_build: PgBuild) -> None:
+    assert pg_build.returncode == 0, pg_build.output[-6000:]
+    results = pg_build.run_results["results"]
+    failed = [
+        (r["unique_id"], r["status"], r.get("message")) for r in results if r["status"] not in ("success", "pass")
+    ]
+    assert not failed
+    built = {r["unique_id"] for r in results if r["unique_id"].startswith("model.")}
+    assert built == {n["unique_id"] for n in pg_build.models()}
+    tests = [r for r in results if r["unique_id"].startswith("test.")]
+    assert len(tests) >= 100 and all(r["status"] == "pass" for r in tests)
+    assert pg_build.run_results["args"]["target"] == "postgres"
+
+
+def test_every_model_has_the_same_rows(pg_build: PgBuild) -> None:
+    for node in pg_build.models():
+        query = f"select count(*) from {node['schema']}.{node['alias']}"
+        assert _pg(pg_build, query) == _duck(pg_build, query), node["name"]
+
+
+def test_serving_tables_match_duckdb(pg_build: PgBuild) -> None:
+    serving = pg_build.models("serving")
+    assert {"dim_area", "wijk_kerncijfers"} <= {n["alias"] for n in serving}
+    for node in serving:
+        columns = _columns(pg_build, node["schema"], node["alias"])
+        groups = {name: f'"{name}"' for name in ("gemeente_code", "year") if name in columns}
+        assert "gemeente_code" in groups, f"{node['alias']}: every serving table has gemeente_code"
+        assert _compare(pg_build, node["schema"], node["alias"], groups) > 0, node["alias"]
+
+
+@pytest.mark.parametrize("fact", sorted(FACTS))
+def test_core_facts_match_duckdb(pg_build: PgBuild, fact: str) -> None:
+    schema, table = pg_build.relation(fact)
+    groups = {"gemeente_code": "gemeente_code", "year": FACTS[fact]}
+    assert _compare(pg_build, schema, table, groups, exclude={"built_at"}) > 0
