@@ -49,12 +49,14 @@ def prepare() -> None:
     dagster_yaml = settings.dagster_home / "dagster.yaml"
     if not dagster_yaml.exists():
         dagster_yaml.write_text(DAGSTER_YAML)
+    manifest = DBT_DIR / "target" / "manifest.json"
+    newest_source = max(p.stat().st_mtime for p in DBT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"})
+    if manifest.exists() and manifest.stat().st_mtime < newest_source:
+        manifest.unlink()  # importing dagster_project.dbt loads the manifest: a stale one must not be read
     from dagster_project.dbt import dbt_environment
 
     dbt_environment()
-    manifest = DBT_DIR / "target" / "manifest.json"
-    newest_source = max(p.stat().st_mtime for p in DBT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"})
-    if not manifest.exists() or manifest.stat().st_mtime < newest_source:
+    if not manifest.exists():
         subprocess.run(
             [
                 sys.executable,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import psycopg
+import pyarrow as pa
 import pytest
 
 from dagster_project.lib import postgres
@@ -154,6 +155,54 @@ def _compare(build: PgBuild, schema: str, table: str, groups: dict[str, str], ex
                 f"DuckDB {duck_value} vs PostgreSQL {pg_value}"
             )
     return len(on_duck)
+
+
+@pytest.fixture
+def scratch_dsn() -> str:
+    with postgres.scratch_database(ADMIN_DSN, "mmr_test") as dsn:
+        yield dsn
+
+
+def test_write_raw_table_round_trips_values_and_replaces_one_period(scratch_dsn: str) -> None:
+    con = duckdb.connect()
+    first = con.sql(
+        "select * from (values "
+        "('GM0363:2024-01', 1, 'tekst met \"quote\"' || chr(10) || 'en regel', date '2024-01-31', "
+        "timestamp '2024-02-01 10:00:00.25', 1234.50::decimal(18, 2), 0.1::double, true, ''), "
+        "('GM0363:2024-01', 2, null, null, null, null, null, null, null), "
+        "('GM0599:2024-01', 3, 'x', date '2024-01-01', null, 1.00::decimal(18, 2), 2.5::double, false, 'y')"
+        ") as t(_period, id, note, day, seen, amount, share, flag, empty)"
+    )
+    assert postgres.write_raw_table(scratch_dsn, "gemeente_test", first) == 3
+    with psycopg.connect(scratch_dsn, autocommit=True) as conn:
+        conn.execute("create view public.on_raw as select id from raw.gemeente_test")
+        columns = dict(
+            conn.execute(
+                "select column_name, data_type from information_schema.columns where table_name = 'gemeente_test'"
+            ).fetchall()
+        )
+        assert (
+            conn.execute("select * from raw.gemeente_test order by id").fetchall()
+            == con.execute(f"select * from ({first.sql_query()}) order by id").fetchall()
+        )
+        # the whole table replaced with the same shape: views on it stay
+        assert postgres.write_raw_table(scratch_dsn, "gemeente_test", first) == 3
+        assert conn.execute("select count(*) from public.on_raw").fetchone() == (3,)
+    assert columns["day"] == "date" and columns["seen"] == "timestamp without time zone"
+    assert columns["amount"] == "numeric" and columns["share"] == "double precision" and columns["flag"] == "boolean"
+
+    # a corrected re-delivery of one period: that period replaced whole, a new column added, others kept
+    correction = pa.table({"_period": ["GM0363:2024-01"], "id": pa.array([9], pa.int32()), "extra": ["nieuw"]})
+    assert postgres.write_raw_table(scratch_dsn, "raw.gemeente_test", correction, period="GM0363:2024-01") == 1
+    with psycopg.connect(scratch_dsn, autocommit=True) as conn:
+        rows = conn.execute("select _period, id, extra from raw.gemeente_test order by id").fetchall()
+        assert rows == [("GM0599:2024-01", 3, None), ("GM0363:2024-01", 9, "nieuw")]
+        # replaced by rows of another shape, the table takes that shape (dbt recreates its views)
+        postgres.write_raw_table(scratch_dsn, "gemeente_test", correction)
+        assert conn.execute("select count(*) from raw.gemeente_test").fetchone() == (1,)
+        assert conn.execute("select to_regclass('public.on_raw')").fetchone() == (None,)
+    with pytest.raises(ValueError, match="_period"):
+        postgres.write_raw_table(scratch_dsn, "gemeente_test", con.sql("select 1 as id"), period="x")
 
 
 def test_raw_layer_arrives_whole(pg_build: PgBuild) -> None:

@@ -100,6 +100,8 @@ def _existing_columns(cur: psycopg.Cursor, schema: str, name: str) -> dict[str, 
 
 
 def _normalised(kind: str) -> str:
+    """A column type as `postgres_type` spells it (`format_type` says `numeric(18,2)`, long names)."""
+    kind = kind.replace(",", ", ")
     return {"timestamp without time zone": "timestamp", "timestamp with time zone": "timestamptz"}.get(kind, kind)
 
 
@@ -192,7 +194,14 @@ def copy_raw_layer(duckdb_path: Path | str, dsn: str) -> dict[str, int]:
 def dbt_env_vars(dsn: str) -> dict[str, str]:
     """The connection parts dbt's `postgres` profile target reads (`MMR_POSTGRES_*`), from a DSN."""
     parts = conninfo_to_dict(dsn)
-    names = {"host": "HOST", "port": "PORT", "user": "USER", "password": "PASSWORD", "dbname": "DB"}
+    names = {
+        "host": "HOST",
+        "port": "PORT",
+        "user": "USER",
+        "password": "PASSWORD",
+        "dbname": "DB",
+        "sslmode": "SSLMODE",
+    }
     return {f"MMR_POSTGRES_{env}": str(parts[key]) for key, env in names.items() if parts.get(key) not in (None, "")}
 
 
