@@ -30,6 +30,7 @@ from dagster_project.settings import PROJECT_ROOT
 DBT_DIR = PROJECT_ROOT / "dbt"
 RAW_SCHEMA = "raw"
 PERIOD_COLUMN = "_period"
+BATCH_ROWS = 200_000
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 
 ArrowLike = pa.Table | pa.RecordBatch | pa.RecordBatchReader | duckdb.DuckDBPyRelation
@@ -79,7 +80,9 @@ def _reader(data: ArrowLike) -> pa.RecordBatchReader:
     if isinstance(data, pa.RecordBatch):
         return pa.RecordBatchReader.from_batches(data.schema, [data])
     if isinstance(data, duckdb.DuckDBPyRelation):
-        return pa.RecordBatchReader.from_stream(data)
+        # batches of a bounded size keep memory flat at national scale (DuckDB < 1.5 lacks to_arrow_reader)
+        to_reader = getattr(data, "to_arrow_reader", None) or data.fetch_record_batch
+        return to_reader(BATCH_ROWS)
     raise TypeError(f"expected an Arrow table, record batch reader or DuckDB relation, got {type(data).__name__}")
 
 
