@@ -3,16 +3,21 @@
     exactly one delivered file (raw period `<GMcode>:<yyyy-mm>`). A run rebuilds the partitions
     whose delivery batch is new or changed (a new month, a corrected re-delivery) and, when the
     reference year of the area division moved on, every partition, because the harmonised codes
-    change with it. `unique_key` is that partition: delete+insert replaces it whole.
+    change with it (and, once, every partition of a table built before batches were tracked).
+    `unique_key` is that partition: delete+insert replaces it whole.
 -#}
 {{
     config(
         materialized='incremental',
         unique_key=['domain', 'gemeente_code', 'month'],
         incremental_strategy='delete+insert',
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
     )
 }}
+{#- a table built before partitions were tracked (no batch_id) is rebuilt whole, once -#}
+{%- set tracked = is_incremental() and 'batch_id' in (
+    adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
+) %}
 
 with
 
@@ -118,14 +123,24 @@ reference as (
     -- partitions already built from the same delivery against the same area division
     built_partitions as (
 
-        select distinct
-            built.domain,
-            built.gemeente_code,
-            built.month,
-            built.batch_id
-        from {{ this }} as built
-        inner join reference
-            on built.reference_year = reference.reference_year
+        {% if tracked -%}
+            select distinct
+                built.domain,
+                built.gemeente_code,
+                built.month,
+                built.batch_id
+            from {{ this }} as built
+            inner join reference
+                on built.reference_year = reference.reference_year
+        {%- else -%}
+            select
+                built.domain,
+                built.gemeente_code,
+                built.month,
+                cast(null as varchar) as batch_id
+            from {{ this }} as built
+            where 1 = 0
+        {%- endif %}
 
     ),
 
