@@ -79,7 +79,15 @@
 {%- endmacro %}
 
 {% macro duckdb__safe_cast(expression, type) -%}
-    try_cast({{ expression }} as {{ type }})
+    {%- if (type | lower | trim) in ('integer', 'int', 'bigint', 'smallint') -%}
+        {#- DuckDB's try_cast rounds '4.2' to 4; PostgreSQL's twin refuses it: refuse on both -#}
+        case
+            when regexp_full_match(cast({{ expression }} as varchar), '\s*[+-]?[0-9]+\s*')
+                then try_cast({{ expression }} as {{ type }})
+        end
+    {%- else -%}
+        try_cast({{ expression }} as {{ type }})
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro default__safe_cast(expression, type) -%}
