@@ -248,11 +248,81 @@ def run_benchmark(settings: Settings, scale: str, seed: int, charts: bool, repea
             "p95_ms": round(percentile(every, 0.95), 1),
             "per_chart_p95_ms": {name: round(percentile(values, 0.95), 1) for name, values in timings.items()},
         }
-    measured["postgres_ratio"] = None
-    report["notes"] = ["PostgreSQL comparison: the postgres target is not available yet, so no ratio is reported."]
+    with console.status("The same dbt build on PostgreSQL"):
+        measured["postgres_ratio"] = postgres_ratio(home / "warehouse" / "build.duckdb", settings, bench_dir)
+    report["notes"] = [postgres_note(measured["postgres_ratio"])]
     report["verdicts"] = verdicts(measured)
     write_report(bench_dir, report)
     return report
+
+
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_ratio(build_db: Path, settings: Settings, bench_dir: Path) -> dict:
+    """`dbt build` on PostgreSQL against `dbt build` on DuckDB, from the same raw layer.
+
+    DuckDB builds (full refresh) a copy of the benchmark's warehouse; PostgreSQL builds in a
+    scratch database the raw layer is first copied into with COPY (timed apart). The ratio is
+    PostgreSQL's seconds over DuckDB's. The server is `MMR_POSTGRES_DSN`, else a local one.
+    """
+    import psycopg
+
+    from dagster_project.lib import postgres
+
+    dsn = settings.postgres_dsn or LOCAL_POSTGRES
+    try:
+        with psycopg.connect(dsn, connect_timeout=5):
+            pass
+    except psycopg.OperationalError as exc:
+        return {"ratio": None, "server": _server(dsn), "unavailable": str(exc).strip().splitlines()[0]}
+    work = bench_dir / "postgres_ratio"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    duckdb_copy = work / "build.duckdb"
+    shutil.copy(build_db, duckdb_copy)
+    started = time.perf_counter()
+    on_duckdb = postgres.run_dbt(["build", "--full-refresh"], work / "dbt_duckdb", build_db=duckdb_copy)
+    duckdb_seconds = time.perf_counter() - started
+    _require(Measured(duckdb_seconds, 0, on_duckdb.returncode, on_duckdb.stdout), "dbt build on DuckDB")
+    with postgres.scratch_database(dsn, "mmr_bench") as scratch:
+        started = time.perf_counter()
+        copied = postgres.copy_raw_layer(duckdb_copy, scratch)
+        copy_seconds = time.perf_counter() - started
+        postgres.copy_schema(duckdb_copy, scratch, "analytics")
+        started = time.perf_counter()
+        on_postgres = postgres.run_dbt(["build"], work / "dbt_postgres", dsn=scratch)
+        postgres_seconds = time.perf_counter() - started
+    _require(Measured(postgres_seconds, 0, on_postgres.returncode, on_postgres.stdout), "dbt build on PostgreSQL")
+    duckdb_copy.unlink()
+    rows = sum(copied.values())
+    return {
+        "ratio": round(postgres_seconds / duckdb_seconds, 2),
+        "server": _server(dsn),
+        "dbt_build_duckdb_seconds": round(duckdb_seconds, 2),
+        "dbt_build_postgres_seconds": round(postgres_seconds, 2),
+        "raw_copy_seconds": round(copy_seconds, 2),
+        "raw_copy_rows": rows,
+        "raw_copy_rows_per_second": round(rows / copy_seconds) if copy_seconds else None,
+    }
+
+
+def _server(dsn: str) -> str:
+    """Where the comparison ran, without credentials."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(dsn)
+    return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}"
+
+
+def postgres_note(result: dict) -> str:
+    if result["ratio"] is None:
+        return f"PostgreSQL comparison skipped: no server at {result['server']} ({result['unavailable']})."
+    return (
+        f"The same dbt build takes {result['dbt_build_postgres_seconds']} s on PostgreSQL ({result['server']}) "
+        f"and {result['dbt_build_duckdb_seconds']} s on DuckDB: ratio {result['ratio']}. Copying the raw layer "
+        f"({result['raw_copy_rows']} rows, COPY) took {result['raw_copy_seconds']} s more."
+    )
 
 
 def verdicts(measured: dict) -> dict[str, dict]:

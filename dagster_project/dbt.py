@@ -36,6 +36,10 @@ def dbt_environment() -> None:
     os.environ["MMR_BUILD_DB"] = str(settings.build_db)
     os.environ.setdefault("MMR_SUPPRESSION_THRESHOLD", str(settings.suppression_threshold))
     os.environ.setdefault("MMR_ROUNDING_BASE", str(settings.rounding_base))
+    if settings.postgres_dsn:
+        from dagster_project.lib.postgres import dbt_env_vars
+
+        os.environ.update(dbt_env_vars(settings.postgres_dsn))
 
 
 class MmrTranslator(DagsterDbtTranslator):

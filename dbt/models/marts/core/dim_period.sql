@@ -75,7 +75,7 @@ months as (
         years.year,
         month_numbers.month_number,
         cast(floor((month_numbers.month_number - 1) / 3.0) as integer) + 1 as quarter,
-        make_date(years.year, month_numbers.month_number, 1) as start_date
+        {{ make_date('years.year', 'month_numbers.month_number', 1) }} as start_date
     from years
     cross join month_numbers
 
@@ -101,8 +101,8 @@ final as (
         year,
         cast(null as integer) as month_number,
         cast(null as integer) as quarter,
-        make_date(year, 1, 1) as start_date,
-        make_date(year, 12, 31) as end_date
+        {{ make_date('year', 1, 1) }} as start_date,
+        {{ make_date('year', 12, 31) }} as end_date
     from years
 
 )

@@ -26,7 +26,7 @@ jeugd_services as (
         code as productcategorie_code,
         omschrijving as productcategorie_name,
         met_verblijf = 'ja' as is_with_residence,
-        make_date(in_gebruik_vanaf, 1, 1) as valid_from,
+        {{ make_date('in_gebruik_vanaf', 1, 1) }} as valid_from,
         cast(null as date) as valid_to
     from ijw
 

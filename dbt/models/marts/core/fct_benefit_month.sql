@@ -6,9 +6,17 @@ participatie as (
 
 ),
 
-areas as (
+gemeenten as (
 
     select * from {{ ref('dim_area') }}
+    where area_level = 'gemeente'
+
+),
+
+wijken as (
+
+    select * from {{ ref('dim_area') }}
+    where area_level = 'wijk'
 
 ),
 
@@ -26,11 +34,11 @@ harmonised as (
         coalesce(gemeenten.reference_gemeente_code, participatie.gemeente_code) as reference_gemeente_code,
         wijken.reference_area_code as reference_wijk_code
     from participatie
-    left join areas as gemeenten
+    left join gemeenten
         on
             participatie.gemeente_code = gemeenten.area_code
             and cast(extract(year from participatie.month) as integer) = gemeenten.year
-    left join areas as wijken
+    left join wijken
         on
             participatie.wijk_code = wijken.area_code
             and cast(extract(year from participatie.month) as integer) = wijken.year
@@ -46,11 +54,7 @@ final as (
         harmonised.gemeente_code,
         harmonised.reference_gemeente_code,
         harmonised.month,
-        {{ dbt.concat([
-            "cast(harmonised.year as varchar)",
-            "'-'",
-            "lpad(cast(extract(month from harmonised.month) as varchar), 2, '0')",
-        ]) }} as period_key,
+        {{ period_key('harmonised.month') }} as period_key,
         harmonised.client_pseudonym as client_key,
         harmonised.household_pseudonym as household_key,
         harmonised.buurt_code,

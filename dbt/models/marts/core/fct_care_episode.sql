@@ -12,9 +12,17 @@ wmo as (
 
 ),
 
-areas as (
+gemeenten as (
 
     select * from {{ ref('dim_area') }}
+    where area_level = 'gemeente'
+
+),
+
+wijken as (
+
+    select * from {{ ref('dim_area') }}
+    where area_level = 'wijk'
 
 ),
 
@@ -84,15 +92,16 @@ harmonised as (
 
     select
         care_months.*,
-        areas.reference_gemeente_code
+        gemeenten.reference_gemeente_code
     from care_months
-    left join areas
+    left join gemeenten
         on
-            care_months.gemeente_code = areas.area_code
-            and cast(extract(year from care_months.month) as integer) = areas.year
+            care_months.gemeente_code = gemeenten.area_code
+            and {{ year_of('care_months.month') }} = gemeenten.year
 
 ),
 
+-- every delivered month of an episode, with the episode's totals beside it
 ranked as (
 
     select
@@ -100,24 +109,23 @@ ranked as (
         row_number() over (
             partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
             order by harmonised.month desc
-        ) as recency
+        ) as recency,
+        min(harmonised.month) over (
+            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
+        ) as first_month,
+        max(harmonised.month) over (
+            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
+        ) as last_month,
+        count(*) over (
+            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
+        ) as n_months,
+        sum(harmonised.volume) over (
+            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
+        ) as total_volume,
+        sum(harmonised.bedrag) over (
+            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
+        ) as total_cost
     from harmonised
-
-),
-
-totals as (
-
-    select
-        domain,
-        reference_gemeente_code,
-        episode_id,
-        min(month) as first_month,
-        max(month) as last_month,
-        count(*) as n_months,
-        sum(volume) as total_volume,
-        sum(bedrag) as total_cost
-    from harmonised
-    group by domain, reference_gemeente_code, episode_id
 
 ),
 
@@ -157,22 +165,17 @@ final as (
         latest.agb_code,
         latest.start_date,
         latest.end_date,
-        totals.first_month,
-        totals.last_month,
-        totals.n_months,
+        latest.first_month,
+        latest.last_month,
+        latest.n_months,
         latest.reden_beeindiging,
         latest.doel_bereikt as goal_attained,
         latest.end_date is not null as is_ended,
         coalesce(latest.reden_beeindiging = 'voortijdig afgebroken', false) as is_dropout,
-        totals.total_volume,
-        totals.total_cost
+        latest.total_volume,
+        latest.total_cost
     from latest
-    inner join totals
-        on
-            latest.domain = totals.domain
-            and latest.episode_id = totals.episode_id
-            and coalesce(latest.reference_gemeente_code, '') = coalesce(totals.reference_gemeente_code, '')
-    left join areas as wijken
+    left join wijken
         on
             latest.wijk_code = wijken.area_code
             and cast(extract(year from latest.month) as integer) = wijken.year

@@ -1,10 +1,23 @@
+{#-
+    Incremental by delivered partition: a partition is one domain, gemeente and month, which is
+    exactly one delivered file (raw period `<GMcode>:<yyyy-mm>`). A run rebuilds the partitions
+    whose delivery batch is new or changed (a new month, a corrected re-delivery) and, when the
+    reference year of the area division moved on, every partition, because the harmonised codes
+    change with it (and, once, every partition of a table built before batches were tracked).
+    `unique_key` is that partition: delete+insert replaces it whole.
+-#}
 {{
     config(
         materialized='incremental',
-        unique_key=['client_key', 'domain', 'gemeente_code', 'month'],
+        unique_key=['domain', 'gemeente_code', 'month'],
         incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
     )
 }}
+{#- a table built before partitions were tracked (no batch_id) is rebuilt whole, once -#}
+{%- set tracked = is_incremental() and 'batch_id' in (
+    adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
+) %}
 
 with
 
@@ -32,6 +45,21 @@ areas as (
 
 ),
 
+-- one lookup per level, each read once (PostgreSQL plans a CTE read twice without statistics)
+gemeenten as (
+
+    select * from {{ ref('dim_area') }}
+    where area_level = 'gemeente'
+
+),
+
+wijken as (
+
+    select * from {{ ref('dim_area') }}
+    where area_level = 'wijk'
+
+),
+
 age_groups as (
 
     select * from {{ ref('dim_age_group') }}
@@ -49,7 +77,8 @@ case_months as (
         household_pseudonym,
         wijk_code,
         birth_year,
-        bedrag
+        bedrag,
+        batch_id
     from jeugd
 
     union all
@@ -62,7 +91,8 @@ case_months as (
         household_pseudonym,
         wijk_code,
         birth_year,
-        bedrag
+        bedrag,
+        batch_id
     from wmo
 
     union all
@@ -75,20 +105,83 @@ case_months as (
         household_pseudonym,
         wijk_code,
         birth_year,
-        bedrag
+        bedrag,
+        batch_id
     from participatie
 
 ),
 
--- an incremental run rebuilds the latest month it holds and adds the newer ones
-new_case_months as (
+reference as (
 
-    select * from case_months
-    {% if is_incremental() %}
-        where month >= (select max(month) from {{ this }})
-    {% endif %}
+    select max(reference_year) as reference_year
+    from areas
 
 ),
+
+{% if is_incremental() %}
+
+    -- partitions already built from the same delivery against the same area division
+    built_partitions as (
+
+        {% if tracked -%}
+            select distinct
+                built.domain,
+                built.gemeente_code,
+                built.month,
+                built.batch_id
+            from {{ this }} as built
+            inner join reference
+                on built.reference_year = reference.reference_year
+        {%- else -%}
+            select
+                built.domain,
+                built.gemeente_code,
+                built.month,
+                cast(null as varchar) as batch_id
+            from {{ this }} as built
+            where 1 = 0
+        {%- endif %}
+
+    ),
+
+    changed_partitions as (
+
+        select distinct
+            case_months.domain,
+            case_months.gemeente_code,
+            case_months.month
+        from case_months
+        left join built_partitions
+            on
+                case_months.domain = built_partitions.domain
+                and case_months.gemeente_code = built_partitions.gemeente_code
+                and case_months.month = built_partitions.month
+                and case_months.batch_id = built_partitions.batch_id
+        where built_partitions.batch_id is null
+
+    ),
+
+    new_case_months as (
+
+        select case_months.*
+        from case_months
+        inner join changed_partitions
+            on
+                case_months.domain = changed_partitions.domain
+                and case_months.gemeente_code = changed_partitions.gemeente_code
+                and case_months.month = changed_partitions.month
+
+    ),
+
+{% else %}
+
+    new_case_months as (
+
+        select * from case_months
+
+    ),
+
+{% endif %}
 
 client_months as (
 
@@ -101,7 +194,8 @@ client_months as (
         max(wijk_code) as wijk_code,
         max(birth_year) as birth_year,
         count(*) as n_cases,
-        sum(bedrag) as cost
+        sum(bedrag) as cost,
+        max(batch_id) as batch_id
     from new_case_months
     group by client_pseudonym, domain, gemeente_code, month
 
@@ -114,31 +208,31 @@ final as (
         client_months.domain,
         client_months.gemeente_code,
         client_months.month,
-        {{ dbt.concat([
-            "cast(extract(year from client_months.month) as varchar)",
-            "'-'",
-            "lpad(cast(extract(month from client_months.month) as varchar), 2, '0')",
-        ]) }} as period_key,
+        {{ period_key('client_months.month') }} as period_key,
         coalesce(gemeenten.reference_gemeente_code, client_months.gemeente_code) as reference_gemeente_code,
         client_months.household_key,
         client_months.wijk_code,
         wijken.reference_area_code as reference_wijk_code,
-        cast(extract(year from client_months.month) as integer) - client_months.birth_year as age,
+        {{ year_of('client_months.month') }} - client_months.birth_year as age,
         age_groups.age_group_code,
         client_months.n_cases,
-        client_months.cost
+        client_months.cost,
+        client_months.batch_id,
+        reference.reference_year,
+        cast(current_timestamp as timestamp) as built_at
     from client_months
-    left join areas as gemeenten
+    cross join reference
+    left join gemeenten
         on
             client_months.gemeente_code = gemeenten.area_code
-            and cast(extract(year from client_months.month) as integer) = gemeenten.year
-    left join areas as wijken
+            and {{ year_of('client_months.month') }} = gemeenten.year
+    left join wijken
         on
             client_months.wijk_code = wijken.area_code
-            and cast(extract(year from client_months.month) as integer) = wijken.year
+            and {{ year_of('client_months.month') }} = wijken.year
     left join age_groups
         on
-            cast(extract(year from client_months.month) as integer) - client_months.birth_year
+            {{ year_of('client_months.month') }} - client_months.birth_year
             between age_groups.min_age and age_groups.max_age
 
 )

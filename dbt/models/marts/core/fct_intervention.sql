@@ -24,11 +24,7 @@ final as (
         interventies.doelgroep,
         interventies.start_date,
         interventies.end_date,
-        {{ dbt.concat([
-            "cast(extract(year from interventies.start_date) as varchar)",
-            "'-'",
-            "lpad(cast(extract(month from interventies.start_date) as varchar), 2, '0')",
-        ]) }} as start_period_key,
+        {{ period_key('interventies.start_date') }} as start_period_key,
         interventies.end_date is null as is_running
     from interventies
     left join areas as wijken

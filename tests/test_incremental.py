@@ -1,0 +1,212 @@
+"""A new month builds incrementally (issue 6): `fct_client_month` replaces only the partitions
+(domain, gemeente, month) that were delivered since the last build, and leaves every other row as
+it was.
+
+On a copy of the demo warehouse, one gemeente's last month is held back (its rows and batches
+removed from the raw layer) and dbt builds; then that month is delivered through the real
+ingestion, together with a corrected re-delivery of an older month of another gemeente (one row
+less), and dbt builds again.
+"""
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.lib import ingest
+from dagster_project.lib.postgres import run_dbt
+from dagster_project.settings import Settings
+from dagster_project.sources import gemeente_jeugd, gemeente_participatie, gemeente_wmo
+
+pytestmark = pytest.mark.e2e
+
+SPECS = {
+    "jeugd": gemeente_jeugd.SPEC,
+    "wmo": gemeente_wmo.SPEC,
+    "participatie": gemeente_participatie.SPEC,
+}
+SELECT = ["--select", "+fct_client_month", "--indirect-selection", "cautious"]
+
+PARTITIONS = """
+select
+    domain,
+    gemeente_code,
+    strftime(month, '%Y-%m') as month,
+    count(*) as n,
+    sum(cost) as cost,
+    min(built_at) as built_at,
+    max(built_at) as built_at_max,
+    md5(string_agg(
+        concat_ws('|', client_key, household_key, wijk_code, reference_wijk_code, age, n_cases, cost, batch_id),
+        ',' order by client_key
+    )) as checksum
+from marts_core.fct_client_month
+group by all
+"""
+
+
+@dataclass
+class Incremental:
+    home: Path
+    new_month: tuple[str, str]
+    corrected: tuple[str, str, str]
+    before: dict[tuple[str, str, str], tuple]
+    after: dict[tuple[str, str, str], tuple]
+    run_results: dict
+    full_run_results: dict
+    demo_build: Path
+    compiled: str
+    selected: dict[tuple[str, str, str], int]
+    reselected: dict[tuple[str, str, str], int]
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        with duckdb.connect(str(self.home / "warehouse" / "build.duckdb"), read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+
+def _partitions(build_db: Path) -> dict[tuple[str, str, str], tuple]:
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        return {row[:3]: row[3:] for row in con.execute(PARTITIONS).fetchall()}
+
+
+def _dbt(args: list[str], target: Path, build_db: Path) -> dict:
+    result = run_dbt(args, target, build_db=build_db)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    return json.loads((target / "run_results.json").read_text())
+
+
+def _compiled_model(target: Path, build_db: Path) -> str:
+    """The SELECT an incremental run of fct_client_month executes (the model's incremental branch)."""
+    _dbt(["compile", "--select", "fct_client_month"], target, build_db)
+    return next(target.glob("compiled/mmr/models/marts/core/fct_client_month.sql")).read_text()
+
+
+def _selected(build_db: Path, compiled: str) -> dict[tuple[str, str, str], int]:
+    """Rows the incremental SELECT yields right now, per partition."""
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        rows = con.execute(
+            f"select domain, gemeente_code, strftime(month, '%Y-%m'), count(*) from ({compiled}) group by all"
+        ).fetchall()
+    return {row[:3]: row[3] for row in rows}
+
+
+@pytest.fixture(scope="module")
+def incremental(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Incremental:
+    home = tmp_path_factory.mktemp("incremental_home")
+    build_db = home / "warehouse" / "build.duckdb"
+    build_db.parent.mkdir(parents=True)
+    shutil.copy(demo_home / "warehouse" / "build.duckdb", build_db)
+    shutil.copytree(demo_home / "secrets", home / "secrets")
+    settings = Settings(home=home)
+
+    with duckdb.connect(str(build_db)) as con:
+        month, gemeente = con.execute(
+            "select max(periode), min(gemeentecode) filter (where periode = (select max(periode) "
+            "from raw.gemeente_jeugd)) from raw.gemeente_jeugd"
+        ).fetchone()
+        other, old_month = con.execute(
+            "select gemeentecode, periode from raw.gemeente_wmo where periode < ? and gemeentecode <> ? "
+            "and periode like '%-06' order by periode, gemeentecode desc limit 1",
+            [month, gemeente],
+        ).fetchone()
+        period = f"{gemeente}:{month}"
+        for domain in SPECS:
+            con.execute(f"delete from raw.gemeente_{domain} where _period = ?", [period])
+        con.execute("delete from raw.ingestion_log where period = ?", [period])
+    before_run = _dbt(["build", "--full-refresh", *SELECT], home / "dbt_full", build_db)
+    before = _partitions(build_db)
+
+    for domain, spec in SPECS.items():
+        name = f"{domain}_{gemeente}_{month}.csv"
+        landed = home / "landing" / spec.source / name
+        landed.parent.mkdir(parents=True)
+        shutil.copy(demo_home / "landing" / spec.source / name, landed)
+    name = f"wmo_{other}_{old_month}.csv"
+    lines = (demo_home / "landing" / "gemeente_wmo" / name).read_text().splitlines(keepends=True)
+    (home / "landing" / "gemeente_wmo" / name).write_text("".join([lines[0], *lines[2:]]))
+    for spec in SPECS.values():
+        ingest.ingest_source([spec], settings)
+
+    compiled = _compiled_model(home / "dbt_compile", build_db)
+    selected = _selected(build_db, compiled)
+    run_results = _dbt(["build", *SELECT], home / "dbt_incremental", build_db)
+    after = _partitions(build_db)
+    reselected = _selected(build_db, compiled)
+    return Incremental(
+        home,
+        (gemeente, month),
+        ("wmo", other, old_month),
+        before,
+        after,
+        run_results,
+        before_run,
+        demo_home / "warehouse" / "build.duckdb",
+        compiled,
+        selected,
+        reselected,
+    )
+
+
+def _changed(inc: Incremental) -> set[tuple[str, str, str]]:
+    gemeente, month = inc.new_month
+    return {(domain, gemeente, month) for domain in SPECS} | {inc.corrected}
+
+
+def test_only_delivered_partitions_are_rebuilt(incremental: Incremental) -> None:
+    inc = incremental
+    changed = _changed(inc)
+    assert changed <= set(inc.after)
+    assert not (changed - {inc.corrected}) & set(inc.before), "the held-back month was built before it landed"
+    untouched = set(inc.before) - changed
+    assert len(untouched) > 500
+    assert set(inc.after) - changed == untouched, "a partition appeared or vanished"
+    for partition in untouched:
+        assert inc.after[partition] == inc.before[partition], f"{partition} was rebuilt"
+    last_build = max(values[3] for values in inc.before.values())
+    for partition in changed:
+        assert inc.after[partition][2] > last_build, f"{partition} was not rebuilt"
+
+
+def test_incremental_run_selects_only_the_delivered_partitions(incremental: Incremental) -> None:
+    """The model's incremental SELECT, run before the build, yields exactly the rows of the new and
+    the re-delivered partitions; run after it, nothing (a build without new deliveries is a no-op)."""
+    inc = incremental
+    assert "built_partitions" in inc.compiled, "the incremental branch was not compiled"
+    assert set(inc.selected) == _changed(inc)
+    for partition, rows in inc.selected.items():
+        assert rows == inc.after[partition][0], partition
+    total = sum(values[0] for values in inc.after.values())
+    assert sum(inc.selected.values()) < total / 20
+    assert inc.reselected == {}
+    result = next(r for r in inc.run_results["results"] if r["unique_id"] == "model.mmr.fct_client_month")
+    assert result["status"] == "success"
+    assert all(r["status"] in ("success", "pass") for r in inc.run_results["results"])
+
+
+def test_incremental_result_equals_a_full_build(incremental: Incremental) -> None:
+    """Apart from the corrected month, the table equals the demo's full build of the same deliveries."""
+    inc = incremental
+    full = _partitions(inc.demo_build)
+    assert set(inc.after) == set(full)
+    for partition, values in inc.after.items():
+        if partition != inc.corrected:
+            assert (values[0], values[1], values[4]) == (full[partition][0], full[partition][1], full[partition][4])
+
+
+def test_corrected_month_supersedes_the_old_one(incremental: Incremental) -> None:
+    """A re-delivered older month of another gemeente replaces its partition whole: the dropped
+    row's client-month is gone when the client had no other case that month."""
+    inc = incremental
+    domain, gemeente, month = inc.corrected
+    raw = inc.query(
+        "select count(distinct bsn_pseudoniem), sum(cast(bedrag as decimal(18, 2))) "
+        "from raw.gemeente_wmo where _period = ?",
+        [f"{gemeente}:{month}"],
+    )[0]
+    after, before = inc.after[inc.corrected], inc.before[inc.corrected]
+    assert (after[0], after[1]) == raw
+    assert after[4] != before[4]
+    assert after[0] <= before[0]
