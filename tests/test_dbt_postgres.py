@@ -45,6 +45,7 @@ FACTS = {
     "fct_contract": "year",
     "fct_intervention": "cast(extract(year from start_date) as integer)",
 }
+PYTHON_SCHEMAS = ("analytics", "geo")
 INTEGER = {"smallint", "integer", "bigint"}
 DECIMAL = {"numeric"}
 FLOAT = {"double precision", "real"}
@@ -78,10 +79,13 @@ def pg_build(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> PgBui
     target_path = tmp_path_factory.mktemp("dbt_postgres")
     with postgres.scratch_database(ADMIN_DSN, "mmr_test") as dsn:
         copied = postgres.copy_raw_layer(build_db, dsn)
-        # Python analytics write to the DuckDB build only for now: their outputs come along as inputs
-        with duckdb.connect(str(build_db), read_only=True) as con:
-            if postgres.schema_tables(con, "analytics"):
-                postgres.copy_schema(build_db, dsn, "analytics")
+        # Python assets (analytics, area geometry) write to the DuckDB build only for now: their
+        # outputs come along as inputs
+        for schema in PYTHON_SCHEMAS:
+            with duckdb.connect(str(build_db), read_only=True) as con:
+                present = postgres.schema_tables(con, schema)
+            if present:
+                postgres.copy_schema(build_db, dsn, schema)
         result = postgres.run_dbt(["build"], target_path, dsn=dsn)
         run_results = json.loads((target_path / "run_results.json").read_text())
         manifest = json.loads((target_path / "manifest.json").read_text())
