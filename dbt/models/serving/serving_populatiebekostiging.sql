@@ -56,15 +56,15 @@ final as (
         ranked.verwachte_behoefte_aandeel,
         ranked.behoefte_aandeel,
         ranked.inwoners_aandeel,
-        round(ranked.budget_gemeente) as budget_gemeente,
-        round(ranked.budget_toegewezen) as budget_toegewezen,
+        {{ round_half_away('ranked.budget_gemeente') }} as budget_gemeente,
+        {{ round_half_away('ranked.budget_toegewezen') }} as budget_toegewezen,
         case
             when not (ranked.is_primary or (ranked.n_primary = 1 and ranked.rank_in_kind = 1))
-                then round(ranked.werkelijke_kosten)
+                then {{ round_half_away('ranked.werkelijke_kosten') }}
         end as werkelijke_kosten,
         case
             when not (ranked.is_primary or (ranked.n_primary = 1 and ranked.rank_in_kind = 1))
-                then round(ranked.verschuiving)
+                then {{ round_half_away('ranked.verschuiving') }}
         end as verschuiving,
         ranked.scenario
     from ranked

@@ -70,10 +70,11 @@ published as (
             when flagged.maat = 'clienten'
                 then
                     cast(
-                        round(flagged.werkelijk / {{ var('rounding_base') }}.0) * {{ var('rounding_base') }}
+                        {{ round_half_away('flagged.werkelijk / ' ~ var('rounding_base') ~ '.0') }}
+                        * {{ var('rounding_base') }}
                         as integer
                     )
-            else round(flagged.werkelijk)
+            else {{ round_half_away('flagged.werkelijk') }}
         end as werkelijk_gepubliceerd
     from flagged
 

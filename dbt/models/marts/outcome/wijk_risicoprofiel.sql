@@ -55,7 +55,7 @@ final as (
             pivoted.{{ column }},
         {%- endfor %}
         cast(
-            round(pivoted.pct_jonger_dan_15 * kerncijfers.inwoners / 100.0) as integer
+            {{ round_half_away('pivoted.pct_jonger_dan_15 * kerncijfers.inwoners / 100.0') }} as integer
         ) as inwoners_jonger_dan_15
     from kerncijfers
     left join pivoted
