@@ -26,7 +26,7 @@ import yaml
 from dagster_project import geometry
 from dagster_project.lib import superset
 from dagster_project.settings import PROJECT_ROOT, Settings
-from tests.superset_fixtures import INTERFACE_COLUMNS, SYNTHETIC_TABLES, gemeente_codes
+from tests.superset_fixtures import INTERFACE_COLUMNS, gemeente_codes
 
 ASSETS = PROJECT_ROOT / "superset" / "assets"
 DASHBOARD_TITLE = "Wijkprofiel"
@@ -159,7 +159,7 @@ def test_asset_chain() -> None:
         assert path.parent.name == "MMR_serving"
         assert "gemeente_code" in {c["column_name"] for c in dataset["columns"]}, f"{path.name}: no RLS key"
         dataset_names[str(dataset["uuid"])] = f"serving.{dataset['table_name']}"
-    # exactly the contract's table names (INTERFACE.md) plus the two existing tables
+    # exactly the dashboard tables plus the two key-figure tables
     assert set(dataset_names.values()) == {f"serving.{t}" for t in [*INTERFACE_COLUMNS, "dim_area", "wijk_kerncijfers"]}
 
     for path, chart in assets["charts"].items():
@@ -281,8 +281,6 @@ def test_area_geometry_unions_buurten_for_missing_levels() -> None:
 @pytest.mark.superset
 def test_every_dataset_and_table_exists_in_serving(api: Api, superset_home: Settings) -> None:
     """No broken references: the files, and what Superset imported, all reach a serving table."""
-    stand_ins = ", ".join(SYNTHETIC_TABLES) or "none, every table is the pipeline's"
-    print(f"synthetic stand-ins this session: {stand_ins}")
     assert superset.asset_problems(superset_home.serving_db) == []
     tables = {
         t
