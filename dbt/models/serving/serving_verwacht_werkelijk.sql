@@ -14,50 +14,13 @@ areas as (
 
 ),
 
--- primary suppression: the wijk's clients in the domain are below the threshold
-primary_flags as (
-
-    select
-        expected.*,
-        (
-            expected.clienten is null or expected.clienten < {{ var('suppression_threshold') }}
-        ) as is_primary
-    from expected
-
-),
-
--- complementary suppression: a single hidden wijk in a gemeente could be recovered from the
--- gemeente total, so then the wijk with the next-smallest count is hidden too
-ranked as (
-
-    select
-        primary_flags.*,
-        sum(case when primary_flags.is_primary then 1 else 0 end) over (
-            partition by
-                primary_flags.year,
-                primary_flags.gemeente_code,
-                primary_flags.domein,
-                primary_flags.maat
-        ) as n_primary,
-        row_number() over (
-            partition by
-                primary_flags.year,
-                primary_flags.gemeente_code,
-                primary_flags.domein,
-                primary_flags.maat,
-                primary_flags.is_primary
-            order by primary_flags.clienten asc, primary_flags.wijk_code asc
-        ) as rank_in_kind
-    from primary_flags
-
-),
-
+-- a wijk's figures are hidden with its clients; within a gemeente, domain, measure and year
+-- never alone (complementary suppression, dbt/macros/disclosure.sql)
 flagged as (
 
-    select
-        ranked.*,
-        ranked.is_primary or (ranked.n_primary = 1 and ranked.rank_in_kind = 1) as is_suppressed
-    from ranked
+    {{ disclosure_flags(
+        'expected', ['year', 'gemeente_code', 'domein', 'maat'], ['wijk_code'], ['clienten']
+    ) }}
 
 ),
 
@@ -66,7 +29,7 @@ published as (
     select
         flagged.*,
         case
-            when flagged.is_suppressed then null
+            when flagged.clienten__hidden then null
             when flagged.maat = 'clienten'
                 then
                     cast(
