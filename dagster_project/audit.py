@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from dagster_project.dbt import dbt_project
 from dagster_project.settings import get_settings
 from expectations.report import expectation_label, summarise_failures
 
@@ -28,11 +29,50 @@ create table if not exists audit.check_results (
 )
 """
 
-# (asset key, schema in the build database, table, suite)
+# (asset key, schema in the build database, table, suite): tables with a suite module of their own
 AUDITED_TABLES: list[tuple[list[str], str, str, str]] = [
     (["marts", "dim_area"], "marts_core", "dim_area", "dim_area"),
     (["serving", "serving_wijk_kerncijfers"], "serving", "wijk_kerncijfers", "wijk_kerncijfers"),
 ]
+
+
+def serving_contracts() -> dict[str, dict[str, Any]]:
+    """Every other serving model, with the columns and disclosure meta its dbt YAML declares
+    (the arguments of `expectations.suites.serving.ServingContract`), by asset key."""
+    settings = get_settings()
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    own = {table for _, schema, table, _ in AUDITED_TABLES if schema == "serving"}
+    contracts = {}
+    for node in sorted(manifest["nodes"].values(), key=lambda n: n["name"]):
+        if node["resource_type"] != "model" or node["fqn"][1] != "serving" or node["alias"] in own:
+            continue
+        meta = {n: {**c.get("meta", {}), **c.get("config", {}).get("meta", {})} for n, c in node["columns"].items()}
+        bases = {name: m.get("base") for name, m in meta.items() if m.get("disclosure") == "derived"}
+        contracts[f"serving/{node['name']}"] = {
+            "table": node["alias"],
+            "columns": list(node["columns"]),
+            "counts": {name: m.get("where") or "true" for name, m in meta.items() if m.get("disclosure") == "count"},
+            "derived": {name: [base] if isinstance(base, str) else list(base) for name, base in bases.items() if base},
+            "threshold": settings.suppression_threshold,
+            "rounding_base": settings.rounding_base,
+        }
+    return contracts
+
+
+SERVING_CONTRACTS = serving_contracts()
+AUDITED_TABLES += [(key.split("/"), "serving", c["table"], key.split("/")[1]) for key, c in SERVING_CONTRACTS.items()]
+
+
+def register_serving_suites() -> None:
+    """Give the serving tables without a suite module the generic one (imports Great Expectations)."""
+    from functools import partial
+
+    from expectations import suites
+    from expectations.suites import serving
+
+    for key, contract in SERVING_CONTRACTS.items():
+        name = key.split("/")[1]
+        suites.register(name, "serving", partial(serving.build, serving.ServingContract(**contract), name))
 
 
 def check_name(suite: str) -> str:
@@ -71,6 +111,8 @@ def build_check(asset_key: list[str], schema: str, table: str, suite: str) -> dg
     )
     def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         from expectations.runner import validate_table  # Great Expectations takes ~10 s to import
+
+        register_serving_suites()
 
         settings = get_settings()
         result = validate_table(

@@ -25,6 +25,7 @@ import duckdb
 import pytest
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
 
+from dagster_project.audit import AUDITED_TABLES, check_name
 from dagster_project.settings import get_settings
 from tests.conftest import PROJECT_ROOT, mmr
 
@@ -163,7 +164,9 @@ def test_a_clean_run_publishes_and_logs_its_checks(wap_home, instance) -> None:
     assert sha256(serving_db(wap_home)) != before
     assert served_run_id(serving_db(wap_home)) == result.run_id
     checks = evaluations(result)
-    assert set(checks) == {"gx_dim_area", "gx_wijk_kerncijfers"}
+    # every serving table is audited: two with a suite of their own, the rest by the generic suite
+    assert {"gx_dim_area", "gx_wijk_kerncijfers", "gx_serving_verwacht_werkelijk"} <= set(checks)
+    assert set(checks) == {check_name(suite) for *_, suite in AUDITED_TABLES}
     assert all(c.passed for c in checks.values())
     # Data Docs are rebuilt by this run and linked from the check metadata.
     docs = checks["gx_wijk_kerncijfers"].metadata
@@ -177,7 +180,7 @@ def test_a_clean_run_publishes_and_logs_its_checks(wap_home, instance) -> None:
     assert {"cbs_kwb:2022", "cbs_kwb:2023", "cbs_kwb:2024"} <= periods
     assert any(period.startswith("gemeente_jeugd:") for period in periods)
     logged = json.loads(entry["checks"])
-    assert set(logged) == {"gx_dim_area", "gx_wijk_kerncijfers"}
+    assert set(logged) == set(checks)
     assert all(c["ran"] and c["passed"] and c["errors"] == [] for c in logged.values())
 
 

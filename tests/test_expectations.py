@@ -303,3 +303,35 @@ def test_generic_sql_datasource_hits_the_duckdb_trap(clean_template, tmp_path) -
     datasource.get_execution_engine().close()
     datasource.get_engine().dispose()
     close_all_engines()
+
+
+def test_generic_serving_suite_blocks_small_counts_and_values_on_a_hidden_base(gx_paths, tmp_path) -> None:
+    """Serving tables without a suite module are audited from their declared disclosure meta."""
+    from expectations.suites import serving
+
+    db = tmp_path / "build.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema serving")
+        con.execute(
+            "create table serving.zorg as select * from (values"
+            " ('GM0001', 'clienten', 25, 1.2), ('GM0001', 'kosten', 7, 3.4),"  # 7 is a cost: not a count row
+            " ('GM0002', 'clienten', 7, null), ('GM0003', 'clienten', null, 0.9))"
+            " as t(gemeente_code, maat, werkelijk, ratio)"
+        )
+    contract = serving.ServingContract(
+        table="zorg",
+        columns=["gemeente_code", "maat", "werkelijk", "ratio"],
+        counts={"werkelijk": "maat = 'clienten'"},
+        derived={"ratio": ["werkelijk"]},
+    )
+    suites.register("zorg", "serving", lambda baseline_db=None: serving.build(contract, "zorg", baseline_db))
+    try:
+        result = validate_table(db, "serving", "zorg", "zorg", **gx_paths)
+    finally:
+        suites.SUITES.pop("zorg")
+        suites.SCHEMAS.pop("zorg")
+    assert not result.success
+    assert sorted((f["rule"], f["column"]) for f in result.errors) == [
+        ("disclosure_base", "ratio"),
+        ("disclosure_count", "werkelijk"),
+    ]

@@ -3,7 +3,8 @@
 A suite module defines ``NAME`` (the dbt model), ``SCHEMA`` (where the table lives in the build
 database) and ``build(baseline_db=None) -> gx.ExpectationSuite``. ``baseline_db`` is the serving
 database published now: rules that compare with the last publish (volume, drift) are added only
-when it is given and holds the table. Add new modules to ``_MODULES``.
+when it is given and holds the table. Add new modules to ``_MODULES``; serving tables without a
+module of their own get the generic suite of ``expectations.suites.serving`` (``register``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ SUITES: dict[str, Callable[..., gx.ExpectationSuite]] = {m.NAME: m.build for m i
 SCHEMAS: dict[str, str] = {m.NAME: m.SCHEMA for m in _MODULES}
 
 
+def register(name: str, schema: str, factory: Callable[..., gx.ExpectationSuite]) -> None:
+    """Add a suite built at run time (e.g. from a serving model's declared columns)."""
+    SUITES[name] = factory
+    SCHEMAS[name] = schema
+
+
 def get_suite(name: str, *, baseline_db: Path | None = None) -> gx.ExpectationSuite:
     """Build the registered suite ``name`` (with the rules against ``baseline_db`` when given)."""
     try:
@@ -34,4 +41,4 @@ def get_suite(name: str, *, baseline_db: Path | None = None) -> gx.ExpectationSu
     return factory(baseline_db=baseline_db) if baseline_db is not None else factory()
 
 
-__all__ = ["SCHEMAS", "SUITES", "get_suite"]
+__all__ = ["SCHEMAS", "SUITES", "get_suite", "register"]
