@@ -305,7 +305,7 @@ def test_generic_sql_datasource_hits_the_duckdb_trap(clean_template, tmp_path) -
     close_all_engines()
 
 
-def test_generic_serving_suite_blocks_small_counts_and_values_on_a_hidden_base(gx_paths, tmp_path) -> None:
+def test_generic_serving_suite_blocks_small_counts_and_values_on_a_hidden_base(tmp_path) -> None:
     """Serving tables without a suite module are audited from their declared disclosure meta."""
     from expectations.suites import serving
 
@@ -326,7 +326,9 @@ def test_generic_serving_suite_blocks_small_counts_and_values_on_a_hidden_base(g
     )
     suites.register("zorg", "serving", lambda baseline_db=None: serving.build(contract, "zorg", baseline_db))
     try:
-        result = validate_table(db, "serving", "zorg", "zorg", **gx_paths)
+        # a GX project of its own: the module's project keeps assets of other databases in `serving`
+        own = {"context_root": tmp_path / "gx", "data_docs_index": tmp_path / "docs" / "index.html"}
+        result = validate_table(db, "serving", "zorg", "zorg", **own)
     finally:
         suites.SUITES.pop("zorg")
         suites.SCHEMAS.pop("zorg")

@@ -168,7 +168,8 @@ def regex(
     severity: Severity = ERROR,
 ) -> gxe.Expectation:
     """Non-null values of ``column`` match ``pattern`` (optionally only rows satisfying ``where``)."""
-    condition = f"{ident(column)} is not null and not regexp_matches({ident(column)}, {sql_literal(pattern)})"
+    value = f"cast({ident(column)} as varchar)"
+    condition = f"{ident(column)} is not null and not regexp_matches({value}, {sql_literal(pattern)})"
     if where:
         condition = f"({where}) and {condition}"
     return unexpected_rows(
