@@ -18,83 +18,14 @@ import pytest
 
 from dagster_project.analytics.population_funding import allocate, scenario_budgets
 from dagster_project.settings import Settings
+from tests.superset_fixtures import INTERFACE_COLUMNS
 
 pytestmark = pytest.mark.e2e
 
+# the serving tables of the statistics, with the columns the dashboards read
 INTERFACE = {
-    "wijk_veerkracht": [
-        "year",
-        "gemeente_code",
-        "gemeente_name",
-        "wijk_code",
-        "wijk_name",
-        "inwoners",
-        "pct_laag_inkomen",
-        "pct_eenoudergezinnen",
-        "pct_bijstand",
-        "pct_werkloos",
-        "pct_65_plus",
-        "veerkracht_index",
-        "veerkracht_rang",
-        "veerkracht_rang_van",
-        "veerkracht_verandering",
-    ],
-    "verwacht_werkelijk": [
-        "year",
-        "gemeente_code",
-        "gemeente_name",
-        "wijk_code",
-        "wijk_name",
-        "domein",
-        "maat",
-        "verwacht",
-        "werkelijk",
-        "ratio",
-        "ratio_ondergrens",
-        "ratio_bovengrens",
-        "signaal",
-    ],
-    "interventie_effect": [
-        "gemeente_code",
-        "gemeente_name",
-        "wijk_code",
-        "wijk_name",
-        "interventie_id",
-        "interventie_type",
-        "startjaar",
-        "uitkomst",
-        "effect",
-        "effect_ondergrens",
-        "effect_bovengrens",
-        "significant",
-        "vergelijkingswijken",
-        "n_vergelijkingswijken",
-    ],
-    "benchmark": [
-        "year",
-        "gemeente_code",
-        "gemeente_name",
-        "area_level",
-        "area_code",
-        "area_name",
-        "indicator",
-        "waarde",
-        "peer_gemiddelde",
-        "positie",
-        "n_peers",
-    ],
-    "populatiebekostiging": [
-        "year",
-        "gemeente_code",
-        "gemeente_name",
-        "wijk_code",
-        "wijk_name",
-        "domein",
-        "verwachte_behoefte_aandeel",
-        "budget_toegewezen",
-        "werkelijke_kosten",
-        "verschuiving",
-    ],
+    table: INTERFACE_COLUMNS[table]
+    for table in ("wijk_veerkracht", "verwacht_werkelijk", "interventie_effect", "benchmark", "populatiebekostiging")
 }
 # planted coefficient name -> term of the fitted model (risk factors as fractions)
 PLANTED_TERMS = {
