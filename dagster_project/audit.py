@@ -9,13 +9,14 @@ Results are kept in `audit.check_results` of the build database for the publish 
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
 
 from dagster_project.dbt import dbt_project
-from dagster_project.settings import get_settings
+from dagster_project.settings import Settings, get_settings
 from expectations.report import expectation_label, summarise_failures
 
 CHECK_RESULTS_DDL = """
@@ -102,6 +103,13 @@ def record_check(run_id: str, asset: str, suite: str, success: bool, failures: l
         )
 
 
+def audited_warehouse(settings: Settings) -> tuple[Path | str, Path | str | None]:
+    """Where the audit reads the build, and what is published now (the baseline), in either mode."""
+    if settings.warehouse == "postgres":
+        return settings.require_postgres_dsn(), settings.require_postgres_dsn()
+    return settings.build_db, settings.serving_db if settings.serving_db.exists() else None
+
+
 def build_check(asset_key: list[str], schema: str, table: str, suite: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey(asset_key),
@@ -115,14 +123,15 @@ def build_check(asset_key: list[str], schema: str, table: str, suite: str) -> dg
         register_serving_suites()
 
         settings = get_settings()
+        build, baseline = audited_warehouse(settings)
         result = validate_table(
-            settings.build_db,
+            build,
             schema,
             table,
             suite,
             context_root=settings.gx_dir,
             data_docs_index=settings.data_docs_index,
-            baseline_db=settings.serving_db if settings.serving_db.exists() else None,
+            baseline_db=baseline,
         )
         record_check(context.run.run_id, "/".join(asset_key), suite, result.success, result.failures)
         # Only error-severity failures (and expectations GX could not evaluate) block the publish;

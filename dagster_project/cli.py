@@ -39,12 +39,27 @@ run_coordinator:
   config:
     max_concurrent_runs: 1
 """
-#: In the shared mode, runs, events and schedules live in the shared PostgreSQL warehouse too.
-DAGSTER_POSTGRES_STORAGE = """\
+
+
+def dagster_postgres_storage(dsn: str) -> str:
+    """In the shared mode, runs, events and schedules live in the shared PostgreSQL warehouse too.
+
+    The connection goes through psycopg2 (Dagster's NOTIFY does not bind with psycopg 3); a
+    password stays out of the file: it is read from `MMR_POSTGRES_PASSWORD`, set from the DSN.
+    """
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(dsn)
+    password = "\n      password:\n        env: MMR_POSTGRES_PASSWORD" if parts.get("password") else ""
+    return f"""\
 storage:
   postgres:
-    postgres_url:
-      env: MMR_POSTGRES_DSN
+    postgres_db:
+      scheme: postgresql+psycopg2
+      username: "{parts.get("user", "postgres")}"
+      hostname: "{parts.get("host", "localhost")}"
+      port: {int(parts.get("port") or 5432)}
+      db_name: "{parts.get("dbname", "postgres")}"{password}
 """
 
 
@@ -53,7 +68,7 @@ def prepare() -> None:
     settings = get_settings()
     settings.ensure_dirs()
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    storage = DAGSTER_POSTGRES_STORAGE if settings.warehouse == "postgres" else ""
+    storage = dagster_postgres_storage(settings.require_postgres_dsn()) if settings.warehouse == "postgres" else ""
     (settings.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML + storage)
     # Parse before dagster_project.dbt is imported: it builds the dbt assets from the manifest on import.
     manifest = DBT_DIR / "target" / "manifest.json"
@@ -136,14 +151,31 @@ def run(
     settings = get_settings()
     if demo and not any(settings.landing_dir.glob("*/*")):
         generate(scale="demo", seed=42, out=None)
+    _execute("mmr_job")
+
+
+@app.command()
+def ingest() -> None:
+    """Ingest what has landed into the raw layer, without building or publishing.
+
+    In the shared mode this is a gemeente's delivery run: its rows go to its own partitions of the
+    regional warehouse, while other gemeenten deliver at the same time; the region's `mmr run`
+    builds and publishes.
+    """
+    prepare()
+    _execute("ingest_job")
+
+
+def _execute(job_name: str) -> None:
+    """One Dagster run of a job, followed with a progress bar; exits non-zero when it fails."""
     from dagster import DagsterInstance
 
     from dagster_project.definitions import defs
 
-    job = defs.resolve_job_def("mmr_job")
+    job = defs.resolve_job_def(job_name)
     instance = DagsterInstance.get()
     run_id = str(uuid.uuid4())
-    total = len(defs.resolve_all_asset_keys()) + len(list(defs.resolve_asset_graph().asset_check_keys))
+    total = len(job.asset_layer.selected_asset_keys) + len(job.asset_layer.asset_graph.asset_check_keys)
     stop = threading.Event()
     follower = threading.Thread(target=_follow, args=(instance, run_id, total, stop), daemon=True)
     follower.start()
@@ -157,12 +189,12 @@ def run(
     finally:
         stop.set()
         follower.join()
-    _print_run_summary(result)
+    _print_run_summary(result, publishes=job_name == "mmr_job")
     if not result.success:
         raise typer.Exit(1)
 
 
-def _print_run_summary(result) -> None:
+def _print_run_summary(result, publishes: bool = True) -> None:
     checks = [
         e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
@@ -175,8 +207,10 @@ def _print_run_summary(result) -> None:
         )
     console.print(table)
     settings = get_settings()
-    if result.success:
-        console.print(f"[green]Published[/] {settings.serving_db} (run {result.run_id})")
+    if result.success and not publishes:
+        console.print(f"[green]Ingested[/] (run {result.run_id}); `mmr status` lists the batches")
+    elif result.success:
+        console.print(f"[green]Published[/] {settings.published_location} (run {result.run_id})")
     else:
         console.print(
             f"[red]Run {result.run_id} failed[/]: the serving database was left as it was. "

@@ -40,6 +40,15 @@ mmr_job = dg.define_asset_job(
     description="Ingest → transform → audit → publish: the whole pipeline.",
 )
 
+ingest_job = dg.define_asset_job(
+    name="ingest_job",
+    selection=dg.AssetSelection.key_prefixes(["raw"]),
+    description=(
+        "Ingest what has landed into the raw layer only. In the shared mode this is a gemeente's own "
+        "delivery run: it writes that gemeente's partitions, side by side with other gemeenten."
+    ),
+)
+
 cbs_yearly_schedule = dg.ScheduleDefinition(
     name="cbs_yearly_schedule",
     job=mmr_job,
@@ -66,7 +75,7 @@ defs = dg.Definitions.merge(
     cbs_odata.defs,
     vektis_open_data.defs,
     dg.Definitions(
-        jobs=[mmr_job],
+        jobs=[mmr_job, ingest_job],
         schedules=[cbs_yearly_schedule, municipal_monthly_schedule],
         sensors=[build_landing_sensor(module.SOURCE, mmr_job.name) for module in SOURCE_MODULES],
         executor=dg.in_process_executor,

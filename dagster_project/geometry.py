@@ -65,7 +65,11 @@ def _union_of_buurten(buurten: pd.DataFrame, delivered: pd.DataFrame, level: str
 
 def build_area_geometry(con: duckdb.DuckDBPyConnection, table: str = "raw.cbs_gebieden") -> pd.DataFrame:
     """Every area's simplified GeoJSON per year, from the raw boundaries (`table`) in `con`."""
-    raw = con.execute(DELIVERED_SQL.format(table=table)).df()
+    return areas_from_delivered(con.execute(DELIVERED_SQL.format(table=table)).df())
+
+
+def areas_from_delivered(raw: pd.DataFrame) -> pd.DataFrame:
+    """Every area's simplified GeoJSON per year, from the delivered boundaries (`DELIVERED_SQL`)."""
     if raw.empty:
         return pd.DataFrame(columns=COLUMNS)
     raw["shape"] = shapely.make_valid(shapely.from_geojson(raw["geometry"].to_numpy()))
@@ -84,9 +88,10 @@ def build_area_geometry(con: duckdb.DuckDBPyConnection, table: str = "raw.cbs_ge
     return areas[COLUMNS].sort_values(["year", "area_level", "area_code"], ignore_index=True)
 
 
-def write_area_geometry(con: duckdb.DuckDBPyConnection) -> int:
-    """Replace `geo.area_geometry` in `con` with the geometry built from its raw layer; the row count."""
-    frame = build_area_geometry(con)
+def write_area_geometry(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame | None = None) -> int:
+    """Replace `geo.area_geometry` in `con` with `frame`, by default the geometry built from its raw
+    layer; the row count."""
+    frame = build_area_geometry(con) if frame is None else frame
     con.execute(f"create schema if not exists {SCHEMA}")
     con.register("area_geometry_frame", frame)
     try:
@@ -114,14 +119,20 @@ def area_geometry(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     Delivered boundaries are used as they are; wijken and gemeenten without a delivered boundary
     are the union of their buurten. Grain: one row per area per year.
     """
+    from dagster_project.analytics.warehouse_tables import query, write_tables
     from dagster_project.settings import get_settings
 
-    with warehouse.connect(get_settings()) as con:
-        rows = write_area_geometry(con)
-        counts = dict(
-            con.execute(f"select area_level, count(*) from {SCHEMA}.{TABLE} group by 1 order by 1").fetchall()
-        )
-        size = con.execute(f"select coalesce(sum(strlen(geojson)), 0) from {SCHEMA}.{TABLE}").fetchone()[0]
+    settings = get_settings()
+    if settings.warehouse == "postgres":
+        frame = areas_from_delivered(query(settings, DELIVERED_SQL.format(table="raw.cbs_gebieden")))
+        write_tables(settings, {TABLE: frame}, schema=SCHEMA)
+    else:
+        with warehouse.connect(settings) as con:
+            frame = build_area_geometry(con)
+            write_area_geometry(con, frame)
+    rows = len(frame)
+    counts = {level: int(n) for level, n in sorted(frame["area_level"].value_counts().items())}
+    size = int(frame["geojson"].str.len().sum()) if rows else 0
     context.log.info(f"{rows} area geometries ({counts})")
     return dg.MaterializeResult(
         metadata={

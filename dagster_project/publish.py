@@ -32,10 +32,14 @@ import duckdb
 
 from dagster_project.audit import AUDITED_TABLES, audit_checks, audited_asset_keys, check_name
 from dagster_project.dbt import serving_model_keys
+from dagster_project.lib import pg_publish, postgres
 from dagster_project.settings import Settings, get_settings
 from expectations.report import expectation_label
 
 SERVING_SCHEMA = "serving"
+#: Where the shared PostgreSQL warehouse publishes, and the role that reads every gemeente of the region.
+PUBLISHED_SCHEMA = "published"
+REGION_ROLE = "regio"
 PUBLISH_LOG_DDL = """
 create table if not exists audit.publish_log (
     run_id varchar,
@@ -141,8 +145,26 @@ def swap_into_place(settings: Settings, new_file: Path) -> None:
     _fsync(serving.parent)
 
 
+def gemeente_role(code: str) -> str:
+    """The database role a gemeente reads the shared warehouse with (row-level security)."""
+    return f"gemeente_{code.lower()}"
+
+
+def publish_postgres(settings: Settings, run_id: str, metadata: dict) -> list[str]:
+    """Publish on the shared warehouse: roles for every gemeente in the build (and the region),
+    then the atomic schema swap with row-level security (`lib/pg_publish.py`)."""
+    dsn = settings.require_postgres_dsn()
+    frame = postgres.read_frame(dsn, f"select distinct gemeente_code from {SERVING_SCHEMA}.dim_area order by 1")
+    gemeenten = [code for code in frame["gemeente_code"] if code]
+    pg_publish.sync_roles(dsn, {**{gemeente_role(code): [code] for code in gemeenten}, REGION_ROLE: gemeenten})
+    served = {"run_id": run_id, "published_at": _now().isoformat(), "metadata": metadata}
+    return pg_publish.publish(dsn, SERVING_SCHEMA, PUBLISHED_SCHEMA, served)
+
+
 def publish(settings: Settings, run_id: str, metadata: dict) -> list[str]:
     """Write the serving database for ``run_id`` and swap it into place; returns the tables."""
+    if settings.warehouse == "postgres":
+        return publish_postgres(settings, run_id, metadata)
     staging = settings.warehouse_dir / f".serving-{run_id}.duckdb.tmp"
     with _publish_lock(settings):
         for leftover in leftover_files(settings):
@@ -158,6 +180,11 @@ def publish(settings: Settings, run_id: str, metadata: dict) -> list[str]:
 
 def served_run(settings: Settings) -> dict[str, Any] | None:
     """Which run the serving database holds now (`_publish`), read read-only; None if none."""
+    if settings.warehouse == "postgres":
+        served = pg_publish.served_metadata(settings.require_postgres_dsn(), PUBLISHED_SCHEMA)
+        if served:
+            served["published_at"] = datetime.fromisoformat(served["published_at"])
+        return served
     if not settings.serving_db.exists():
         return None
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
@@ -167,19 +194,15 @@ def served_run(settings: Settings) -> dict[str, Any] | None:
 
 def rollback(settings: Settings) -> dict[str, Any] | None:
     """Swap the serving database with the previously published version; returns what is served now."""
-    with _publish_lock(settings):
-        previous = previous_path(settings)
-        if not previous.exists():
-            raise FileNotFoundError("there is no previous publish to roll back to")
+    if settings.warehouse == "postgres":
         replaced = served_run(settings)
-        current = settings.serving_db
-        hold = current.with_name(".serving.rollback.tmp")
-        hold.unlink(missing_ok=True)
-        os.link(current, hold)
-        os.replace(previous, current)
-        os.replace(hold, previous)
-        _fsync(current.parent)
+        try:
+            pg_publish.rollback(settings.require_postgres_dsn(), PUBLISHED_SCHEMA)
+        except pg_publish.PublishRefused as refused:
+            raise FileNotFoundError(str(refused)) from None
         served = served_run(settings)
+    else:
+        replaced, served = _rollback_file(settings)
     if settings.build_db.exists() and served:
         record_publish(
             settings,
@@ -194,6 +217,23 @@ def rollback(settings: Settings) -> dict[str, Any] | None:
     return served
 
 
+def _rollback_file(settings: Settings) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Swap `serving.duckdb` and `serving.previous.duckdb`; what was served and what is now."""
+    with _publish_lock(settings):
+        previous = previous_path(settings)
+        if not previous.exists():
+            raise FileNotFoundError("there is no previous publish to roll back to")
+        replaced = served_run(settings)
+        current = settings.serving_db
+        hold = current.with_name(".serving.rollback.tmp")
+        hold.unlink(missing_ok=True)
+        os.link(current, hold)
+        os.replace(previous, current)
+        os.replace(hold, previous)
+        _fsync(current.parent)
+        return replaced, served_run(settings)
+
+
 def record_publish(settings: Settings, **entry: object) -> None:
     with duckdb.connect(str(settings.build_db)) as con:
         con.execute("create schema if not exists audit")
@@ -206,6 +246,13 @@ def record_publish(settings: Settings, **entry: object) -> None:
 
 
 def published_periods(settings: Settings) -> list[str]:
+    """Every delivered period not rejected (on the shared warehouse: of every gemeente)."""
+    if settings.warehouse == "postgres":
+        frame = postgres.read_frame(
+            settings.require_postgres_dsn(),
+            "select distinct source || ':' || period as p from raw.ingestion_log where status <> 'rejected' order by 1",
+        )
+        return list(frame["p"])
     with duckdb.connect(str(settings.build_db), read_only=True) as con:
         exists = con.execute(
             "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'ingestion_log'"
@@ -297,7 +344,7 @@ def serving_database(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     )
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(settings.serving_db)),
+            "published": dg.MetadataValue.text(settings.published_location),
             "tables": dg.MetadataValue.json(tables),
             "periods": dg.MetadataValue.json(periods),
             "checks": dg.MetadataValue.json(checks),

@@ -89,6 +89,17 @@ class Settings(BaseSettings):
         return self.warehouse_dir / "serving.duckdb"
 
     @property
+    def published_location(self) -> str:
+        """Where dashboards read what is published, for messages (no credentials)."""
+        if self.warehouse == "postgres":
+            from psycopg.conninfo import conninfo_to_dict
+
+            parts = conninfo_to_dict(self.require_postgres_dsn())
+            server = f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}"
+            return f"schema published of {server}/{parts.get('dbname', '')}"
+        return str(self.serving_db)
+
+    @property
     def gx_dir(self) -> Path:
         return self.home / "gx"
 
@@ -142,6 +153,12 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(32))
         return path.read_text().strip()
+
+    def require_postgres_dsn(self) -> str:
+        """The shared warehouse's DSN; the shared mode cannot run without one."""
+        if not self.postgres_dsn:
+            raise ValueError("MMR_WAREHOUSE=postgres needs MMR_POSTGRES_DSN (postgresql://user@host:port/db)")
+        return self.postgres_dsn
 
     def get_pseudonym_key(self) -> bytes:
         return self.secret("pseudonym_key", self.pseudonym_key).encode()

@@ -26,7 +26,12 @@ def _at(value: datetime | None) -> str:
 
 
 def served_now(settings: Settings) -> tuple[str, datetime] | None:
-    """Run id and time of the version in `serving.duckdb` (read-only), or None."""
+    """Run id and time of the version served now (read-only), or None."""
+    if settings.warehouse == "postgres":
+        from dagster_project.lib.pg_publish import served_metadata
+
+        served = served_metadata(settings.require_postgres_dsn())
+        return (served["run_id"], datetime.fromisoformat(served["published_at"])) if served else None
     if not settings.serving_db.exists():
         return None
     try:
@@ -70,9 +75,9 @@ def render_status(console: Console, settings: Settings) -> None:
         )
     served = served_now(settings)
     if served:
-        console.print(f"Serving database: {settings.serving_db} (run {served[0]}, published {_at(served[1])})")
+        console.print(f"Published: {settings.published_location} (run {served[0]}, published {_at(served[1])})")
     else:
-        console.print(f"Serving database: {settings.serving_db} (not published yet)")
+        console.print(f"Published: {settings.published_location} (not published yet)")
 
     if publishes and publishes[0][2] == "rolled_back":
         console.print(f"[yellow]Rolled back[/] at {_at(publishes[0][1])}: {escape(publishes[0][5] or '')}")

@@ -3,16 +3,18 @@
 Public API (wired into Dagster asset checks in group ``audit``):
 
 - ``validate_table(db_path, schema, table, suite_name=None, *, context_root, data_docs_index,
-  baseline_db=None)``
+  baseline_db=None)``: ``db_path`` is a DuckDB file, or a PostgreSQL DSN (the shared warehouse)
 - ``validate_many(db_path, tables, *, context_root, data_docs_index, baseline_db=None)``: one GX
   run for many tables
 
-``baseline_db`` is the serving database published now (opened read-only): with it, the suites add
-their rules against the last publish (volume change, distribution drift; warnings).
+``baseline_db`` is the serving database published now (opened read-only; on the shared warehouse
+its DSN): with it, the suites add their rules against the last publish (volume change,
+distribution drift; warnings).
 - ``build_data_docs(context_root=..., data_docs_index=...)``
 
 Suites run on DuckDB through a SQL datasource (``expectations.gx_duckdb``): the work happens in
-DuckDB, the file is opened read-only and every connection is closed when a run ends.
+DuckDB, the file is opened read-only and every connection is closed when a run ends. On the
+shared warehouse they run through GX's PostgreSQL datasource, the work inside PostgreSQL.
 
 Severity: each expectation carries ``meta["severity"]``. ``AuditResult.success`` is False only when
 an ``"error"`` expectation fails (or any expectation could not be evaluated); ``"warning"``
@@ -42,6 +44,7 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 from expectations import gx_duckdb, offline_docs
 from expectations.checkpoints import checkpoint_for
 from expectations.suites import SCHEMAS, get_suite
+from expectations.suites.helpers import sql_dialect
 
 __all__ = [
     "AuditResult",
@@ -123,16 +126,16 @@ class AuditResult:
 
 
 def validate_table(
-    db_path: Path,
+    db_path: Path | str,
     schema: str,
     table: str,
     suite_name: str | None = None,
     *,
     context_root: Path,
     data_docs_index: Path,
-    baseline_db: Path | None = None,
+    baseline_db: Path | str | None = None,
 ) -> AuditResult:
-    """Validate ``schema.table`` of the DuckDB file ``db_path`` against its suite."""
+    """Validate ``schema.table`` of the DuckDB file (or PostgreSQL DSN) ``db_path`` against its suite."""
     [result] = validate_many(
         db_path,
         [TableSpec(schema, table, suite_name)],
@@ -144,13 +147,13 @@ def validate_table(
 
 
 def validate_many(
-    db_path: Path,
+    db_path: Path | str,
     tables: Iterable[TableSpec | tuple[str, str] | tuple[str, str, str | None] | str],
     *,
     context_root: Path,
     data_docs_index: Path,
     run_name: str | None = None,
-    baseline_db: Path | None = None,
+    baseline_db: Path | str | None = None,
 ) -> list[AuditResult]:
     """Validate several tables in one GX checkpoint run; results in the order given.
 
@@ -162,9 +165,10 @@ def validate_many(
         return []
     if len({s.qualified_name for s in specs}) != len(specs):
         raise ValueError("each table may appear only once in a run")
-    db_path = Path(db_path).resolve()
-    if not db_path.exists():
-        raise FileNotFoundError(f"build database not found: {db_path}")
+    if not _on_postgres(db_path):
+        db_path = Path(db_path).resolve()
+        if not db_path.exists():
+            raise FileNotFoundError(f"build database not found: {db_path}")
     run_name = run_name or "audit-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
     with _audit_lock(context_root):
@@ -187,7 +191,7 @@ def validate_many(
 
     results: dict[str, AuditResult] = {}
     for identifier, suite_result in checkpoint_result.run_results.items():
-        spec = _match_spec(specs, suite_result)
+        spec = _match_spec(specs, suite_result, db_path)
         audit = _to_audit_result(db_path, spec, suite_result, index, pages[identifier], run_name)
         audit.statistics["run_seconds_total"] = round(elapsed, 3)
         results[spec.qualified_name] = audit
@@ -251,16 +255,49 @@ def _as_spec(table: TableSpec | tuple | str) -> TableSpec:
     return TableSpec(*table)
 
 
-def _datasource_name(schema: str) -> str:
-    return f"build_duckdb_{schema}"
+def _on_postgres(db: Path | str) -> bool:
+    return isinstance(db, str) and not db.endswith(".duckdb")
 
 
-def _datasource(context: Any, db_path: Path, schema: str) -> gx_duckdb.DuckDBDatasource:
+def _sqlalchemy_url(dsn: str) -> str:
+    """A PostgreSQL DSN (URL or key=value) as the SQLAlchemy URL GX's datasource takes."""
+    from psycopg.conninfo import conninfo_to_dict
+    from sqlalchemy.engine import URL
+
+    parts = conninfo_to_dict(dsn)
+    return URL.create(
+        "postgresql+psycopg2",
+        username=parts.get("user"),
+        password=parts.get("password"),
+        host=parts.get("host"),
+        port=int(parts["port"]) if parts.get("port") else None,
+        database=parts.get("dbname"),
+    ).render_as_string(hide_password=False)
+
+
+def _datasource_name(schema: str, db: Path | str | None = None) -> str:
+    return f"build_{'postgres' if db is not None and _on_postgres(db) else 'duckdb'}_{schema}"
+
+
+def _postgres_datasource(context: Any, dsn: str, schema: str) -> Any:
+    name = _datasource_name(schema, dsn)
+    url = _sqlalchemy_url(dsn)
+    existing = context.data_sources.all().get(name)
+    if existing is not None and str(existing.connection_string) == url:
+        return existing
+    if existing is not None:
+        context.data_sources.delete(name)
+    return context.data_sources.add_postgres(name=name, connection_string=url)
+
+
+def _datasource(context: Any, db_path: Path | str, schema: str) -> Any:
     """The stored datasource for ``schema``, pointed at ``db_path``; its assets are kept.
 
     Replacing a datasource by a new object would drop its assets, and the validation
     definitions stored for them (other tables audited earlier) could no longer be loaded.
     """
+    if _on_postgres(db_path):
+        return _postgres_datasource(context, db_path, schema)
     name = _datasource_name(schema)
     config: dict[str, Any] = {
         "connection_string": gx_duckdb.duckdb_url(str(db_path)),
@@ -280,7 +317,7 @@ def _datasource(context: Any, db_path: Path, schema: str) -> gx_duckdb.DuckDBDat
 
 
 def _validation_definitions(
-    context: Any, db_path: Path, specs: Sequence[TableSpec], baseline_db: Path | None = None
+    context: Any, db_path: Path | str, specs: Sequence[TableSpec], baseline_db: Path | str | None = None
 ) -> list[gx.ValidationDefinition]:
     """Register datasources, assets, suites and validation definitions for ``specs``.
 
@@ -288,10 +325,11 @@ def _validation_definitions(
     would replace the stored object the earlier validation definitions point to.
     """
     datasources = {schema: _datasource(context, db_path, schema) for schema in dict.fromkeys(s.schema for s in specs)}
-    stored_suites = {
-        name: context.suites.add_or_update(get_suite(name, baseline_db=baseline_db))
-        for name in dict.fromkeys(s.suite for s in specs)
-    }
+    with sql_dialect("postgres" if _on_postgres(db_path) else "duckdb"):
+        stored_suites = {
+            name: context.suites.add_or_update(get_suite(name, baseline_db=baseline_db))
+            for name in dict.fromkeys(s.suite for s in specs)
+        }
 
     validation_definitions = []
     for spec in specs:
@@ -299,7 +337,8 @@ def _validation_definitions(
         if spec.table in {asset.name for asset in datasource.assets}:
             asset = datasource.get_asset(spec.table)
         else:
-            asset = datasource.add_table_asset(name=spec.table, table_name=spec.table)
+            extra = {"schema_name": spec.schema} if _on_postgres(db_path) else {}
+            asset = datasource.add_table_asset(name=spec.table, table_name=spec.table, **extra)
         batch_definition_name = "whole_table"
         if batch_definition_name in {bd.name for bd in asset.batch_definitions}:
             batch_definition = asset.get_batch_definition(batch_definition_name)
@@ -317,12 +356,12 @@ def _validation_definitions(
     return validation_definitions
 
 
-def _match_spec(specs: Sequence[TableSpec], suite_result: Any) -> TableSpec:
+def _match_spec(specs: Sequence[TableSpec], suite_result: Any, db: Path | str) -> TableSpec:
     asset_name = (suite_result.meta or {}).get("active_batch_definition", {}).get("data_asset_name")
     datasource = (suite_result.meta or {}).get("active_batch_definition", {}).get("datasource_name")
     for spec in specs:
         if spec.suite == suite_result.suite_name and (
-            asset_name in (None, spec.table) and datasource in (None, _datasource_name(spec.schema))
+            asset_name in (None, spec.table) and datasource in (None, _datasource_name(spec.schema, db))
         ):
             return spec
     raise RuntimeError(f"validation result for suite {suite_result.suite_name!r} matches no table")
@@ -345,7 +384,7 @@ def _raised(result: Any) -> list[str]:
 
 
 def _to_audit_result(
-    db_path: Path,
+    db_path: Path | str,
     spec: TableSpec,
     suite_result: Any,
     index: Path,
@@ -410,11 +449,18 @@ def _to_audit_result(
     )
 
 
-def _sample_rows(db_path: Path, spec: TableSpec, query: str) -> list[dict[str, Any]]:
-    """A few offending rows of an unexpected-rows rule, read directly (read-only) from DuckDB."""
+def _sample_rows(db_path: Path | str, spec: TableSpec, query: str) -> list[dict[str, Any]]:
+    """A few offending rows of an unexpected-rows rule, read directly (read-only) from the warehouse."""
     batch = f'"{spec.schema}"."{spec.table}"'
     try:
         sql = query.format(batch=batch)
+        if _on_postgres(db_path):
+            import psycopg
+
+            with psycopg.connect(db_path) as con, con.cursor() as cursor:
+                cursor.execute(f"select * from ({sql}) as unexpected limit {SAMPLE_SIZE}")
+                columns = [d.name for d in cursor.description]
+                return [{c: _jsonable(v) for c, v in zip(columns, row, strict=True)} for row in cursor.fetchall()]
         with duckdb.connect(str(db_path), read_only=True) as con:
             con.execute(f"SET search_path = '{spec.schema}'")
             cursor = con.execute(f"select * from ({sql}) as unexpected limit {SAMPLE_SIZE}")

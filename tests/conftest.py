@@ -1,10 +1,13 @@
 """Shared fixtures. End-to-end tests share ONE demo pipeline run (session scope)."""
 
+import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
 # One Superset server per test session, shared by the Superset API and browser tests.
@@ -15,9 +18,17 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KWB_FIXTURE = FIXTURES / "cbs_kwb" / "kwb_2022.csv"
 
 
-def mmr(home: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run the real `mmr` CLI against an MMR_HOME, as a user would."""
-    env = {**os.environ, "MMR_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "COLUMNS": "200"}
+def mmr(
+    home: Path, *args: str, check: bool = True, timeout: int = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run the real `mmr` CLI against an MMR_HOME, as a user would (`env`: settings on top)."""
+    env = {
+        **os.environ,
+        "MMR_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),
+        "COLUMNS": "200",
+        **(env or {}),
+    }
     result = subprocess.run(
         [sys.executable, "-m", "dagster_project.cli", *args],
         cwd=PROJECT_ROOT,
@@ -43,6 +54,97 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("mmr_home")
     mmr(home, "run")
     return home
+
+
+ADMIN_DSN = os.environ.get("MMR_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def postgres_reachable(dsn: str = ADMIN_DSN) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(dsn, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@dataclass
+class Pipeline:
+    """A home the whole pipeline ran in, in one warehouse mode, read the way each mode publishes:
+    `serving.duckdb` beside the build file, or schema `published` of the shared PostgreSQL warehouse."""
+
+    home: Path
+    mode: str
+    dsn: str | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        if self.mode == "postgres":
+            return {"MMR_WAREHOUSE": "postgres", "MMR_POSTGRES_DSN": self.dsn}
+        return {}
+
+    def mmr(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        return mmr(self.home, *args, env=self.env, **kwargs)
+
+    def _rows(self, schema: str, query: str) -> list[tuple]:
+        if self.mode == "postgres":
+            import psycopg
+
+            with psycopg.connect(self.dsn) as con:
+                con.execute(f"set search_path = {schema}")
+                return con.execute(query).fetchall()
+        path = self.home / "warehouse" / ("serving.duckdb" if schema == "main" else "build.duckdb")
+        with duckdb.connect(str(path), read_only=True) as con:
+            return con.execute(query).fetchall()
+
+    def published(self, query: str) -> list[tuple]:
+        """Rows of a query on what dashboards read (tables unqualified)."""
+        return self._rows("published" if self.mode == "postgres" else "main", query)
+
+    def warehouse(self, query: str) -> list[tuple]:
+        """Rows of a query on the build warehouse (tables schema-qualified, e.g. `raw.ingestion_log`)."""
+        return self._rows("public", query)
+
+    def published_tables(self) -> set[str]:
+        schema = "published" if self.mode == "postgres" else "main"
+        rows = self.published(f"select table_name from information_schema.tables where table_schema = '{schema}'")
+        return {row[0] for row in rows}
+
+    def served_run(self, previous: bool = False) -> dict | None:
+        """What the published version (or the one kept for a rollback) came from: run id and metadata."""
+        if self.mode == "postgres":
+            from dagster_project.lib.pg_publish import served_metadata
+
+            served = served_metadata(self.dsn, "published_previous" if previous else "published")
+            return {"run_id": served["run_id"], "metadata": served["metadata"]} if served else None
+        path = self.home / "warehouse" / ("serving.previous.duckdb" if previous else "serving.duckdb")
+        if not path.exists():
+            return None
+        with duckdb.connect(str(path), read_only=True) as con:
+            run_id, metadata = con.execute("select run_id, metadata from _publish").fetchone()
+        return {"run_id": run_id, "metadata": json.loads(metadata)}
+
+
+@pytest.fixture(scope="session")
+def shared_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    """The same demo run as `demo_home`, in the shared mode: on a fresh PostgreSQL database."""
+    if not postgres_reachable():
+        pytest.skip(f"no PostgreSQL at {ADMIN_DSN}")
+    from dagster_project.lib.postgres import scratch_database
+
+    with scratch_database(ADMIN_DSN, "mmr_e2e") as dsn:
+        pipeline = Pipeline(tmp_path_factory.mktemp("mmr_home_postgres"), "postgres", dsn)
+        pipeline.mmr("run")
+        yield pipeline
+
+
+@pytest.fixture(scope="session", params=["duckdb", "postgres"])
+def pipeline(request: pytest.FixtureRequest) -> Pipeline:
+    """The demo pipeline in each warehouse mode: end-to-end tests run once per mode, same assertions."""
+    if request.param == "duckdb":
+        return Pipeline(request.getfixturevalue("demo_home"), "duckdb")
+    return request.getfixturevalue("shared_pipeline")
 
 
 CHROMIUM = "/usr/bin/chromium"

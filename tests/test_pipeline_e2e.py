@@ -1,6 +1,9 @@
-"""The whole slice on real components: landed file → Dagster ingest → dbt → GX audit → publish."""
+"""The whole slice on real components: landed file → Dagster ingest → dbt → GX audit → publish.
 
-import json
+Every test runs in both warehouse modes (`pipeline`): the embedded DuckDB default and the shared
+PostgreSQL warehouse, with the same assertions on what each mode publishes.
+"""
+
 import os
 import re
 import socket
@@ -9,20 +12,16 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pandas as pd
+import psycopg
 import pytest
 import requests
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from dagster_project.sources import cbs_kwb
-from tests.conftest import KWB_FIXTURE, mmr
+from tests.conftest import KWB_FIXTURE, Pipeline
 
 pytestmark = pytest.mark.e2e
-
-
-def serving(home: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(home / "warehouse" / "serving.duckdb"), read_only=True)
 
 
 def delivered_kwb(home: Path) -> pd.DataFrame:
@@ -35,34 +34,31 @@ def delivered_kwb(home: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def test_publish_contains_the_serving_tables(demo_home):
-    delivered = delivered_kwb(demo_home)
-    with serving(demo_home) as con:
-        tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
-        assert {"dim_area", "wijk_kerncijfers", "_publish"} <= tables
-        wijken = con.execute("select count(*) from wijk_kerncijfers").fetchone()[0]
-        areas = dict(con.execute("select area_level, count(*) from dim_area group by 1").fetchall())
+def test_publish_contains_the_serving_tables(pipeline: Pipeline):
+    delivered = delivered_kwb(pipeline.home)
+    assert {"dim_area", "wijk_kerncijfers"} <= pipeline.published_tables()
+    assert pipeline.served_run()["metadata"]["periods"]
+    [(wijken,)] = pipeline.published("select count(*) from wijk_kerncijfers")
+    areas = dict(pipeline.published("select area_level, count(*) from dim_area group by 1"))
     assert wijken == (delivered["SoortRegio"] == "Wijk").sum()
     assert areas == {level.lower(): n for level, n in delivered["SoortRegio"].value_counts().items()}
 
 
-def test_published_counts_respect_disclosure_control(demo_home):
-    with serving(demo_home) as con:
-        bad = con.execute(
-            "select count(*) from wijk_kerncijfers where inwoners < 10 or inwoners % 5 <> 0 "
-            "or huishoudens < 10 or huishoudens % 5 <> 0"
-        ).fetchone()[0]
+def test_published_counts_respect_disclosure_control(pipeline: Pipeline):
+    [(bad,)] = pipeline.published(
+        "select count(*) from wijk_kerncijfers where inwoners < 10 or inwoners % 5 <> 0 "
+        "or huishoudens < 10 or huishoudens % 5 <> 0"
+    )
     assert bad == 0
 
 
-def test_published_figures_reconcile_with_the_delivered_files(demo_home):
-    delivered = delivered_kwb(demo_home)
+def test_published_figures_reconcile_with_the_delivered_files(pipeline: Pipeline):
+    delivered = delivered_kwb(pipeline.home)
     wijken = delivered[delivered["SoortRegio"] == "Wijk"].set_index(["WijkenEnBuurten", "year"])["AantalInwoners"]
-    with serving(demo_home) as con:
-        published = {
-            (code, year): n
-            for code, year, n in con.execute("select wijk_code, year, inwoners from wijk_kerncijfers").fetchall()
-        }
+    published = {
+        (code, year): n
+        for code, year, n in pipeline.published("select wijk_code, year, inwoners from wijk_kerncijfers")
+    }
     assert set(published) == set(wijken.index)
     for key, count in wijken.items():
         if count < 10:
@@ -71,19 +67,18 @@ def test_published_figures_reconcile_with_the_delivered_files(demo_home):
             assert abs(published[key] - count) <= 2.5, key
 
 
-def test_ingestion_is_logged(demo_home):
-    files = sorted(p.name for p in (demo_home / "landing" / "cbs_kwb").glob("kwb_*.csv"))
-    with duckdb.connect(str(demo_home / "warehouse" / "build.duckdb"), read_only=True) as con:
-        log = con.execute(
-            "select file_name, status, rows_accepted, rows_read from raw.ingestion_log "
-            "where source = 'cbs_kwb' order by file_name"
-        ).fetchall()
+def test_ingestion_is_logged(pipeline: Pipeline):
+    files = sorted(p.name for p in (pipeline.home / "landing" / "cbs_kwb").glob("kwb_*.csv"))
+    log = pipeline.warehouse(
+        "select file_name, status, rows_accepted, rows_read from raw.ingestion_log "
+        "where source = 'cbs_kwb' order by file_name"
+    )
     assert [row[0] for row in log] == files
     assert all(status == "accepted" and accepted == read > 0 for _, status, accepted, read in log)
 
 
-def test_dagster_recorded_the_run_the_materialisations_and_the_passed_checks(demo_home):
-    instance = DagsterInstance.from_config(str(demo_home / "dagster"))
+def test_dagster_recorded_the_run_the_materialisations_and_the_passed_checks(pipeline: Pipeline):
+    instance = DagsterInstance.from_config(str(pipeline.home / "dagster"))
     runs = instance.get_runs()
     assert runs and runs[0].job_name == "mmr_job" and runs[0].is_success
     checks = instance.get_records_for_run(
@@ -95,14 +90,14 @@ def test_dagster_recorded_the_run_the_materialisations_and_the_passed_checks(dem
     assert instance.get_latest_materialization_event(AssetKey(["publish", "serving_database"]))
 
 
-def test_data_docs_show_the_last_validation(demo_home):
-    index = demo_home / "gx" / "data_docs" / "index.html"
+def test_data_docs_show_the_last_validation(pipeline: Pipeline):
+    index = pipeline.home / "gx" / "data_docs" / "index.html"
     assert index.exists()
     assert "dim_area" in index.read_text()
 
 
-def test_status_shows_the_last_publish(demo_home):
-    out = mmr(demo_home, "status").stdout
+def test_status_shows_the_last_publish(pipeline: Pipeline):
+    out = pipeline.mmr("status").stdout
     assert "Last good publish" in out
     assert "Ingestion per source" in out
     for source in ("cbs_kwb", "gemeente_jeugd", "gemeente_wmo", "gemeente_participatie"):
@@ -115,9 +110,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_dagster_ui_shows_the_assets_and_the_passed_check(demo_home):
+def test_dagster_ui_shows_the_assets_and_the_passed_check(pipeline: Pipeline):
     port = _free_port()
-    env = {**os.environ, "MMR_HOME": str(demo_home), "DAGSTER_HOME": str(demo_home / "dagster")}
+    home = pipeline.home
+    env = {**os.environ, "MMR_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), **pipeline.env}
     webserver = Path(sys.executable).parent / "dagster-webserver"
     process = subprocess.Popen(
         [str(webserver), "-h", "127.0.0.1", "-p", str(port), "-m", "dagster_project.definitions"],
@@ -149,51 +145,49 @@ def test_dagster_ui_shows_the_assets_and_the_passed_check(demo_home):
         process.wait(timeout=30)
 
 
-def test_second_run_is_idempotent_and_republishes(demo_home):
-    with serving(demo_home) as con:
-        before = json.loads(con.execute("select metadata from _publish").fetchone()[0])
-        rows_before = con.execute("select count(*) from wijk_kerncijfers").fetchone()[0]
-    with duckdb.connect(str(demo_home / "warehouse" / "build.duckdb"), read_only=True) as con:
-        batches_before = con.execute("select count(*) from raw.ingestion_log").fetchone()[0]
-    result = mmr(demo_home, "run", "--no-demo")
+def test_second_run_is_idempotent_and_republishes(pipeline: Pipeline):
+    before = pipeline.served_run()["metadata"]
+    [(rows_before,)] = pipeline.published("select count(*) from wijk_kerncijfers")
+    [(batches_before,)] = pipeline.warehouse("select count(*) from raw.ingestion_log")
+    result = pipeline.mmr("run", "--no-demo")
     assert "Published" in result.stdout
-    with serving(demo_home) as con:
-        after = json.loads(con.execute("select metadata from _publish").fetchone()[0])
-        rows_after = con.execute("select count(*) from wijk_kerncijfers").fetchone()[0]
+    after = pipeline.served_run()["metadata"]
     assert after["dagster_run_id"] != before["dagster_run_id"]
-    assert rows_after == rows_before
-    with duckdb.connect(str(demo_home / "warehouse" / "build.duckdb"), read_only=True) as con:
-        assert con.execute("select count(*) from raw.ingestion_log").fetchone()[0] == batches_before
-    assert (demo_home / "warehouse" / "serving.previous.duckdb").exists()
+    assert pipeline.published("select count(*) from wijk_kerncijfers") == [(rows_before,)]
+    assert pipeline.warehouse("select count(*) from raw.ingestion_log") == [(batches_before,)]
+    assert pipeline.served_run(previous=True)["metadata"]["dagster_run_id"] == before["dagster_run_id"]
 
 
-def test_a_bad_delivery_is_quarantined_and_the_publish_goes_on(demo_home):
-    with serving(demo_home) as con:
-        rows_before = con.execute("select count(*) from wijk_kerncijfers").fetchone()[0]
+def test_a_bad_delivery_is_quarantined_and_the_publish_goes_on(pipeline: Pipeline):
+    home = pipeline.home
+    rows_before = pipeline.published("select count(*) from wijk_kerncijfers")
     bad = KWB_FIXTURE.read_text().replace(";", ",")
-    (demo_home / "landing" / "cbs_kwb" / "kwb_2030.csv").write_text(bad)
-    result = mmr(demo_home, "run", "--no-demo")
+    (home / "landing" / "cbs_kwb" / "kwb_2030.csv").write_text(bad)
+    result = pipeline.mmr("run", "--no-demo")
     assert "Published" in result.stdout
-    reasons = list((demo_home / "quarantine" / "cbs_kwb").glob("kwb_2030-*/reasons.csv"))
+    reasons = list((home / "quarantine" / "cbs_kwb").glob("kwb_2030-*/reasons.csv"))
     assert reasons and "delimiter" in reasons[0].read_text()
-    with serving(demo_home) as con:
-        assert con.execute("select count(*) from wijk_kerncijfers").fetchone()[0] == rows_before
-    (demo_home / "landing" / "cbs_kwb" / "kwb_2030.csv").unlink()
+    assert pipeline.published("select count(*) from wijk_kerncijfers") == rows_before
+    assert pipeline.warehouse("select status from raw.ingestion_log where file_name = 'kwb_2030.csv'") == [
+        ("rejected",)
+    ]
+    (home / "landing" / "cbs_kwb" / "kwb_2030.csv").unlink()
 
 
-def test_rollback_restores_the_previous_publish(demo_home):
-    current = (demo_home / "warehouse" / "serving.duckdb").read_bytes()
-    previous = (demo_home / "warehouse" / "serving.previous.duckdb").read_bytes()
-    mmr(demo_home, "rollback")
-    assert (demo_home / "warehouse" / "serving.duckdb").read_bytes() == previous
-    mmr(demo_home, "rollback")
-    assert (demo_home / "warehouse" / "serving.duckdb").read_bytes() == current
+def test_rollback_restores_the_previous_publish(pipeline: Pipeline):
+    current, previous = pipeline.served_run(), pipeline.served_run(previous=True)
+    assert current["run_id"] != previous["run_id"]
+    pipeline.mmr("rollback")
+    assert pipeline.served_run()["run_id"] == previous["run_id"]
+    assert pipeline.served_run(previous=True)["run_id"] == current["run_id"]
+    pipeline.mmr("rollback")
+    assert pipeline.served_run()["run_id"] == current["run_id"]
 
 
 @pytest.mark.browser
-def test_data_docs_open_in_a_browser_with_the_last_validations(demo_home, browser):
+def test_data_docs_open_in_a_browser_with_the_last_validations(pipeline: Pipeline, browser):
     """Offline, as on a closed municipal network: only local files load."""
-    docs = demo_home / "gx" / "data_docs"
+    docs = pipeline.home / "gx" / "data_docs"
     page = browser.new_page()
     page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
     page.goto((docs / "index.html").as_uri())
@@ -208,3 +202,26 @@ def test_data_docs_open_in_a_browser_with_the_last_validations(demo_home, browse
         assert f"Expectation Suite: {suite}" in text
         assert re.search(r"Status:\s*Succeeded", text), "the last validation did not succeed"
     page.close()
+
+
+@pytest.mark.postgres
+def test_a_gemeente_role_reads_only_its_own_rows_of_every_published_table(shared_pipeline: Pipeline):
+    """Row-level security on the shared warehouse, over everything the pipeline published."""
+    with psycopg.connect(shared_pipeline.dsn, autocommit=True) as con:
+        tables = [r[0] for r in con.execute("select tablename from pg_tables where schemaname = 'published'")]
+        gemeenten = [r[0] for r in con.execute("select distinct gemeente_code from published.dim_area order by 1")]
+        assert len(tables) >= 10 and len(gemeenten) >= 10
+        for gemeente in gemeenten[:3]:
+            con.execute(f"set role gemeente_{gemeente.lower()}")
+            for table in tables:
+                seen = {r[0] for r in con.execute(f"select distinct gemeente_code from published.{table}")}
+                assert seen <= {gemeente}, (gemeente, table, seen)
+            assert con.execute("select count(*) from published.dim_area").fetchone()[0] > 0
+            for build_table in ("serving.dim_area", "raw.gemeente_jeugd"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    con.execute(f"select count(*) from {build_table}")
+            con.execute("reset role")
+        con.execute("set role regio")
+        seen = {r[0] for r in con.execute("select distinct gemeente_code from published.dim_area")}
+        con.execute("reset role")
+    assert seen == set(gemeenten)

@@ -137,7 +137,7 @@ episodes as (
 new_trajectories as (
     select reference_wijk_code, date_trunc('month', start_date) as month, count(*) as n
     from episodes
-    where previous_end is null or previous_end < start_date - interval 365 day
+    where previous_end is null or previous_end < start_date - interval '365 days'
     group by 1, 2
 ),
 grid as (

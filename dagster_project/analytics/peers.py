@@ -53,12 +53,12 @@ use_by_area as (
         domain, count(distinct client_key) as clients, sum(cost) as cost
     from marts_core.fct_client_month
     where wijk_code is not null
-    group by all
+    group by 1, 2, 3, 4
     union all
     select 'gemeente', gemeente_code, cast(extract(year from month) as integer), domain,
         count(distinct client_key), sum(cost)
     from marts_core.fct_client_month
-    group by all
+    group by 1, 2, 3, 4
 ),
 use_wide as (
     select
@@ -69,7 +69,7 @@ use_wide as (
         sum(clients) as clients,
         sum(cost) as cost
     from use_by_area
-    group by all
+    group by 1, 2, 3
 ),
 resilience as (
     select 'wijk' as area_level, wijk_code as area_code, year, veerkracht_index
@@ -110,7 +110,7 @@ from (
         participatie * 1000.0 / inwoners, participatie from wide
     union all select area_level, area_code, gemeente_code, year, 'kosten_sociaal_domein_per_inwoner',
         cost / inwoners, clients from wide
-)
+) as indicators
 where waarde is not null
 order by area_level, area_code, year, indicator
 """

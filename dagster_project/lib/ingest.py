@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from dagster_project.lib import warehouse
+from dagster_project.lib import postgres, warehouse
 from dagster_project.lib.pseudonymise import (
     PSEUDONYM_LENGTH,
     birth_year,
@@ -1035,6 +1035,7 @@ def _write_chunk(
             "status": "accepted",
             "rows": entry["rows_accepted"],
             "rejected": entry["rows_rejected"],
+            "period": d.batch.period,
         }
         for d, entry in zip(deliveries, log, strict=True)
     ]
@@ -1168,7 +1169,13 @@ def _ingest_one(spec: SourceSpec, path: Path, con: duckdb.DuckDBPyConnection, se
         status="accepted" if not rejected else "partial",
         message=f"{rejected} rows quarantined" if rejected else "",
     )
-    return {"file": path.name, "status": "accepted", "rows": len(accepted), "rejected": rejected}
+    return {
+        "file": path.name,
+        "status": "accepted",
+        "rows": len(accepted),
+        "rejected": rejected,
+        "period": batch.period,
+    }
 
 
 def ingest_file(spec: SourceSpec, path: Path, con: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
@@ -1255,10 +1262,16 @@ def ingest_source(
         by_spec[spec.asset_key].append(path)
     stats: dict[tuple[str, ...], dict[str, int | float]] = {}
     with warehouse.connect(settings) as con:
+        logged = warehouse.log_position(con)
         for spec in specs:
             started, cpu = time.perf_counter(), time.process_time()
             results = ingest_files(spec, by_spec[spec.asset_key], con, settings, log)
             ensure_raw_table(spec, con, settings)
+            if settings.warehouse == "postgres":
+                periods = {r["period"] for r in results if r["status"] == "accepted"}
+                shared = postgres.sync_raw_periods(con, settings.require_postgres_dsn(), spec.table, periods)
+                if log and periods:
+                    log(f"{spec.source}: {shared:,} rows of {len(periods)} periods written to the shared warehouse")
             stats[spec.asset_key] = {
                 "files": len(results),
                 "rejected_files": sum(r["status"] == "rejected" for r in results),
@@ -1268,6 +1281,8 @@ def ingest_source(
                 "seconds": round(time.perf_counter() - started, 3),
                 "cpu_seconds": round(time.process_time() - cpu, 3),
             }
+        if settings.warehouse == "postgres":
+            postgres.append_rows(settings.require_postgres_dsn(), "raw.ingestion_log", warehouse.log_since(con, logged))
     return stats
 
 

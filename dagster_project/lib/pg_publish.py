@@ -12,6 +12,7 @@ in `mmr_access.role_gemeente`; a policy on every published table lets a role see
 list is itself under row-level security: a role sees only its own grants.
 """
 
+import json
 from collections.abc import Iterable, Mapping
 
 import psycopg
@@ -76,8 +77,14 @@ def _columns(con: psycopg.Connection, schema: str, table: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def publish(dsn: str, build_schema: str = "serving", published_schema: str = "published") -> list[str]:
-    """Swap a secured copy of every table of `build_schema` in as `published_schema`; returns the tables."""
+def publish(
+    dsn: str, build_schema: str = "serving", published_schema: str = "published", metadata: dict | None = None
+) -> list[str]:
+    """Swap a secured copy of every table of `build_schema` in as `published_schema`; returns the tables.
+
+    `metadata` (which run, which periods, the audit) travels with the version as the comment on
+    its schema, so what is served and what it came from are swapped together.
+    """
     staged, previous = f"{published_schema}_next", f"{published_schema}_previous"
     ident = sql.Identifier
     with psycopg.connect(dsn, autocommit=False) as con:
@@ -101,6 +108,8 @@ def publish(dsn: str, build_schema: str = "serving", published_schema: str = "pu
                     "create policy gemeente_rows on {} for select using ({} in (select gemeente_code from {}))"
                 ).format(target, ident(RLS_KEY), sql.Identifier(ACCESS_SCHEMA, "role_gemeente"))
             )
+        if metadata is not None:
+            con.execute(sql.SQL("comment on schema {} is {}").format(ident(staged), sql.Literal(json.dumps(metadata))))
         for role in roles:
             con.execute(sql.SQL("grant usage on schema {} to {}").format(ident(staged), ident(role)))
             con.execute(sql.SQL("grant select on all tables in schema {} to {}").format(ident(staged), ident(role)))
@@ -109,6 +118,15 @@ def publish(dsn: str, build_schema: str = "serving", published_schema: str = "pu
             con.execute(sql.SQL("alter schema {} rename to {}").format(ident(published_schema), ident(previous)))
         con.execute(sql.SQL("alter schema {} rename to {}").format(ident(staged), ident(published_schema)))
     return tables
+
+
+def served_metadata(dsn: str, published_schema: str = "published") -> dict | None:
+    """The metadata of the version published now (see `publish`), or None when nothing is."""
+    with psycopg.connect(dsn) as con:
+        row = con.execute(
+            "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = %s", [published_schema]
+        ).fetchone()
+    return json.loads(row[0]) if row and row[0] else None
 
 
 def rollback(dsn: str, published_schema: str = "published") -> None:

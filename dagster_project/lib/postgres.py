@@ -14,22 +14,29 @@ import re
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.types.numeric import FloatLoader
 
 from dagster_project.settings import PROJECT_ROOT
 
 DBT_DIR = PROJECT_ROOT / "dbt"
 RAW_SCHEMA = "raw"
 PERIOD_COLUMN = "_period"
+#: A raw table is partitioned by the gemeente its periods belong to (`GM0363:2024-01`).
+TENANT_KEY = sql.SQL("(split_part(_period, ':', 1))")
+TENANT = re.compile(r"GM\d{4}")
+REGIONAL_PARTITION = "regio"
 BATCH_ROWS = 200_000
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 
@@ -108,11 +115,62 @@ def _normalised(kind: str) -> str:
     return {"timestamp without time zone": "timestamp", "timestamp with time zone": "timestamptz"}.get(kind, kind)
 
 
-def _create(cur: psycopg.Cursor, target: sql.Composed, columns: dict[str, str]) -> None:
+def tenant_of(period: str) -> str | None:
+    """The gemeente a period belongs to (`GM0363:2024-01` → GM0363); None for regional periods."""
+    head = period.split(":", 1)[0]
+    return head if TENANT.fullmatch(head) else None
+
+
+def partition_of(name: str, tenant: str | None) -> str:
+    """The partition of raw table `name` holding one gemeente's deliveries, or the regional one."""
+    return f"{name}__{tenant.lower() if tenant else REGIONAL_PARTITION}"
+
+
+def _lock(cur: psycopg.Cursor, *names: str) -> None:
+    """Serialise writers of the same table or partition until the transaction ends (sorted: no deadlock)."""
+    for name in sorted(set(names)):
+        cur.execute("select pg_advisory_xact_lock(hashtext(%s))", [f"mmr:{name}"])
+
+
+def _create(cur: psycopg.Cursor, schema: str, name: str, columns: dict[str, str]) -> None:
+    """A raw table; with a `_period` column it is partitioned per gemeente (DESIGN §3: each
+    gemeente's deliveries in a partition of their own), regional periods in a default partition."""
     definition = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in columns.items()
+        sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL(kind)) for column, kind in columns.items()
     )
-    cur.execute(sql.SQL("create table {} ({})").format(target, definition))
+    target = sql.Identifier(schema, name)
+    if PERIOD_COLUMN not in columns:
+        cur.execute(sql.SQL("create table {} ({})").format(target, definition))
+        return
+    cur.execute(sql.SQL("create table {} ({}) partition by list ({})").format(target, definition, TENANT_KEY))
+    regional = sql.Identifier(schema, partition_of(name, None))
+    cur.execute(sql.SQL("create table {} partition of {} default").format(regional, target))
+
+
+def _ensure_partitions(cur: psycopg.Cursor, schema: str, name: str, tenants: Iterable[str | None]) -> None:
+    for tenant in sorted(t for t in set(tenants) if t):
+        cur.execute(
+            sql.SQL("create table if not exists {} partition of {} for values in ({})").format(
+                sql.Identifier(schema, partition_of(name, tenant)), sql.Identifier(schema, name), sql.Literal(tenant)
+            )
+        )
+
+
+def _ensure_table(cur: psycopg.Cursor, schema: str, name: str, columns: dict[str, str]) -> dict[str, str]:
+    """Create the table, or add the columns it lacks; returns the columns it had (empty if new)."""
+    cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+    existing = {column: _normalised(kind) for column, kind in _existing_columns(cur, schema, name).items()}
+    if not existing:
+        _create(cur, schema, name, columns)
+        return existing
+    for column, kind in columns.items():
+        if column not in existing:
+            cur.execute(
+                sql.SQL("alter table {} add column {} {}").format(
+                    sql.Identifier(schema, name), sql.Identifier(column), sql.SQL(kind)
+                )
+            )
+    return existing
 
 
 def _copy(cur: psycopg.Cursor, target: sql.Composed, reader: pa.RecordBatchReader) -> int:
@@ -130,43 +188,127 @@ def _copy(cur: psycopg.Cursor, target: sql.Composed, reader: pa.RecordBatchReade
     return rows
 
 
+def _has_period(data: ArrowLike) -> bool:
+    names = data.columns if isinstance(data, duckdb.DuckDBPyRelation) else data.schema.names
+    return PERIOD_COLUMN in names
+
+
+def _periods_in(data: ArrowLike) -> set[str]:
+    if isinstance(data, duckdb.DuckDBPyRelation):
+        return {row[0] for row in data.unique(PERIOD_COLUMN).fetchall() if row[0] is not None}
+    if isinstance(data, pa.Table | pa.RecordBatch):
+        return {p for p in pc.unique(data.column(PERIOD_COLUMN)).to_pylist() if p is not None}
+    raise TypeError("a whole partitioned raw table is written from an Arrow table or a DuckDB relation")
+
+
 def write_raw_table(dsn: str, table: str, data: ArrowLike, period: str | None = None) -> int:
     """Write rows into a raw table on PostgreSQL with COPY; returns the number of rows written.
 
     `table` is `name` (schema `raw`) or `schema.name`. With `period`, only the rows whose
     `_period` equals it are replaced (a corrected re-delivery supersedes its period, other periods
     stay) and columns new in this delivery are added; without, the whole table is replaced. The
-    table is created from the Arrow schema when it does not exist. One transaction, ending with
-    fresh planner statistics (dbt's joins on the raw layer are planned from them).
+    table is created from the Arrow schema when it does not exist, partitioned per gemeente when
+    it has a `_period`. One transaction, ending with fresh planner statistics (dbt's joins on the
+    raw layer are planned from them).
     """
+    periods = {period} if period is not None else _periods_in(data) if _has_period(data) else set()
     reader = _reader(data)
     columns = {field.name: postgres_type(field) for field in reader.schema}
     if period is not None and PERIOD_COLUMN not in columns:
         raise ValueError(f"{table}: a period write needs a {PERIOD_COLUMN} column in the rows")
     schema, name = _qualified(table)
     target = sql.Identifier(schema, name)
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-        existing = {column: _normalised(kind) for column, kind in _existing_columns(cur, schema, name).items()}
-        if not existing:
-            _create(cur, target, columns)
-        elif period is None:
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction(), conn.cursor() as cur:
+        _lock(cur, f"{schema}.{name}")
+        existing = _ensure_table(cur, schema, name, columns)
+        if period is None and existing:
             if existing == columns:
                 cur.execute(sql.SQL("truncate table {}").format(target))
             else:
                 # a different shape: views on the table (dbt staging) go with it; dbt recreates them
                 cur.execute(sql.SQL("drop table {} cascade").format(target))
-                _create(cur, target, columns)
-        else:
-            for column, kind in columns.items():
-                if column not in existing:
-                    cur.execute(
-                        sql.SQL("alter table {} add column {} {}").format(target, sql.Identifier(column), sql.SQL(kind))
-                    )
+                _create(cur, schema, name, columns)
+        elif period is not None:
             cur.execute(sql.SQL("delete from {} where {} = %s").format(target, sql.Identifier(PERIOD_COLUMN)), [period])
+        if PERIOD_COLUMN in columns:
+            _ensure_partitions(cur, schema, name, map(tenant_of, periods))
         rows = _copy(cur, target, reader)
         cur.execute(sql.SQL("analyze {}").format(target))
         return rows
+
+
+def sync_raw_periods(con: duckdb.DuckDBPyConnection, dsn: str, table: str, periods: Iterable[str]) -> int:
+    """Replace `periods` of `raw.<table>` on PostgreSQL with the local raw table's rows of them.
+
+    How ingestion writes the shared warehouse: the contract is checked in the local (embedded)
+    engine, then each gemeente's periods are copied straight into that gemeente's partition, so
+    PostgreSQL itself refuses a row of another gemeente, and a run replaces only the periods it
+    ingested. Writers of one partition wait for each other; gemeenten write side by side. Without
+    periods the table is only created (typed, empty) or given the columns it lacks.
+    """
+    schema, name = RAW_SCHEMA, table
+    local = con.table(f"{RAW_SCHEMA}.{table}")
+    columns = {field.name: postgres_type(field) for field in local.limit(0).arrow().schema}
+    by_tenant: dict[str | None, list[str]] = {}
+    for period in sorted(set(periods)):
+        by_tenant.setdefault(tenant_of(period), []).append(period)
+    partitioned = PERIOD_COLUMN in columns
+    rows = 0
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
+        with conn.transaction():
+            _lock(cur, f"{schema}.{name}")
+            _ensure_table(cur, schema, name, columns)
+            if partitioned:
+                _ensure_partitions(cur, schema, name, by_tenant)
+        if not by_tenant:
+            return 0
+        if not partitioned:
+            raise ValueError(f"raw.{table} has no {PERIOD_COLUMN} column: its periods cannot be replaced")
+        with conn.transaction():
+            parts = {tenant: partition_of(name, tenant) for tenant in by_tenant}
+            _lock(cur, *(f"{schema}.{part}" for part in parts.values()))
+            for tenant, listed in by_tenant.items():
+                target = sql.Identifier(schema, parts[tenant])
+                cur.execute(
+                    sql.SQL("delete from {} where {} = any(%s)").format(target, sql.Identifier(PERIOD_COLUMN)),
+                    [listed],
+                )
+                quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in listed)
+                relation = con.sql(f"select * from {RAW_SCHEMA}.{table} where {PERIOD_COLUMN} in ({quoted})")
+                rows += _copy(cur, target, _reader(relation))
+                cur.execute(sql.SQL("analyze {}").format(target))
+    return rows
+
+
+def append_rows(dsn: str, table: str, data: ArrowLike) -> int:
+    """Add rows to a table (created from their schema when missing), e.g. a log; returns the rows added."""
+    reader = _reader(data)
+    schema, name = _qualified(table)
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction(), conn.cursor() as cur:
+        _lock(cur, f"{schema}.{name}")
+        _ensure_table(cur, schema, name, {field.name: postgres_type(field) for field in reader.schema})
+        return _copy(cur, sql.Identifier(schema, name), reader)
+
+
+_NUMERIC_OIDS = {20, 21, 23, 700, 701, 1700}  # int8, int2, int4, float4, float8, numeric
+_TEMPORAL_OIDS = {1082, 1114, 1184}  # date, timestamp, timestamptz
+
+
+def read_frame(dsn: str, query: str, params: Sequence | None = None) -> pd.DataFrame:
+    """A query's result as a DataFrame typed as DuckDB's `.df()` gives it: numbers numeric (decimals
+    as floats, integers with nulls as floats), dates and timestamps as datetimes."""
+    with psycopg.connect(dsn) as conn:
+        conn.adapters.register_loader("numeric", FloatLoader)
+        with conn.cursor() as cur:
+            cur.execute(query, params)
+            description = cur.description
+            frame = pd.DataFrame.from_records(cur.fetchall(), columns=[c.name for c in description])
+    for column in description:
+        if column.type_code in _NUMERIC_OIDS:
+            frame[column.name] = pd.to_numeric(frame[column.name])
+        elif column.type_code in _TEMPORAL_OIDS:
+            frame[column.name] = pd.to_datetime(frame[column.name])
+    return frame
 
 
 def schema_tables(con: duckdb.DuckDBPyConnection, schema: str = RAW_SCHEMA) -> list[str]:

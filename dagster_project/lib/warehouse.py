@@ -134,3 +134,12 @@ def periods_of(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
 def count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
     schema, name = table.split(".")
     return int(con.execute(f"select count(*) from {table}").fetchone()[0]) if table_exists(con, schema, name) else 0
+
+
+def log_position(con: duckdb.DuckDBPyConnection) -> int:
+    """Where the ingestion log ends now (it is only appended to): rows after it are this run's."""
+    return int(con.execute("select coalesce(max(rowid), -1) from raw.ingestion_log").fetchone()[0])
+
+
+def log_since(con: duckdb.DuckDBPyConnection, position: int) -> duckdb.DuckDBPyRelation:
+    return con.sql(f"select * from raw.ingestion_log where rowid > {int(position)} order by rowid")

@@ -7,18 +7,23 @@ argument, ``meta["column"]`` and ``meta["rule"]`` so an audit failure names what
 Rules GX cannot express on DuckDB natively are written as ``UnexpectedRowsExpectation`` queries
 that run inside DuckDB: ``{batch}`` is the table under audit. GX substitutes it as an already
 aliased subquery (``(SELECT ...) AS subselect``), so never alias it again: name it in a CTE
-(``with b as (select * from {batch}) ...``). GX formats the query with ``str.format``, so a
-literal brace in SQL must be doubled (``sql_literal`` does this).
+(``with b as (select * from {batch}) ...``). A query with a join is the exception: there GX
+leaves ``{batch}`` unaliased, and PostgreSQL needs one (``select * from {batch} as batch_rows``).
+GX formats the query with ``str.format``, so a literal brace in SQL must be doubled
+(``sql_literal`` does this).
 
 GX's ``expect_column_values_to_match_regex`` has no DuckDB dialect (it reports "Regex is not
 supported for dialect duckdb"), so ``regex`` uses DuckDB's ``regexp_matches`` (search semantics,
-like GX's: anchor the pattern with ``^...$`` for a full match).
+like GX's: anchor the pattern with ``^...$`` for a full match), or PostgreSQL's ``~`` when suites
+are built for the shared warehouse (``sql_dialect("postgres")``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -37,12 +42,34 @@ WARNING: Severity = "warning"
 DISCLOSURE_THRESHOLD = 10
 ROUNDING_BASE = 5
 
+#: Where the shared PostgreSQL warehouse publishes (``dagster_project.lib.pg_publish``).
+PUBLISHED_SCHEMA = "published"
+
 #: Where the area dimension lives in the build database.
 DIM_AREA = "marts_core.dim_area"
 
 #: Change against the last published run that is still "normal" (a fraction, both directions).
 VOLUME_TOLERANCE = 0.2
 DRIFT_TOLERANCE = 0.1
+
+
+_DIALECT: ContextVar[str] = ContextVar("sql_dialect", default="duckdb")
+
+
+@contextmanager
+def sql_dialect(dialect: Literal["duckdb", "postgres"]) -> Iterator[None]:
+    """Build suites for the warehouse they will run on (the few rules whose SQL differs)."""
+    token = _DIALECT.set(dialect)
+    try:
+        yield
+    finally:
+        _DIALECT.reset(token)
+
+
+def _matches_sql(value: str, pattern: str) -> str:
+    if _DIALECT.get() == "postgres":
+        return f"{value} ~ {sql_literal(pattern)}"
+    return f"regexp_matches({value}, {sql_literal(pattern)})"
 
 
 def _meta(severity: Severity, **extra: Any) -> dict[str, Any]:
@@ -160,6 +187,12 @@ def unexpected_rows(
     return _with_severity(expectation, severity, rule=rule, column=column)
 
 
+def not_multiple_of(value: str, base: int) -> str:
+    """SQL: `value` is not a multiple of `base`, for integers and doubles on DuckDB and PostgreSQL
+    (PostgreSQL has no `%` for double precision)."""
+    return f"{value} <> round({value} / {int(base)}.0) * {int(base)}"
+
+
 def regex(
     column: str,
     pattern: str,
@@ -169,7 +202,7 @@ def regex(
 ) -> gxe.Expectation:
     """Non-null values of ``column`` match ``pattern`` (optionally only rows satisfying ``where``)."""
     value = f"cast({ident(column)} as varchar)"
-    condition = f"{ident(column)} is not null and not regexp_matches({value}, {sql_literal(pattern)})"
+    condition = f"{ident(column)} is not null and not {_matches_sql(value, pattern)}"
     if where:
         condition = f"({where}) and {condition}"
     return unexpected_rows(
@@ -203,7 +236,7 @@ def disclosure_counts(
         expectations.append(
             unexpected_rows(
                 f"select * from {{batch}} where {ident(column)} is not null"
-                f" and {ident(column)} % {int(rounding_base)} <> 0",
+                f" and {not_multiple_of(ident(column), rounding_base)}",
                 rule="disclosure_rounding",
                 column=column,
                 description=f"`{column}` is rounded to a multiple of {rounding_base}",
@@ -228,7 +261,8 @@ def area_in_dim_area(
     if year_column:
         on += f" and a.year = b.{ident(year_column)}"
     return unexpected_rows(
-        f"with b as (select * from {{batch}})"
+        # a query with a join gets the batch unaliased: name it (PostgreSQL requires it)
+        f"with b as (select * from {{batch}} as batch_rows)"
         f" select b.* from b left join {dim_area} as a on {on}"
         f" where b.{ident(column)} is not null and a.area_code is null",
         rule="area_in_dim_area",
@@ -273,12 +307,17 @@ class PublishedProfile:
     means: dict[str, float | None] = field(default_factory=dict)
 
 
-def published_profile(serving_db: Path | None, table: str, mean_columns: Sequence[str] = ()) -> PublishedProfile | None:
+def published_profile(
+    serving_db: Path | str | None, table: str, mean_columns: Sequence[str] = ()
+) -> PublishedProfile | None:
     """Profile ``table`` in the published serving database (opened read-only), or None.
 
     None when nothing is published yet or the table (or a column) is not in it: a first publish
-    has nothing to compare with. Published tables live in the file's ``main`` schema.
+    has nothing to compare with. Published tables live in the file's ``main`` schema; given a
+    PostgreSQL DSN instead of a file, in the shared warehouse's ``published`` schema.
     """
+    if isinstance(serving_db, str):
+        return _published_profile_postgres(serving_db, table, mean_columns)
     if serving_db is None or not Path(serving_db).exists():
         return None
     try:
@@ -289,6 +328,20 @@ def published_profile(serving_db: Path | None, table: str, mean_columns: Sequenc
                 for column in mean_columns
             }
     except duckdb.Error:
+        return None
+    return PublishedProfile(table=table, rows=int(rows), means={k: _float(v) for k, v in means.items()})
+
+
+def _published_profile_postgres(dsn: str, table: str, mean_columns: Sequence[str]) -> PublishedProfile | None:
+    """The same profile of `published.<table>` on the shared warehouse (DSN), or None."""
+    import psycopg
+
+    relation = f"{PUBLISHED_SCHEMA}.{ident(table)}"
+    try:
+        with psycopg.connect(dsn) as con:
+            rows = con.execute(f"select count(*) from {relation}").fetchone()[0]
+            means = {c: con.execute(f"select avg({ident(c)}) from {relation}").fetchone()[0] for c in mean_columns}
+    except psycopg.Error:
         return None
     return PublishedProfile(table=table, rows=int(rows), means={k: _float(v) for k, v in means.items()})
 

@@ -50,7 +50,7 @@ def _published_count(contract: ServingContract, column: str, where: str) -> obje
     c = h.ident(column)
     return h.unexpected_rows(
         f"select * from {{batch}} where ({where}) and {c} is not null"
-        f" and ({c} < {int(contract.threshold)} or {c} % {int(contract.rounding_base)} <> 0)",
+        f" and ({c} < {int(contract.threshold)} or {h.not_multiple_of(c, contract.rounding_base)})",
         rule="disclosure_count",
         column=column,
         description=f"`{column}` is suppressed, or at least {contract.threshold} and a multiple of "
