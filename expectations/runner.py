@@ -259,29 +259,15 @@ def _on_postgres(db: Path | str) -> bool:
     return isinstance(db, str) and not db.endswith(".duckdb")
 
 
-def _sqlalchemy_url(dsn: str) -> str:
-    """A PostgreSQL DSN (URL or key=value) as the SQLAlchemy URL GX's datasource takes."""
-    from psycopg.conninfo import conninfo_to_dict
-    from sqlalchemy.engine import URL
-
-    parts = conninfo_to_dict(dsn)
-    return URL.create(
-        "postgresql+psycopg2",
-        username=parts.get("user"),
-        password=parts.get("password"),
-        host=parts.get("host"),
-        port=int(parts["port"]) if parts.get("port") else None,
-        database=parts.get("dbname"),
-    ).render_as_string(hide_password=False)
-
-
 def _datasource_name(schema: str, db: Path | str | None = None) -> str:
     return f"build_{'postgres' if db is not None and _on_postgres(db) else 'duckdb'}_{schema}"
 
 
 def _postgres_datasource(context: Any, dsn: str, schema: str) -> Any:
     name = _datasource_name(schema, dsn)
-    url = _sqlalchemy_url(dsn)
+    from dagster_project.lib.postgres import sqlalchemy_url
+
+    url = sqlalchemy_url(dsn)
     existing = context.data_sources.all().get(name)
     if existing is not None and str(existing.connection_string) == url:
         return existing

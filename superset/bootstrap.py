@@ -43,6 +43,8 @@ import yaml
 HERE = Path(__file__).resolve().parent
 ASSETS_DIR = HERE / "assets"
 SERVING_DB_PLACEHOLDER = "${MMR_SERVING_DB}"
+#: Where the shared PostgreSQL warehouse publishes (dagster_project.lib.pg_publish).
+PUBLISHED_SCHEMA = "published"
 ADMIN_USERNAME = "admin"
 DATABASE_NAME = "MMR serving"
 REGION_ROLE = "regio"
@@ -72,13 +74,29 @@ def say(message: str) -> None:
 # --- assets on disk (no Superset imports needed) -------------------------------------------------
 
 
+def serving_uri() -> str | None:
+    """The shared warehouse's published schema (`MMR_SERVING_URI`, set in the shared mode), or None."""
+    return os.environ.get("MMR_SERVING_URI") or None
+
+
 def render_assets(source: Path, target: Path, serving_db: Path) -> Path:
-    """Copy the asset tree to `target`, substituting the serving database path into the database YAML."""
+    """Copy the asset tree to `target`, substituting the serving database path into the database YAML.
+
+    In the shared mode the database is the shared PostgreSQL warehouse instead, and every dataset
+    reads schema `published` (where a publish swaps in each new version).
+    """
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(source, target)
+    uri = serving_uri()
     for path in (target / "databases").glob("*.yaml"):
-        path.write_text(path.read_text().replace(SERVING_DB_PLACEHOLDER, str(serving_db)))
+        text = path.read_text()
+        if uri:
+            text = re.sub(r"(?m)^sqlalchemy_uri: .*$", lambda _: f"sqlalchemy_uri: {uri}", text)
+        path.write_text(text.replace(SERVING_DB_PLACEHOLDER, str(serving_db)))
+    if uri:
+        for path in (target / "datasets").rglob("*.yaml"):
+            path.write_text(re.sub(r"(?m)^schema: .*$", f"schema: {PUBLISHED_SCHEMA}", path.read_text()))
     return target
 
 
@@ -145,6 +163,24 @@ def create_app():  # type: ignore[no-untyped-def]
     from superset.app import create_app as superset_create_app
 
     return superset_create_app()
+
+
+def ensure_metadata_schema() -> str | None:
+    """Create the schema Superset's metadata goes into on a shared PostgreSQL database (the
+    `-csearch_path=<schema>` option of `MMR_SUPERSET_METADATA_URI`); migrations do not."""
+    uri = os.environ.get("MMR_SUPERSET_METADATA_URI", "")
+    match = re.search(r"search_path(?:=|%3D)([a-z_][a-z0-9_]*)", uri)
+    if not uri.startswith("postgresql") or not match:
+        return None
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(uri)
+    try:
+        with engine.begin() as con:
+            con.execute(sqlalchemy.text(f'create schema if not exists "{match.group(1)}"'))
+    finally:
+        engine.dispose()
+    return match.group(1)
 
 
 def upgrade_metadata_db() -> None:
@@ -246,6 +282,24 @@ def read_users_file(path: Path) -> dict[str, Any]:
 
 def serving_gemeenten(serving_db: Path) -> list[str]:
     """The gemeente codes the serving database knows (all years), for `regio.gemeenten: alle`."""
+    uri = serving_uri()
+    if uri:
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(uri)
+        try:
+            with engine.connect() as con:
+                rows = con.execute(
+                    sqlalchemy.text(
+                        f"select distinct gemeente_code from {PUBLISHED_SCHEMA}.dim_area "
+                        "where gemeente_code is not null order by 1"
+                    )
+                ).fetchall()
+        except sqlalchemy.exc.ProgrammingError:  # nothing published yet
+            rows = []
+        finally:
+            engine.dispose()
+        return [code for (code,) in rows]
     if not serving_db.exists():
         return []
     import duckdb
@@ -467,6 +521,8 @@ def export_dashboards(dest: Path, serving_db: Path) -> list[Path]:
             config["sqlalchemy_uri"] = untemplate_uri(config["sqlalchemy_uri"], serving_db)
         if folder == "charts":
             normalise_chart_ids(config)
+        if folder == "datasets" and config.get("schema") == PUBLISHED_SCHEMA:
+            config["schema"] = "serving.main"  # assets name the one-machine layout; bootstrap maps it
         header = leading_comments(same_uuid[0]) if same_uuid else ""
         for old in same_uuid:
             old.unlink()
@@ -497,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     (home / "superset").mkdir(parents=True, exist_ok=True)
     serving_db = (args.serving_db or home / "warehouse" / "serving.duckdb").expanduser().resolve()
 
+    ensure_metadata_schema()
     app = create_app()
     with app.app_context():
         if args.command == "export":
@@ -512,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
         init_roles()
         say(f"roles and permissions synced ({time.monotonic() - started:.0f}s)")
         ensure_admin(home)
-        if not serving_db.exists():
+        if not serving_uri() and not serving_db.exists():
             say(f"note: {serving_db} does not exist yet; dashboards stay empty until the first publish")
         bundle = render_assets(args.assets, home / "superset" / "import", serving_db)
         count = import_assets(bundle)

@@ -36,3 +36,14 @@ def test_images_are_built_from_files_in_the_repo():
             assert (PROJECT_ROOT / context / dockerfile).exists() or (PROJECT_ROOT / dockerfile).exists(), name
         else:
             assert ":" in service["image"], f"{name}: pin the image tag"
+
+
+def test_every_layer_runs_on_the_shared_postgres_service():
+    for name in ("dagster-webserver", "dagster-daemon"):
+        environment = SERVICES[name]["environment"]
+        assert environment["MMR_WAREHOUSE"] == "postgres", name
+        assert "@postgres:5432/" in environment["MMR_POSTGRES_DSN"], name
+    superset_env = SERVICES["superset"]["environment"]
+    for key in ("MMR_SERVING_URI", "MMR_SUPERSET_METADATA_URI"):
+        assert superset_env[key].startswith("postgresql+psycopg2://mmr:${MMR_POSTGRES_PASSWORD:?"), key
+    assert "search_path%3Dsuperset" in superset_env["MMR_SUPERSET_METADATA_URI"]

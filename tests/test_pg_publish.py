@@ -61,6 +61,23 @@ def test_each_gemeente_role_reads_only_its_own_rows(pg):
     assert read_as(dsn, roles["gm_b"], "select role_name from mmr_access.role_gemeente") == [(roles["gm_b"],)]
 
 
+def test_an_analysts_login_reads_what_its_gemeente_role_may(pg):
+    """Logins are members of a gemeente role (`create role ... login in role gemeente_...`)."""
+    dsn, roles = pg
+    analyst = f"{roles['gm_a']}_analist"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(sql.SQL("create role {} login in role {}").format(*map(sql.Identifier, (analyst, roles["gm_a"]))))
+    try:
+        pg_publish.publish(dsn)
+        login_dsn = dsn.replace("postgres@", f"{analyst}@")
+        with psycopg.connect(login_dsn) as con:
+            seen = con.execute("select distinct gemeente_code from published.kerncijfers").fetchall()
+        assert seen == [("GM0001",)]
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(sql.SQL("drop role {}").format(sql.Identifier(analyst)))
+
+
 def test_roles_cannot_read_the_build_schema(pg):
     dsn, roles = pg
     pg_publish.publish(dsn)

@@ -9,7 +9,8 @@ previous version is kept as `<published>_previous` for a rollback.
 Tenancy: each gemeente reads through its own database role. Which gemeenten a role may read lives
 in `mmr_access.role_gemeente`; a policy on every published table lets a role see only rows whose
 `gemeente_code` it is granted (a region role is granted all gemeenten of its region). The access
-list is itself under row-level security: a role sees only its own grants.
+list is itself under row-level security: a role sees only its own grants, and a login role sees
+those of the roles it is a member of (an analyst's login `in role gemeente_gm0489`).
 """
 
 import json
@@ -28,7 +29,8 @@ create table if not exists {ACCESS_SCHEMA}.role_gemeente (
 );
 alter table {ACCESS_SCHEMA}.role_gemeente enable row level security;
 drop policy if exists own_grants on {ACCESS_SCHEMA}.role_gemeente;
-create policy own_grants on {ACCESS_SCHEMA}.role_gemeente for select using (role_name = current_user);
+create policy own_grants on {ACCESS_SCHEMA}.role_gemeente for select
+    using (pg_has_role(current_user, role_name, 'MEMBER'));
 revoke all on {ACCESS_SCHEMA}.role_gemeente from public;
 """
 RLS_KEY = "gemeente_code"

@@ -380,6 +380,22 @@ def run_dbt(
     return subprocess.run(command, cwd=DBT_DIR, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def sqlalchemy_url(dsn: str, **query: str) -> str:
+    """A PostgreSQL DSN (URL or key=value) as a SQLAlchemy URL on psycopg2."""
+    from sqlalchemy.engine import URL
+
+    parts = conninfo_to_dict(dsn)
+    return URL.create(
+        "postgresql+psycopg2",
+        username=parts.get("user"),
+        password=parts.get("password"),
+        host=parts.get("host"),
+        port=int(parts["port"]) if parts.get("port") else None,
+        database=parts.get("dbname"),
+        query=query,
+    ).render_as_string(hide_password=False)
+
+
 def with_database(dsn: str, dbname: str) -> str:
     """The same server and credentials, another database."""
     return make_conninfo(dsn, dbname=dbname)

@@ -37,6 +37,8 @@ CONFIG_PATH = SUPERSET_DIR / "superset_config.py"
 BOOTSTRAP_SCRIPT = SUPERSET_DIR / "bootstrap.py"
 ASSETS_DIR = SUPERSET_DIR / "assets"
 PROCESS_NAME = "superset"
+#: Superset's metadata in the shared mode: a schema of the shared warehouse.
+METADATA_SCHEMA = "superset"
 HEALTH_TIMEOUT = 180.0
 
 # Variables passed through to the Superset processes when set (see superset/superset_config.py).
@@ -63,12 +65,13 @@ def load_assets(assets_dir: Path = ASSETS_DIR) -> dict[str, dict[Path, dict]]:
     }
 
 
-def asset_problems(serving_db: Path, assets_dir: Path = ASSETS_DIR) -> list[str]:
+def asset_problems(serving_db: Path | str, assets_dir: Path = ASSETS_DIR) -> list[str]:
     """Broken references from the dashboards down to the serving database, one message each.
 
     Every dashboard's chart and every native filter's dataset must be an asset, every chart's
     dataset must be an asset, and every dataset's table (schema `main`) must exist in `serving_db`
     with every physical column the dataset lists (a dbt rename shows up here, not as a broken chart).
+    `serving_db` may be the shared warehouse's DSN: then the tables are those of schema `published`.
     """
     import duckdb
 
@@ -88,23 +91,33 @@ def asset_problems(serving_db: Path, assets_dir: Path = ASSETS_DIR) -> list[str]
     for path, chart in assets["charts"].items():
         if str(chart["dataset_uuid"]) not in uuids["datasets"]:
             problems.append(f"{path.name}: dataset {chart['dataset_uuid']} is missing")
-    if not serving_db.exists():
+    query = "select table_name, column_name from information_schema.columns where table_schema = %s"
+    if isinstance(serving_db, str):
+        import psycopg
+
+        with psycopg.connect(serving_db) as con:
+            rows = con.execute(query, ["published"]).fetchall()
+    elif not serving_db.exists():
         return [*problems, f"{serving_db} does not exist"]
-    with duckdb.connect(str(serving_db), read_only=True) as con:
-        columns = {}
-        for table, column in con.execute(
-            "select table_name, column_name from information_schema.columns where table_schema = 'main'"
-        ).fetchall():
-            columns.setdefault(table, set()).add(column)
+    else:
+        with duckdb.connect(str(serving_db), read_only=True) as con:
+            rows = con.execute(query.replace("%s", "?"), ["main"]).fetchall()
+    columns: dict[str, set[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, set()).add(column)
     for path, dataset in assets["datasets"].items():
         table = dataset["table_name"]
         if table not in columns:
-            problems.append(f"{path.name}: table main.{table} does not exist in {serving_db.name}")
+            problems.append(f"{path.name}: table {table} is not published in {_name(serving_db)}")
             continue
         physical = {c["column_name"] for c in dataset.get("columns", []) if not c.get("expression")}
         for missing in sorted(physical - columns[table]):
-            problems.append(f"{path.name}: column {table}.{missing} does not exist in {serving_db.name}")
+            problems.append(f"{path.name}: column {table}.{missing} is not published in {_name(serving_db)}")
     return problems
+
+
+def _name(serving_db: Path | str) -> str:
+    return serving_db.name if isinstance(serving_db, Path) else "the shared warehouse"
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -140,6 +153,19 @@ def superset_env(settings: Settings | None = None) -> dict[str, str]:
         value = getattr(settings, key.removeprefix("MMR_").lower(), None)
         if value:
             env[key] = str(value)
+    if settings.warehouse == "postgres":
+        env.update(shared_mode_env(settings.require_postgres_dsn(), env.get("MMR_SUPERSET_METADATA_URI")))
+    return env
+
+
+def shared_mode_env(dsn: str, metadata_uri: str | None = None) -> dict[str, str]:
+    """Superset on the shared warehouse: dashboards read schema `published` (`MMR_SERVING_URI`), and
+    Superset's own metadata lives in schema `superset` of the same database unless given elsewhere."""
+    from dagster_project.lib.postgres import sqlalchemy_url
+
+    env = {"MMR_SERVING_URI": sqlalchemy_url(dsn)}
+    if not metadata_uri:
+        env["MMR_SUPERSET_METADATA_URI"] = sqlalchemy_url(dsn, options=f"-csearch_path={METADATA_SCHEMA}")
     return env
 
 
@@ -197,7 +223,8 @@ def bootstrap(settings: Settings | None = None, *, echo: bool = True, timeout: f
         for line in output.splitlines():
             if line.startswith("[superset]"):
                 print(line, flush=True)
-        for problem in asset_problems(settings.serving_db):
+        serving = settings.require_postgres_dsn() if settings.warehouse == "postgres" else settings.serving_db
+        for problem in asset_problems(serving):
             print(f"[superset] warning: {problem}", flush=True)
     return output
 
