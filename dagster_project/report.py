@@ -80,28 +80,62 @@ def _environment() -> Environment:
     return env
 
 
-def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
+class _Published:
+    """What is published, read the same way in both modes: `serving.duckdb` (tables in `main`) or
+    schema `published` of the shared warehouse. SQL is written for DuckDB (`?`, `main.`)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.postgres = settings.warehouse == "postgres"
+
+    def __enter__(self) -> _Published:
+        if self.postgres:
+            import psycopg
+
+            self.con = psycopg.connect(self.settings.require_postgres_dsn())
+        else:
+            if not self.settings.serving_db.exists():
+                raise ReportError(
+                    f"nothing is published yet ({self.settings.serving_db} does not exist): run `mmr run` first"
+                )
+            self.con = duckdb.connect(str(self.settings.serving_db), read_only=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.con.close()
+
+    def execute(self, sql: str, params: list | None = None):  # a DB-API cursor
+        if self.postgres:
+            return self.con.execute(sql.replace("?", "%s").replace("main.", "published."), params)
+        return self.con.execute(sql, params or [])
+
+    def has_table(self, table: str) -> bool:
+        schema = "published" if self.postgres else "main"
+        query = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
+        return bool(self.execute(query, [schema, table]).fetchone()[0])
+
+    def published_at(self) -> datetime:
+        if self.postgres:
+            from dagster_project.lib.pg_publish import served_metadata
+
+            return datetime.fromisoformat(served_metadata(self.settings.require_postgres_dsn())["published_at"])
+        return self.execute("select published_at from main._publish").fetchone()[0]
+
+
+def _records(con: _Published, sql: str, params: list) -> list[dict]:
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'main' and table_name = ?", [table]
-        ).fetchone()[0]
-    )
-
-
 def write_report(settings: Settings, gemeente: str, year: int | None = None) -> Report:
     """Write `var/reports/raadsrapportage_<gemeente>_<year>.{csv,html}` from the published database."""
-    if not settings.serving_db.exists():
-        raise ReportError(f"nothing is published yet ({settings.serving_db} does not exist): run `mmr run` first")
     gemeente = gemeente.upper()
-    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
-        if not _has_table(con, "raadsrapportage"):
-            raise ReportError(f"{settings.serving_db} has no table raadsrapportage: publish again with `mmr run`")
+    with _Published(settings) as con:
+        if not con.has_table("raadsrapportage"):
+            raise ReportError(
+                f"{settings.published_location} has no table raadsrapportage: publish again with `mmr run`"
+            )
         if year is None:
             year = con.execute(
                 "select max(year) from main.raadsrapportage where gemeente_code = ?", [gemeente]
@@ -127,7 +161,7 @@ def write_report(settings: Settings, gemeente: str, year: int | None = None) -> 
                 "select * from main.budget_realisatie where gemeente_code = ? and year = ? order by domein",
                 [gemeente, year],
             )
-            if _has_table(con, "budget_realisatie")
+            if con.has_table("budget_realisatie")
             else []
         )
         wijken = (
@@ -136,10 +170,10 @@ def write_report(settings: Settings, gemeente: str, year: int | None = None) -> 
                 "select * from main.sociaal_domein_3d where gemeente_code = ? and year = ? order by wijk_code",
                 [gemeente, year],
             )
-            if _has_table(con, "sociaal_domein_3d")
+            if con.has_table("sociaal_domein_3d")
             else []
         )
-        published_at = con.execute("select published_at from main._publish").fetchone()[0]
+        published_at = con.published_at()
 
     out_dir = settings.home / "reports"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ Every test runs in both warehouse modes (`pipeline`): the embedded DuckDB defaul
 PostgreSQL warehouse, with the same assertions on what each mode publishes.
 """
 
+import math
 import os
 import re
 import socket
@@ -225,3 +226,55 @@ def test_a_gemeente_role_reads_only_its_own_rows_of_every_published_table(shared
         seen = {r[0] for r in con.execute("select distinct gemeente_code from published.dim_area")}
         con.execute("reset role")
     assert seen == set(gemeenten)
+
+
+def _published_profile(pipeline: Pipeline, table: str, columns: dict[str, str]) -> dict[tuple, tuple]:
+    """Per gemeente (and year): the row count and the sum of every numeric column of a published table."""
+    groups = [c for c in ("gemeente_code", "year") if c in columns]
+    numeric = [c for c, kind in columns.items() if kind in NUMERIC and c not in groups]
+    sums = "".join(f', sum(cast("{c}" as double precision))' for c in numeric)
+    by = ", ".join(groups)
+    rows = pipeline.published(f"select {by}, count(*){sums} from {table} group by {by}")
+    return {row[: len(groups)]: row[len(groups) :] for row in rows}
+
+
+NUMERIC = {"integer", "bigint", "smallint", "double", "double precision", "numeric", "decimal", "hugeint", "real"}
+
+
+@pytest.mark.postgres
+def test_both_modes_publish_the_same_figures(demo_home: Path, shared_pipeline: Pipeline):
+    """The same deliveries give the same published figures on DuckDB and on PostgreSQL: every table,
+    per gemeente and year, rows and the sum of every number (statistics included)."""
+    embedded = Pipeline(demo_home, "duckdb")
+    tables = embedded.published_tables() - {"_publish"}
+    assert tables == shared_pipeline.published_tables()
+    for table in sorted(tables):
+        kinds = dict(
+            shared_pipeline.published(
+                "select column_name, data_type from information_schema.columns "
+                f"where table_schema = 'published' and table_name = '{table}'"
+            )
+        )
+        on_duckdb = _published_profile(embedded, table, kinds)
+        on_postgres = _published_profile(shared_pipeline, table, kinds)
+        assert on_duckdb.keys() == on_postgres.keys(), table
+        for group, values in on_duckdb.items():
+            for left, right in zip(values, on_postgres[group], strict=True):
+                same = (left is None) == (right is None) and (
+                    left is None or math.isclose(left, right, rel_tol=1e-6, abs_tol=1e-6)
+                )
+                assert same, f"{table} {group}: DuckDB {values} vs PostgreSQL {on_postgres[group]}"
+
+
+@pytest.mark.postgres
+def test_the_council_report_is_the_same_from_either_mode(demo_home: Path, shared_pipeline: Pipeline):
+    embedded = Pipeline(demo_home, "duckdb")
+    [(gemeente, year)] = shared_pipeline.published(
+        "select gemeente_code, max(year) from raadsrapportage group by 1 order by 1 limit 1"
+    )
+    reports = []
+    for pipeline in (embedded, shared_pipeline):
+        pipeline.mmr("report", "--gemeente", gemeente, "--year", str(year))
+        reports.append((pipeline.home / "reports" / f"raadsrapportage_{gemeente}_{year}.csv").read_text())
+    assert reports[0] == reports[1]
+    assert len(reports[0].splitlines()) > 10
