@@ -320,16 +320,16 @@ def serving_database(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """The database dashboards read, replaced atomically once every blocking audit of the run has passed."""
     settings = get_settings()
     periods = published_periods(settings)
-    checks = audit_outcome(settings, context.run_id)
-    entry = {"run_id": context.run_id, "periods": json.dumps(periods), "checks": json.dumps(checks)}
+    checks = audit_outcome(settings, context.run.run_id)
+    entry = {"run_id": context.run.run_id, "periods": json.dumps(periods), "checks": json.dumps(checks)}
     blocked = blocking_failures(checks)
     if blocked:
         message = "audit did not pass: " + " | ".join(blocked)
         record_publish(settings, **entry, published_at=_now(), status="blocked", tables="[]", message=message)
         raise dg.Failure(description=message, metadata={"checks": dg.MetadataValue.json(checks)})
-    metadata = {"periods": periods, "dagster_run_id": context.run_id, "checks": checks}
+    metadata = {"periods": periods, "dagster_run_id": context.run.run_id, "checks": checks}
     try:
-        tables = publish(settings, context.run_id, metadata)
+        tables = publish(settings, context.run.run_id, metadata)
     except Exception as exc:
         record_publish(settings, **entry, published_at=_now(), status="failed", tables="[]", message=str(exc))
         raise
