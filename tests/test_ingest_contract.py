@@ -51,7 +51,13 @@ FIXTURE_ROWS = FIXTURE_TEXT.count("\n") - 1
 
 def test_clean_file_is_accepted_whole(settings, tmp_path):
     result = ingest(settings, deliver(tmp_path, FIXTURE_TEXT))
-    assert result == {"file": "kwb_2022.csv", "status": "accepted", "rows": FIXTURE_ROWS, "rejected": 0}
+    assert result == {
+        "file": "kwb_2022.csv",
+        "status": "accepted",
+        "rows": FIXTURE_ROWS,
+        "rejected": 0,
+        "period": "2022",
+    }
     assert raw_rows(settings) == FIXTURE_ROWS
     assert raw_rows(settings, "wijkenenbuurten = 'GM0501' and _period = '2022'") == 1
     assert list((settings.archive_dir / "cbs_kwb").glob("*.parquet"))
@@ -203,7 +209,7 @@ def test_files_checked_together_keep_their_own_outcome(settings, tmp_path):
     layout = proef_file(folder, 2024, ["2024;AB01;01-01-2024;1,00"], header="jaar;code;datum;bedrag")
     results = ingest_many(settings, [clean, bad_rows, malformed, header_only, layout])
     assert [r["status"] for r in results] == ["accepted", "accepted", "rejected", "rejected", "accepted"]
-    assert results[1] == {"file": "proef_2021.csv", "status": "accepted", "rows": 3, "rejected": 2}
+    assert results[1] == {"file": "proef_2021.csv", "status": "accepted", "rows": 3, "rejected": 2, "period": "2021"}
     assert "proef_2022.csv: malformed or truncated (Expected 4 columns, got 3)" in results[2]["message"]
     assert "proef_2023.csv: the file has a header but no rows" in results[3]["message"]
     reasons = pd.read_csv(next((settings.quarantine_dir / "proef").glob("proef_2021-*/reasons.csv")))
