@@ -978,9 +978,11 @@ class _WriteFailed(Exception):
 
 def _raw_rows(
     con: duckdb.DuckDBPyConnection, spec: SourceSpec, delivered: pa.Table, key: bytes, bad: np.ndarray
-) -> pa.Table:
-    """The accepted rows of the chunk registered as `_delivered`, as raw rows with lineage and
-    `_file`, ordered by file."""
+) -> str:
+    """The accepted rows of the chunk registered as `_delivered` as raw rows with lineage and
+    `_file`, in the temporary table `_rows` (which it returns): they stay inside DuckDB for the
+    archive, the counts and the insert (no detour through Arrow, no sort: `_file` and `_row` tell
+    where each row came from)."""
     contract = spec.validate.contract
     accepted = "_delivered"
     if len(bad):
@@ -1000,13 +1002,10 @@ def _raw_rows(
     else:
         select = _raw_in_pandas(con, spec, key, keep)
     try:
-        rows = con.execute(select).to_arrow_table()
+        con.execute(f"create or replace temp table _rows as {select}")
     finally:
         con.execute("drop view if exists _typed")
-    files = rows["_file"].to_numpy()
-    if len(files) and (np.diff(files) < 0).any():
-        rows = rows.take(pa.array(np.argsort(files, kind="stable")))
-    return rows
+    return "_rows"
 
 
 def _raw_in_pandas(con: duckdb.DuckDBPyConnection, spec: SourceSpec, key: bytes, keep: list[str]) -> str:
@@ -1030,7 +1029,9 @@ def _raw_in_pandas(con: duckdb.DuckDBPyConnection, spec: SourceSpec, key: bytes,
     return "select * from _raw_frame"
 
 
-def _archive_chunk(settings: Settings, spec: SourceSpec, rows: pa.Table, batches: list[str]) -> None:
+def _archive_chunk(
+    settings: Settings, spec: SourceSpec, con: duckdb.DuckDBPyConnection, rows: str, batches: list[str]
+) -> None:
     """One immutable Parquet file per chunk, `archive/<source>/<first batch>[+<more batches>].parquet`:
     its rows carry `_batch_id` (and `_source_file`, `_period`), so each batch is found in it. One
     file per chunk instead of one per batch: nationally that is a few hundred files, not 120,000."""
@@ -1040,7 +1041,8 @@ def _archive_chunk(settings: Settings, spec: SourceSpec, rows: pa.Table, batches
     target = folder / f"{name}.parquet"
     if not target.exists():
         staged = target.with_name(f".{target.name}.tmp")
-        pq.write_table(rows.drop_columns(["_file"]), staged)
+        path = str(staged).replace("'", "''")
+        con.execute(f"copy (select * exclude (_file) from {rows}) to '{path}' (format parquet, compression zstd)")
         staged.replace(target)
 
 
@@ -1104,7 +1106,26 @@ def _write_chunk(
     finally:
         _forget(con)
     del delivered
-    accepted = np.bincount(rows["_file"].to_numpy(), minlength=len(deliveries))
+    try:
+        return _store_chunk(spec, deliveries, con, settings, known, rows, rejected)
+    finally:
+        con.execute(f"drop table if exists {rows}")
+
+
+def _store_chunk(
+    spec: SourceSpec,
+    deliveries: list[_Delivery],
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    known: _Known,
+    rows: str,
+    rejected: dict[int, int],
+) -> list[dict]:
+    """Archive the raw rows of a chunk (the temporary table `rows`), replace their periods in the
+    raw table and record every file in the ingestion log, in one transaction."""
+    accepted = np.zeros(len(deliveries), np.int64)
+    for index, count in con.execute(f"select _file, count(*) from {rows} group by _file").fetchall():
+        accepted[index] = count
     log = []
     for index, delivery in enumerate(deliveries):
         count, quarantined = int(accepted[index]), rejected.get(index, 0)
@@ -1120,22 +1141,20 @@ def _write_chunk(
         )
     superseded = sorted(known.periods & {d.batch.period for d in deliveries})
     try:
-        _archive_chunk(settings, spec, rows, [d.batch.batch_id for d in deliveries])
-        con.register("_incoming", rows.drop_columns(["_file"]))
+        _archive_chunk(settings, spec, con, rows, [d.batch.batch_id for d in deliveries])
+        incoming = f"(select * exclude (_file) from {rows})"
         con.execute("begin")
         try:
-            warehouse.ensure_table(con, spec.table, "_incoming")
+            warehouse.ensure_table(con, spec.table, incoming)
             if superseded:
                 listed = ", ".join("?" for _ in superseded)
                 con.execute(f"delete from raw.{spec.table} where _period in ({listed})", superseded)
-            con.execute(f"insert into raw.{spec.table} by name select * from _incoming")
+            con.execute(f"insert into raw.{spec.table} by name select * from {incoming}")
             warehouse.record_batches(con, log)
             con.execute("commit")
         except Exception:
             con.execute("rollback")
             raise
-        finally:
-            con.unregister("_incoming")
     except Exception as exc:
         raise _WriteFailed(str(exc)) from exc
     known.periods |= {d.batch.period for d in deliveries}
@@ -1301,11 +1320,10 @@ def ensure_raw_table(spec: SourceSpec, con: duckdb.DuckDBPyConnection, settings:
             rows = _raw_rows(con, spec, delivered, key, np.array([], np.int64))
         finally:
             _forget(con)
-        con.register("_empty", rows.drop_columns(["_file"]))
         try:
-            warehouse.ensure_table(con, spec.table, "_empty")
+            warehouse.ensure_table(con, spec.table, f"(select * exclude (_file) from {rows})")
         finally:
-            con.unregister("_empty")
+            con.execute(f"drop table if exists {rows}")
     elif isinstance(spec.validate, PanderaValidator):
         empty = spec.validate.empty()
         raw = with_lineage(spec.to_raw(empty, b""), Batch(spec.source, Path("none"), "", ""), np.array([], np.int64))
