@@ -267,12 +267,18 @@ def bench(
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
     charts: Annotated[bool, typer.Option(help="Also time every chart query through Superset.")] = True,
     repeats: Annotated[int, typer.Option(help="Times each chart query is sent.")] = 5,
+    regenerate: Annotated[
+        bool, typer.Option(help="Generate the deliveries again instead of reusing var/bench/generated/.")
+    ] = False,
+    postgres_scale: Annotated[
+        str | None, typer.Option(help="Scale of the DuckDB/PostgreSQL comparison (default: --scale).")
+    ] = None,
 ) -> None:
     """Measure generation, the full and incremental build, ingestion and chart queries; report to var/bench/."""
     from dagster_project.bench import run_benchmark
 
     settings = get_settings()
-    report = run_benchmark(settings, scale, seed, charts, repeats, console)
+    report = run_benchmark(settings, scale, seed, charts, repeats, console, regenerate, postgres_scale)
     table = Table("measure", "measured", "target", "met", title=f"Benchmark ({scale})")
     for name, verdict in report["verdicts"].items():
         met = {True: "[green]yes", False: "[red]no", None: "—"}[verdict["met"]]

@@ -1,9 +1,12 @@
 """`mmr bench` on the demo scale: the report has every figure the product promises (not the speed)."""
 
 import json
+import os
 
 import pytest
+from rich.console import Console
 
+from dagster_project import bench
 from tests.conftest import mmr
 
 pytestmark = pytest.mark.e2e
@@ -33,6 +36,35 @@ def test_report_has_every_measure(report):
     assert 0 < measured["chart_queries"]["p50_ms"] <= measured["chart_queries"]["p95_ms"]
     assert set(data["verdicts"]) == set(data["targets"])
     assert data["machine"]["cpus"] >= 1
+    assert data["complete"] is True and data["measured"]["postgres_ratio"]["scale"] == "demo"
+
+
+def test_generated_deliveries_are_kept_once_and_linked_into_the_home(report):
+    home, data = report
+    generation = data["measured"]["generation"]
+    store = home / "bench" / "generated" / "demo-seed42"
+    recorded = json.loads((store / "generation.json").read_text())
+    assert generation["reused"] is False and generation["folder"] == str(store)
+    assert recorded["seconds"] == generation["seconds"] == data["measured"]["generation_seconds"] > 0
+    assert recorded["files"] == generation["landed_files"] > 0 and recorded["rows"]["gemeente_wmo"] > 0
+    assert (store / "generator" / "truth.json").exists()
+    landed = home / "bench" / "home" / "landing" / "cbs_kwb"
+    for path in landed.iterdir():
+        assert path.samefile(store / "landing" / "cbs_kwb" / path.name), "hard-linked, not generated again"
+
+
+def test_deliveries_are_generated_again_only_when_the_generator_changed(tmp_path, monkeypatch):
+    env = {**os.environ, "MMR_HOME": str(tmp_path / "home")}
+    quiet = Console(quiet=True)
+    store, first = bench.generated(tmp_path, "demo", 7, False, env, quiet)
+    assert first["reused"] is False and (store / "landing" / "gemeente_wmo").is_dir()
+    again, second = bench.generated(tmp_path, "demo", 7, False, env, quiet)
+    assert again == store and second == {**first, "reused": True}
+    assert bench.place(store, tmp_path / "home") == first["files"]
+    monkeypatch.setattr(bench, "generator_fingerprint", lambda: "changed")
+    _, third = bench.generated(tmp_path, "demo", 7, False, env, quiet)
+    assert third["reused"] is False and third["generator"] == "changed"
+    assert not store.with_name(store.name + ".partial").exists()
 
 
 def test_incremental_build_lands_the_held_back_month(report):

@@ -231,8 +231,9 @@ def test_files_checked_together_keep_their_own_outcome(settings, tmp_path):
     typed = proef_rows(settings, "select jaar, bedrag, datum, perioden from raw.proef where code = 'AB01' order by 1")
     assert [(j, p) for j, _, _, p in typed] == [(2020, "2020JJ00"), (2021, "2021JJ00"), (2024, "2024JJ00")]
     assert typed[0][1] == 1.5 and str(typed[0][2]) == "2020-02-01 00:00:00"
-    archived = sorted(p.name.split("-")[0] for p in (settings.archive_dir / "proef").glob("*.parquet"))
-    assert archived == ["proef_2020", "proef_2021", "proef_2024"]
+    archived = pd.concat(pd.read_parquet(p) for p in (settings.archive_dir / "proef").glob("*.parquet"))
+    assert sorted(set(archived["_source_file"])) == ["proef_2020.csv", "proef_2021.csv", "proef_2024.csv"]
+    assert len(archived) == len(stored) and archived["_batch_id"].str.startswith("proef_20").all()
     with warehouse.connect(settings, read_only=True) as con:
         log = con.execute(
             "select file_name, status, rows_read, rows_rejected from raw.ingestion_log order by 1"
