@@ -473,7 +473,7 @@ def postgres_ratio(build_db: Path, settings: Settings, bench_dir: Path) -> dict:
         with psycopg.connect(dsn, connect_timeout=5):
             pass
     except psycopg.OperationalError as exc:
-        return {"ratio": None, "server": _server(dsn), "unavailable": str(exc).strip().splitlines()[0]}
+        return {"ratio": None, "server": postgres.server_address(dsn), "unavailable": str(exc).strip().splitlines()[0]}
     work = bench_dir / "postgres_ratio"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -496,21 +496,13 @@ def postgres_ratio(build_db: Path, settings: Settings, bench_dir: Path) -> dict:
     rows = sum(copied.values())
     return {
         "ratio": round(postgres_seconds / duckdb_seconds, 2),
-        "server": _server(dsn),
+        "server": postgres.server_address(dsn),
         "dbt_build_duckdb_seconds": round(duckdb_seconds, 2),
         "dbt_build_postgres_seconds": round(postgres_seconds, 2),
         "raw_copy_seconds": round(copy_seconds, 2),
         "raw_copy_rows": rows,
         "raw_copy_rows_per_second": round(rows / copy_seconds) if copy_seconds else None,
     }
-
-
-def _server(dsn: str) -> str:
-    """Where the comparison ran, without credentials."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    parts = conninfo_to_dict(dsn)
-    return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}"
 
 
 def postgres_note(result: dict) -> str:

@@ -34,11 +34,11 @@ from dagster_project.audit import AUDITED_TABLES, audit_checks, audited_asset_ke
 from dagster_project.dbt import serving_model_keys
 from dagster_project.lib import pg_publish, postgres
 from dagster_project.settings import Settings, get_settings
+from dagster_project.status import served_run
 from expectations.report import expectation_label
 
 SERVING_SCHEMA = "serving"
-#: Where the shared PostgreSQL warehouse publishes, and the role that reads every gemeente of the region.
-PUBLISHED_SCHEMA = "published"
+#: The role that reads every gemeente of the region on the shared warehouse.
 REGION_ROLE = "regio"
 PUBLISH_LOG_DDL = """
 create table if not exists audit.publish_log (
@@ -158,7 +158,7 @@ def publish_postgres(settings: Settings, run_id: str, metadata: dict) -> list[st
     gemeenten = [code for code in frame["gemeente_code"] if code]
     pg_publish.sync_roles(dsn, {**{gemeente_role(code): [code] for code in gemeenten}, REGION_ROLE: gemeenten})
     served = {"run_id": run_id, "published_at": _now().isoformat(), "metadata": metadata}
-    return pg_publish.publish(dsn, SERVING_SCHEMA, PUBLISHED_SCHEMA, served)
+    return pg_publish.publish(dsn, SERVING_SCHEMA, metadata=served)
 
 
 def publish(settings: Settings, run_id: str, metadata: dict) -> list[str]:
@@ -178,26 +178,12 @@ def publish(settings: Settings, run_id: str, metadata: dict) -> list[str]:
     return tables
 
 
-def served_run(settings: Settings) -> dict[str, Any] | None:
-    """Which run the serving database holds now (`_publish`), read read-only; None if none."""
-    if settings.warehouse == "postgres":
-        served = pg_publish.served_metadata(settings.require_postgres_dsn(), PUBLISHED_SCHEMA)
-        if served:
-            served["published_at"] = datetime.fromisoformat(served["published_at"])
-        return served
-    if not settings.serving_db.exists():
-        return None
-    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
-        row = con.execute("select run_id, published_at, metadata from main._publish").fetchone()
-    return {"run_id": row[0], "published_at": row[1], "metadata": json.loads(row[2])}
-
-
 def rollback(settings: Settings) -> dict[str, Any] | None:
     """Swap the serving database with the previously published version; returns what is served now."""
     if settings.warehouse == "postgres":
         replaced = served_run(settings)
         try:
-            pg_publish.rollback(settings.require_postgres_dsn(), PUBLISHED_SCHEMA)
+            pg_publish.rollback(settings.require_postgres_dsn())
         except pg_publish.PublishRefused as refused:
             raise FileNotFoundError(str(refused)) from None
         served = served_run(settings)

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from dagster_project.lib.pg_publish import PUBLISHED_SCHEMA
 from dagster_project.settings import Settings
 
 REPORT_COLUMNS = [
@@ -106,19 +107,19 @@ class _Published:
 
     def execute(self, sql: str, params: list | None = None):  # a DB-API cursor
         if self.postgres:
-            return self.con.execute(sql.replace("?", "%s").replace("main.", "published."), params)
+            return self.con.execute(sql.replace("?", "%s").replace("main.", f"{PUBLISHED_SCHEMA}."), params)
         return self.con.execute(sql, params or [])
 
     def has_table(self, table: str) -> bool:
-        schema = "published" if self.postgres else "main"
+        schema = PUBLISHED_SCHEMA if self.postgres else "main"
         query = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
         return bool(self.execute(query, [schema, table]).fetchone()[0])
 
     def published_at(self) -> datetime:
         if self.postgres:
-            from dagster_project.lib.pg_publish import served_metadata
+            from dagster_project.status import served_run
 
-            return datetime.fromisoformat(served_metadata(self.settings.require_postgres_dsn())["published_at"])
+            return served_run(self.settings)["published_at"]
         return self.execute("select published_at from main._publish").fetchone()[0]
 
 

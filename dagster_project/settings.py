@@ -94,9 +94,11 @@ class Settings(BaseSettings):
         if self.warehouse == "postgres":
             from psycopg.conninfo import conninfo_to_dict
 
-            parts = conninfo_to_dict(self.require_postgres_dsn())
-            server = f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}"
-            return f"schema published of {server}/{parts.get('dbname', '')}"
+            from dagster_project.lib.pg_publish import PUBLISHED_SCHEMA
+            from dagster_project.lib.postgres import server_address
+
+            dsn = self.require_postgres_dsn()
+            return f"schema {PUBLISHED_SCHEMA} of {server_address(dsn)}/{conninfo_to_dict(dsn).get('dbname', '')}"
         return str(self.serving_db)
 
     @property

@@ -25,21 +25,32 @@ def _at(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S} UTC" if value else "?"
 
 
-def served_now(settings: Settings) -> tuple[str, datetime] | None:
-    """Run id and time of the version served now (read-only), or None."""
+def served_run(settings: Settings) -> dict[str, Any] | None:
+    """Which run is published now: run id, time and metadata, read read-only; None if nothing is.
+
+    `_publish` of `serving.duckdb`, or the comment on schema `published` of the shared warehouse.
+    """
     if settings.warehouse == "postgres":
         from dagster_project.lib.pg_publish import served_metadata
 
         served = served_metadata(settings.require_postgres_dsn())
-        return (served["run_id"], datetime.fromisoformat(served["published_at"])) if served else None
+        if served:
+            served["published_at"] = datetime.fromisoformat(served["published_at"])
+        return served
     if not settings.serving_db.exists():
         return None
+    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+        row = con.execute("select run_id, published_at, metadata from main._publish").fetchone()
+    return {"run_id": row[0], "published_at": row[1], "metadata": json.loads(row[2])} if row else None
+
+
+def served_now(settings: Settings) -> tuple[str, datetime] | None:
+    """Run id and time of the version served now, or None (also while a file is being replaced)."""
     try:
-        with duckdb.connect(str(settings.serving_db), read_only=True) as con:
-            row = con.execute("select run_id, published_at from main._publish").fetchone()
+        served = served_run(settings)
     except duckdb.Error:
         return None
-    return (row[0], row[1]) if row else None
+    return (served["run_id"], served["published_at"]) if served else None
 
 
 def _check_warnings(checks_json: str | None) -> list[str]:

@@ -44,7 +44,7 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 from expectations import gx_duckdb, offline_docs
 from expectations.checkpoints import checkpoint_for
 from expectations.suites import SCHEMAS, get_suite
-from expectations.suites.helpers import sql_dialect
+from expectations.suites.helpers import is_postgres_dsn, sql_dialect
 
 __all__ = [
     "AuditResult",
@@ -165,7 +165,7 @@ def validate_many(
         return []
     if len({s.qualified_name for s in specs}) != len(specs):
         raise ValueError("each table may appear only once in a run")
-    if not _on_postgres(db_path):
+    if not is_postgres_dsn(db_path):
         db_path = Path(db_path).resolve()
         if not db_path.exists():
             raise FileNotFoundError(f"build database not found: {db_path}")
@@ -255,12 +255,8 @@ def _as_spec(table: TableSpec | tuple | str) -> TableSpec:
     return TableSpec(*table)
 
 
-def _on_postgres(db: Path | str) -> bool:
-    return isinstance(db, str) and not db.endswith(".duckdb")
-
-
 def _datasource_name(schema: str, db: Path | str | None = None) -> str:
-    return f"build_{'postgres' if db is not None and _on_postgres(db) else 'duckdb'}_{schema}"
+    return f"build_{'postgres' if is_postgres_dsn(db) else 'duckdb'}_{schema}"
 
 
 def _postgres_datasource(context: Any, dsn: str, schema: str) -> Any:
@@ -282,7 +278,7 @@ def _datasource(context: Any, db_path: Path | str, schema: str) -> Any:
     Replacing a datasource by a new object would drop its assets, and the validation
     definitions stored for them (other tables audited earlier) could no longer be loaded.
     """
-    if _on_postgres(db_path):
+    if is_postgres_dsn(db_path):
         return _postgres_datasource(context, db_path, schema)
     name = _datasource_name(schema)
     config: dict[str, Any] = {
@@ -311,7 +307,7 @@ def _validation_definitions(
     would replace the stored object the earlier validation definitions point to.
     """
     datasources = {schema: _datasource(context, db_path, schema) for schema in dict.fromkeys(s.schema for s in specs)}
-    with sql_dialect("postgres" if _on_postgres(db_path) else "duckdb"):
+    with sql_dialect("postgres" if is_postgres_dsn(db_path) else "duckdb"):
         stored_suites = {
             name: context.suites.add_or_update(get_suite(name, baseline_db=baseline_db))
             for name in dict.fromkeys(s.suite for s in specs)
@@ -323,7 +319,7 @@ def _validation_definitions(
         if spec.table in {asset.name for asset in datasource.assets}:
             asset = datasource.get_asset(spec.table)
         else:
-            extra = {"schema_name": spec.schema} if _on_postgres(db_path) else {}
+            extra = {"schema_name": spec.schema} if is_postgres_dsn(db_path) else {}
             asset = datasource.add_table_asset(name=spec.table, table_name=spec.table, **extra)
         batch_definition_name = "whole_table"
         if batch_definition_name in {bd.name for bd in asset.batch_definitions}:
@@ -440,7 +436,7 @@ def _sample_rows(db_path: Path | str, spec: TableSpec, query: str) -> list[dict[
     batch = f'"{spec.schema}"."{spec.table}"'
     try:
         sql = query.format(batch=batch)
-        if _on_postgres(db_path):
+        if is_postgres_dsn(db_path):
             import psycopg
 
             with psycopg.connect(db_path) as con, con.cursor() as cursor:

@@ -4,7 +4,6 @@ every test, and what it builds equals the DuckDB build of the same raw data."""
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -15,22 +14,12 @@ import pyarrow as pa
 import pytest
 
 from dagster_project.lib import postgres
-
-ADMIN_DSN = os.environ.get("MMR_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _reachable(dsn: str) -> bool:
-    try:
-        with psycopg.connect(dsn, connect_timeout=3):
-            return True
-    except psycopg.OperationalError:
-        return False
-
+from tests.conftest import ADMIN_DSN, postgres_reachable
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.postgres,
-    pytest.mark.skipif(not _reachable(ADMIN_DSN), reason=f"no PostgreSQL at {ADMIN_DSN}"),
+    pytest.mark.skipif(not postgres_reachable(), reason=f"no PostgreSQL at {ADMIN_DSN}"),
 ]
 
 # the year each core fact is compared by, per gemeente

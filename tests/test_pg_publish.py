@@ -6,10 +6,11 @@ import uuid
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from dagster_project.lib import pg_publish
-
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+from dagster_project.lib.postgres import with_database
+from tests.conftest import ADMIN_DSN
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def pg():
     roles = {"gm_a": f"mmr_gm0001_{suffix}", "gm_b": f"mmr_gm0002_{suffix}", "regio": f"mmr_regio_{suffix}"}
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
         admin.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
-    dsn = f"postgresql://postgres@127.0.0.1:5432/{database}"
+    dsn = with_database(ADMIN_DSN, database)
     with psycopg.connect(dsn, autocommit=True) as con:
         con.execute("create schema serving")
         con.execute("create table serving.kerncijfers (gemeente_code text, wijk_code text, inwoners int)")
@@ -69,7 +70,7 @@ def test_an_analysts_login_reads_what_its_gemeente_role_may(pg):
         admin.execute(sql.SQL("create role {} login in role {}").format(*map(sql.Identifier, (analyst, roles["gm_a"]))))
     try:
         pg_publish.publish(dsn)
-        login_dsn = dsn.replace("postgres@", f"{analyst}@")
+        login_dsn = make_conninfo(dsn, user=analyst)
         with psycopg.connect(login_dsn) as con:
             seen = con.execute("select distinct gemeente_code from published.kerncijfers").fetchall()
         assert seen == [("GM0001",)]

@@ -8,16 +8,15 @@ import uuid
 import psycopg
 from psycopg import sql
 
-from tests.conftest import PROJECT_ROOT
-
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+from dagster_project.lib.postgres import with_database
+from tests.conftest import ADMIN_DSN, PROJECT_ROOT
 
 
 def test_dagster_storage_moves_to_postgres_in_shared_mode(tmp_path):
     database = f"mmr_dagster_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
         admin.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
-    dsn = f"postgresql://postgres@127.0.0.1:5432/{database}"
+    dsn = with_database(ADMIN_DSN, database)
     env = {
         **os.environ,
         "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",

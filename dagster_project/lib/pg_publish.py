@@ -34,6 +34,8 @@ create policy own_grants on {ACCESS_SCHEMA}.role_gemeente for select
 revoke all on {ACCESS_SCHEMA}.role_gemeente from public;
 """
 RLS_KEY = "gemeente_code"
+#: The schema dashboards and gemeente roles read.
+PUBLISHED_SCHEMA = "published"
 
 
 class PublishRefused(Exception):
@@ -80,7 +82,7 @@ def _columns(con: psycopg.Connection, schema: str, table: str) -> set[str]:
 
 
 def publish(
-    dsn: str, build_schema: str = "serving", published_schema: str = "published", metadata: dict | None = None
+    dsn: str, build_schema: str = "serving", published_schema: str = PUBLISHED_SCHEMA, metadata: dict | None = None
 ) -> list[str]:
     """Swap a secured copy of every table of `build_schema` in as `published_schema`; returns the tables.
 
@@ -122,7 +124,7 @@ def publish(
     return tables
 
 
-def served_metadata(dsn: str, published_schema: str = "published") -> dict | None:
+def served_metadata(dsn: str, published_schema: str = PUBLISHED_SCHEMA) -> dict | None:
     """The metadata of the version published now (see `publish`), or None when nothing is."""
     with psycopg.connect(dsn) as con:
         row = con.execute(
@@ -131,7 +133,7 @@ def served_metadata(dsn: str, published_schema: str = "published") -> dict | Non
     return json.loads(row[0]) if row and row[0] else None
 
 
-def rollback(dsn: str, published_schema: str = "published") -> None:
+def rollback(dsn: str, published_schema: str = PUBLISHED_SCHEMA) -> None:
     """Put the previous published version back, in one transaction; the rolled-back one becomes previous."""
     previous, parked = f"{published_schema}_previous", f"{published_schema}_rolled_back"
     ident = sql.Identifier

@@ -396,6 +396,12 @@ def sqlalchemy_url(dsn: str, **query: str) -> str:
     ).render_as_string(hide_password=False)
 
 
+def server_address(dsn: str) -> str:
+    """`host:port` of a DSN, without credentials (for messages and reports)."""
+    parts = conninfo_to_dict(dsn)
+    return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}"
+
+
 def with_database(dsn: str, dbname: str) -> str:
     """The same server and credentials, another database."""
     return make_conninfo(dsn, dbname=dbname)

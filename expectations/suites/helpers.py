@@ -56,6 +56,11 @@ DRIFT_TOLERANCE = 0.1
 _DIALECT: ContextVar[str] = ContextVar("sql_dialect", default="duckdb")
 
 
+def is_postgres_dsn(db: Path | str | None) -> bool:
+    """A warehouse given as text that is not a DuckDB file is the shared warehouse's DSN."""
+    return isinstance(db, str) and not db.endswith(".duckdb")
+
+
 @contextmanager
 def sql_dialect(dialect: Literal["duckdb", "postgres"]) -> Iterator[None]:
     """Build suites for the warehouse they will run on (the few rules whose SQL differs)."""
@@ -316,7 +321,7 @@ def published_profile(
     has nothing to compare with. Published tables live in the file's ``main`` schema; given a
     PostgreSQL DSN instead of a file, in the shared warehouse's ``published`` schema.
     """
-    if isinstance(serving_db, str):
+    if is_postgres_dsn(serving_db):
         return _published_profile_postgres(serving_db, table, mean_columns)
     if serving_db is None or not Path(serving_db).exists():
         return None
