@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dagster_project.synthetic import SOURCES, generate
-from dagster_project.synthetic.common import elfproef
+from dagster_project.synthetic import SOURCES, delivery_groups, generate
+from dagster_project.synthetic.common import SEEDS, elfproef
+from dagster_project.synthetic.geography import load_gemeenten, national_plan
 
 SEED = 7
 
@@ -227,6 +228,28 @@ def test_merger_and_recoding(demo):
     k24 = set(_read(out / "cbs_kwb" / "kwb_2024.csv")["WijkenEnBuurten"].str.strip())
     assert recode["old_wijk"] in set(k23) and recode["old_wijk"] not in k24
     assert len(recode["new_wijken"]) == 2 and set(recode["new_wijken"]) <= k24
+
+
+def test_national_codes_exist_on_the_day_they_are_delivered():
+    """Nationally every unit delivers, each month and each year, under a gemeente code that existed
+    then: mergers after 2015 and after the 2022 map included, and wijk numbers stay two digits."""
+    units = {u.code: u for u in national_plan(SEED, load_gemeenten())}
+    ref = pd.read_csv(SEEDS / "ref_gemeenten.csv", dtype=str, keep_default_na=False).set_index("code")
+    months = np.arange(2015 * 12, 2025 * 12)
+    days = [f"{m // 12}-{m % 12 + 1:02d}-01" for m in months]
+    for unit in units.values():
+        codes = unit.gemeente_by_month(months)
+        start = ref.loc[codes, "valid_from"].to_numpy()
+        end = ref.loc[codes, "valid_to"].to_numpy()
+        ok = ((start == "") | (start <= days)) & ((end == "") | (end > days))
+        assert ok.all(), (unit.code, codes[~ok][0], np.array(days)[~ok][0])
+        assert max(unit.n_wijken + era.wijk_offset for era in unit.eras) <= 99
+    assert units["GM0457"].gemeente_by_month(np.array([2022 * 12 + 2, 2022 * 12 + 3])).tolist() == ["GM0457", "GM0363"]
+    assert [units["GM1966"].gemeente_in(y) for y in (2018, 2019)] == ["GM0005", "GM1966"]
+    assert units["GM0439"].gemeente_in(2015) == "GM0439"  # Purmerend continued when it took Beemster in
+    assert units["GM0457"].eras[-1].wijk_offset == units["GM0363"].n_wijken
+    shared = [[u.code for u in group] for group in delivery_groups(list(units.values())) if len(group) > 1]
+    assert shared == [["GM0363", "GM0457"], ["GM0501", "GM0530", "GM0614"]]
 
 
 def test_truth_keys(demo):

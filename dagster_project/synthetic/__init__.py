@@ -61,12 +61,23 @@ def _clean(folder: Path) -> None:
             path.unlink()
 
 
-def _groups(units: list[Unit]) -> list[list[Unit]]:
-    merged = [u for u in units if u.code in MERGER["old"]]
-    groups = [[u] for u in units if u.code not in MERGER["old"]]
-    if merged:
-        groups.append(sorted(merged, key=lambda u: MERGER["old"].index(u.code)))
-    return sorted(groups, key=lambda g: g[0].code)
+def delivery_groups(units: list[Unit]) -> list[list[Unit]]:
+    """Units that share a gemeente code in some period are generated together (they share files)."""
+    parent = {u.code: u.code for u in units}
+
+    def root(code: str) -> str:
+        while parent[code] != code:
+            code = parent[code]
+        return code
+
+    owner: dict[str, str] = {}
+    for unit in units:
+        for era in unit.eras:
+            parent[root(unit.code)] = root(owner.setdefault(era.code, unit.code))
+    groups: dict[str, list[Unit]] = {}
+    for unit in sorted(units, key=lambda u: u.code):
+        groups.setdefault(root(unit.code), []).append(unit)
+    return sorted(groups.values(), key=lambda g: g[0].code)
 
 
 class _Counter:
@@ -106,11 +117,10 @@ def generate(scale: str, seed: int, out_dir: Path | None, truth_path: Path | Non
         task = bar.add_task(f"areas ({scale})", total=None)
         units = build_units(seed, cfg.gemeenten)
         lat = {u.code: popmod.latent(seed, u) for u in units}
-        wijk_counts = {u.code: u.n_wijken for u in units}
         regions = finance.build_providers(seed, units)
         interventions = finance.plan_interventions(seed, units, lat, years, set(DEMO_GEMEENTEN))
-        _write_gebieden(units, years, wijk_counts, out_dir / "gebieden", counter)
-        groups = _groups(units)
+        _write_gebieden(units, years, out_dir / "gebieden", counter)
+        groups = delivery_groups(units)
         bar.update(task, total=len(groups), completed=0, description=f"gemeenten ({scale})")
 
         buurt_tables: dict[int, list[pd.DataFrame]] = {y: [] for y in years}
@@ -118,7 +128,7 @@ def generate(scale: str, seed: int, out_dir: Path | None, truth_path: Path | Non
         multi_counts = {y: {"1": 0, "2": 0, "3": 0} for y in years}
         for group in groups:
             ctx = municipal.GroupContext(seed, years, out_dir, regions[group[0].region], interventions, lat)
-            _process_group(ctx, group, wijk_counts, counter, buurt_tables, realised, multi_counts)
+            _process_group(ctx, group, counter, buurt_tables, realised, multi_counts)
             bar.advance(task)
 
         bar.update(task, description="CBS, Vektis, finance")
@@ -131,9 +141,9 @@ def generate(scale: str, seed: int, out_dir: Path | None, truth_path: Path | Non
             _write_vektis(seed, buurten, year, out_dir / "vektis_zvw", counter)
         _write_contracts(regions, units, years, out_dir / "contracten", counter)
         _write_budgets(seed, realised, years, out_dir / "budgetten", counter)
-        _write_interventions(interventions, units, wijk_counts, out_dir / "interventies", counter)
+        _write_interventions(interventions, units, out_dir / "interventies", counter)
 
-    truth = _truth(scale, seed, years, units, wijk_counts, regions, interventions, multi_counts, counter)
+    truth = _truth(scale, seed, years, units, regions, interventions, multi_counts, counter)
     truth_path = Path(truth_path)
     truth_path.parent.mkdir(parents=True, exist_ok=True)
     truth_path.write_text(json.dumps(truth, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -166,7 +176,7 @@ def _distinct(
     return out
 
 
-def _process_group(ctx, group, wijk_counts, counter, buurt_tables, realised, multi_counts) -> None:
+def _process_group(ctx, group, counter, buurt_tables, realised, multi_counts) -> None:
     years = ctx.years
     n_y = len(years)
     domains = {
@@ -237,7 +247,7 @@ def _process_group(ctx, group, wijk_counts, counter, buurt_tables, realised, mul
                     ctx.seed, unit.code, year, domain, cases_by[(domain, unit.code)], ctx.providers
                 )
                 if len(part):
-                    part.insert(1, "gemeentecode", municipal.gm_of(unit, year))
+                    part.insert(1, "gemeentecode", unit.gemeente_in(year))
                     frames.append(part)
         if frames:
             frame = pd.concat(frames, ignore_index=True)
@@ -251,7 +261,7 @@ def _process_group(ctx, group, wijk_counts, counter, buurt_tables, realised, mul
         dekking = dekking_rng.choice(np.arange(1, 7), size=unit.n_buurten, p=[0.55, 0.2, 0.1, 0.07, 0.05, 0.03])
         for yi, year in enumerate(years):
             d = municipal.demographics(ctx, unit, year)
-            codes = codes_for(unit, year, wijk_counts)
+            codes = codes_for(unit, year)
             table = pd.DataFrame({k: d[k] for k in cbs.SUM_COLUMNS if k in d})
             table["youth"] = d["youth"]
             for key in ("jeugd_clients", "jeugd_verblijf", "wmo_clients", "bijstand_persons"):
@@ -268,17 +278,13 @@ def _process_group(ctx, group, wijk_counts, counter, buurt_tables, realised, mul
             buurt_tables[year].append(table)
 
 
-def _write_gebieden(units, years, wijk_counts, folder: Path, counter: _Counter) -> None:
+def _write_gebieden(units, years, folder: Path, counter: _Counter) -> None:
     import shapely
 
     geo = {}
     for unit in units:
-        geo[("gm", unit.code)] = unit.geom
         for w, g in enumerate(unit.wijk_geoms):
             geo[("wk", unit.code, w)] = g
-    merged = [u for u in units if u.code in MERGER["old"]]
-    if merged:
-        geo[("gm", MERGER["new"])] = shapely.union_all([u.geom for u in merged])
     text_cache: dict = {}
 
     def text(key, geom) -> str:
@@ -288,14 +294,17 @@ def _write_gebieden(units, years, wijk_counts, folder: Path, counter: _Counter) 
 
     for year in years:
         feats = {"gemeenten": [], "wijken": [], "buurten": []}
-        seen_gm = set()
+        sharing: dict[str, list[Unit]] = {}
         for unit in sorted(units, key=lambda u: u.code):
-            codes = codes_for(unit, year, wijk_counts)
-            if codes.gm_code not in seen_gm:
-                seen_gm.add(codes.gm_code)
-                key = ("gm", codes.gm_code)
+            sharing.setdefault(unit.gemeente_in(year), []).append(unit)
+        for unit in sorted(units, key=lambda u: u.code):
+            codes = codes_for(unit, year)
+            parts = sharing[codes.gm_code]
+            if parts[0] is unit:
+                key = ("gm", *(u.code for u in parts))
+                geom = parts[0].geom if len(parts) == 1 else shapely.union_all([u.geom for u in parts])
                 feats["gemeenten"].append(
-                    _feature(codes.gm_code, codes.gm_name, "gemeente", codes.gm_code, year, text(key, geo[key]))
+                    _feature(codes.gm_code, codes.gm_name, "gemeente", codes.gm_code, year, text(key, geom))
                 )
             recoded = unit.code == RECODE["gemeente"] and year >= RECODE["year"]
             for wcode in sorted(set(codes.wk_code.tolist())):
@@ -320,19 +329,19 @@ def _write_gebieden(units, years, wijk_counts, folder: Path, counter: _Counter) 
                         wijk=str(codes.wk_code[i]),
                     )
                 )
-        _write_pc6(units, year, wijk_counts, folder / f"pc6_gwb_{year}.csv", counter)
+        _write_pc6(units, year, folder / f"pc6_gwb_{year}.csv", counter)
         for level, items in feats.items():
             body = '{"type":"FeatureCollection","features":[\n' + ",\n".join(items) + "\n]}\n"
             (folder / f"{level}_{year}.geojson").write_text(body, encoding="utf-8")
             counter.add("gebieden", len(items))
 
 
-def _write_pc6(units, year: int, wijk_counts, path: Path, counter: _Counter) -> None:
+def _write_pc6(units, year: int, path: Path, counter: _Counter) -> None:
     """Postcode-6 to buurt, wijk and gemeente (like CBS' pc6-gwb<year> file)."""
     parts = []
     letters = POSTCODE_LETTERS
     for unit in sorted(units, key=lambda u: u.code):
-        codes = codes_for(unit, year, wijk_counts)
+        codes = codes_for(unit, year)
         b = np.repeat(np.arange(unit.n_buurten), unit.bu_pair_count)
         offset = np.arange(len(b)) - np.repeat(np.cumsum(unit.bu_pair_count) - unit.bu_pair_count, unit.bu_pair_count)
         pair = (unit.bu_pair_start[b] + offset) % (len(letters) ** 2)
@@ -403,7 +412,7 @@ def _write_contracts(regions, units, years, folder: Path, counter: _Counter) -> 
     for year in years:
         rows = []
         for unit in sorted(units, key=lambda u: u.code):
-            gm = municipal.gm_of(unit, year)
+            gm = unit.gemeente_in(year)
             if (gm, year) in gm_by_year:
                 continue
             gm_by_year[(gm, year)] = unit.region
@@ -465,13 +474,13 @@ def _write_budgets(seed: int, realised: list[dict], years, folder: Path, counter
         counter.add("budgetten", len(out))
 
 
-def _write_interventions(interventions, units, wijk_counts, folder: Path, counter: _Counter) -> None:
+def _write_interventions(interventions, units, folder: Path, counter: _Counter) -> None:
     by_code = {u.code: u for u in units}
     rows = []
     for item in interventions:
         unit = by_code[item["unit"]]
         year = int(item["start"][:4])
-        codes = codes_for(unit, year, wijk_counts)
+        codes = codes_for(unit, year)
         wk = codes.wk_code[np.flatnonzero(unit.bu_wijk == item["wijk_index"])[0]]
         item["gemeente_code"] = codes.gm_code
         item["wijk_code"] = str(wk)
@@ -502,7 +511,7 @@ def _write_interventions(interventions, units, wijk_counts, folder: Path, counte
     counter.add("interventies", len(frame))
 
 
-def _over_users(seed: int, units, years, wijk_counts) -> list[dict]:
+def _over_users(seed: int, units, years) -> list[dict]:
     """The planted over-using wijken with their codes per year (codes change with the merger)."""
     out = []
     for unit in sorted(units, key=lambda u: u.code):
@@ -510,8 +519,8 @@ def _over_users(seed: int, units, years, wijk_counts) -> list[dict]:
         if wijk is None:
             continue
         first = np.flatnonzero(unit.bu_wijk == wijk)[0]
-        codes = {str(y): str(codes_for(unit, y, wijk_counts).wk_code[first]) for y in years}
-        gemeenten = {str(y): municipal.gm_of(unit, y) for y in years}
+        codes = {str(y): str(codes_for(unit, y).wk_code[first]) for y in years}
+        gemeenten = {str(y): unit.gemeente_in(y) for y in years}
         out.append(
             {
                 "unit": unit.code,
@@ -524,19 +533,19 @@ def _over_users(seed: int, units, years, wijk_counts) -> list[dict]:
     return out
 
 
-def _truth(scale, seed, years, units, wijk_counts, regions, interventions, multi_counts, counter) -> dict:
+def _truth(scale, seed, years, units, regions, interventions, multi_counts, counter) -> dict:
     merged = [u for u in units if u.code in MERGER["old"]]
     merger_map = {}
     for unit in merged:
-        before = codes_for(unit, MERGER["year"] - 1, wijk_counts)
-        after = codes_for(unit, MERGER["year"], wijk_counts)
+        before = codes_for(unit, MERGER["year"] - 1)
+        after = codes_for(unit, MERGER["year"])
         merger_map.update(dict(zip(before.wk_code.tolist(), after.wk_code.tolist(), strict=True)))
         merger_map.update(dict(zip(before.bu_code.tolist(), after.bu_code.tolist(), strict=True)))
     recode = {}
     for unit in units:
         if unit.code == RECODE["gemeente"]:
-            before = codes_for(unit, RECODE["year"] - 1, wijk_counts)
-            after = codes_for(unit, RECODE["year"], wijk_counts)
+            before = codes_for(unit, RECODE["year"] - 1)
+            after = codes_for(unit, RECODE["year"])
             split = unit.bu_wijk == 0
             recode = {
                 "gemeente": unit.code,
@@ -587,7 +596,7 @@ def _truth(scale, seed, years, units, wijk_counts, regions, interventions, multi
         ],
         "intervention_effects": finance.INTERVENTION_TYPES,
         "over_use": popmod.OVER_USE,
-        "over_users": _over_users(seed, units, years, wijk_counts),
+        "over_users": _over_users(seed, units, years),
         "providers": providers,
         "multi_domain_households": multi_counts,
         "row_counts": counter.rows,

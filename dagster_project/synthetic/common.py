@@ -15,6 +15,7 @@ import numpy as np
 
 REAL_DATA = Path("/work/shared/data/real")
 GEOJSON_2022 = REAL_DATA / "geo" / "gemeenten_2022_gegeneraliseerd.geojson"
+SEEDS = Path(__file__).resolve().parents[2] / "dbt" / "seeds"
 
 # The real merger used by both scales: Brielle, Hellevoetsluis and Westvoorne became Voorne aan Zee.
 MERGER = {

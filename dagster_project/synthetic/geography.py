@@ -7,10 +7,16 @@ Every wijk gets one postcode-4 (numbered roughly clockwise over the country, lik
 postcodes), and each buurt a disjoint range of its letter pairs, so an address places a
 household in exactly one buurt.
 
-Codes change over time in two planted ways: the real merger of Brielle, Hellevoetsluis and
-Westvoorne into Voorne aan Zee (GM1992, 2023-01-01; their wijken are renumbered inside GM1992)
-and a synthetic split of one Nissewaard wijk into two new wijken (2024; its buurten re-coded).
-Gemeenten that merged before 2022 are represented by their 2022 successor in every year.
+Gemeente codes follow the real herindelingen (`dbt/seeds/ref_herindelingen.csv`), so every
+unit delivers under a code that existed on the day (`Era`):
+- after 2022 a unit merges into its successor (Weesp into Amsterdam on 2022-03-24; Brielle,
+  Hellevoetsluis and Westvoorne into Voorne aan Zee, GM1992, on 2023-01-01), its wijken
+  renumbered after the successor's own;
+- before a merger that formed its 2022 gemeente, a unit is the gemeente that continued, or for a
+  new code its first predecessor, under its old name; a renamed gemeente has its old code. The
+  other predecessors of a merger, and gemeenten split up among several others, are not generated.
+A synthetic split of one Nissewaard wijk into two new wijken (2024; its buurten re-coded) adds a
+change of wijk codes inside one gemeente.
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry import MultiPoint, mapping, shape
 
-from .common import GEOJSON_2022, MERGER, POSTCODE_LETTERS, RECODE, buurt_code, gm_num, rng_for, wijk_code
+from .common import GEOJSON_2022, POSTCODE_LETTERS, RECODE, SEEDS, buurt_code, gm_num, rng_for, wijk_code
 
 # Approximate 2020 populations of the larger gemeenten and the islands (CBS, rounded);
 # the others are drawn from a log-normal distribution.
@@ -96,6 +103,17 @@ BUURT_PARTS = [
     "Bos",
     "Singel",
 ]
+MAX_WIJKEN = 99
+
+
+@dataclass(frozen=True)
+class Era:
+    """From `start` (ISO date) on, a unit's buurten belong to gemeente `code`, wijken shifted by `wijk_offset`."""
+
+    start: str
+    code: str
+    name: str
+    wijk_offset: int = 0
 
 
 @dataclass
@@ -123,10 +141,24 @@ class Unit:
     hh_offset: int = 0
     hh_capacity: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     hh_start: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    eras: list[Era] = field(default_factory=list)
 
     @property
     def n_buurten(self) -> int:
         return len(self.bu_wijk)
+
+    def era_on(self, day: str) -> Era:
+        return [era for era in self.eras if era.start <= day][-1]
+
+    def gemeente_in(self, year: int) -> str:
+        """The gemeente code on 1 January (CBS, budgets, contracts and surveys are yearly)."""
+        return self.era_on(f"{year}-01-01").code
+
+    def gemeente_by_month(self, month: np.ndarray) -> np.ndarray:
+        """The gemeente code on the first day of each month index (`year * 12 + month - 1`)."""
+        starts = np.array([_first_month_on_or_after(era.start) for era in self.eras])
+        codes = np.array([era.code for era in self.eras], dtype=object)
+        return codes[np.searchsorted(starts, month, side="right") - 1]
 
     def population_in(self, year: int) -> float:
         return self.population * (1.0 + self.growth) ** (year - 2020)
@@ -179,7 +211,57 @@ def _km2(geom) -> float:
     return geom.area * 111.32 * 111.32 * math.cos(math.radians(lat))
 
 
-def _national_plan(seed: int, gemeenten: dict) -> list[Unit]:
+def _first_month_on_or_after(day: str) -> int:
+    if not day:
+        return -1
+    year, month, dom = (int(part) for part in day.split("-"))
+    return year * 12 + month - 1 + (dom > 1)
+
+
+def _herindelingen() -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
+    """The herindelingen, and per code its name and first day (empty: before the reference list)."""
+    events = pd.read_csv(SEEDS / "ref_herindelingen.csv", dtype=str, keep_default_na=False)
+    ref = pd.read_csv(SEEDS / "ref_gemeenten.csv", dtype=str, keep_default_na=False)
+    names = dict(zip(ref["code"], ref["name"], strict=True))
+    return events, names, dict(zip(ref["code"], ref["valid_from"], strict=True))
+
+
+def _plan_eras(units: list[Unit], snapshot: str = "2022-01-01") -> None:
+    """Give every unit its gemeente codes over time (see the module docstring), and keep room
+    below 99 wijken for the units a successor absorbs."""
+    events, names, valid_from = _herindelingen()
+    by_code = {u.code: u for u in units}
+    backward = events[events["date"] <= snapshot].sort_values("date", ascending=False)
+    forward = events[(events["date"] > snapshot) & (events["kind"] == "samenvoeging")]
+    absorbed = forward[forward["new_code"].isin(by_code)].groupby("new_code")["old_code"].agg(list)
+    for successor, olds in absorbed.items():
+        room = MAX_WIJKEN - sum(by_code[o].n_wijken for o in olds if o in by_code)
+        unit = by_code[successor]
+        unit.n_wijken = min(unit.n_wijken, room)
+        unit.wijk_pc4 = unit.wijk_pc4[: unit.n_wijken]
+    for unit in units:
+        eras = [Era(snapshot, unit.code, unit.name)]
+        for _, event in backward.iterrows():
+            code = eras[0].code
+            if event["new_code"] != code or event["kind"] == "splitsing":
+                continue
+            if event["kind"] == "samenvoeging" and (valid_from.get(code) or "") < event["date"]:
+                continue  # the gemeente itself continued and took the others in
+            first = backward[(backward["new_code"] == code) & (backward["date"] == event["date"])]["old_code"].min()
+            eras[0] = Era(event["date"], code, eras[0].name)
+            eras.insert(0, Era("", first, names[first]))
+        eras[0] = Era("", eras[0].code, eras[0].name)
+        mine = forward[forward["old_code"] == unit.code]
+        for _, event in mine.iterrows():
+            new = event["new_code"]
+            partners = sorted(forward[(forward["new_code"] == new) & (forward["date"] == event["date"])]["old_code"])
+            offset = by_code[new].n_wijken if new in by_code else 0
+            offset += sum(by_code[o].n_wijken for o in partners[: partners.index(unit.code)] if o in by_code)
+            eras.append(Era(event["date"], new, by_code[new].name if new in by_code else names[new], offset))
+        unit.eras = eras
+
+
+def national_plan(seed: int, gemeenten: dict) -> list[Unit]:
     """Population, growth, wijk count and postcode order of every gemeente (cheap, no geometry)."""
     units = []
     for order, (code, (name, geom)) in enumerate(gemeenten.items()):
@@ -213,12 +295,13 @@ def _national_plan(seed: int, gemeenten: dict) -> list[Unit]:
     for unit in units:
         unit.hh_offset = households
         households += int(unit.population * 0.725) + 11 * 20 * unit.n_wijken + 100
+    _plan_eras(units)
     return units
 
 
 def build_units(seed: int, codes: list[str] | None) -> list[Unit]:
     """Units for the selected gemeenten (all when `codes` is None), with wijk and buurt geometry."""
-    units = _national_plan(seed, load_gemeenten())
+    units = national_plan(seed, load_gemeenten())
     if codes is not None:
         units = [u for u in units if u.code in codes]
     for unit in units:
@@ -283,27 +366,15 @@ class Codes:
     bu_code: np.ndarray
 
 
-def merger_wijk_offset(code: str, n_wijken: dict[str, int]) -> int:
-    offset = 0
-    for old in MERGER["old"]:
-        if old == code:
-            return offset
-        offset += n_wijken[old]
-    raise KeyError(code)
-
-
-def codes_for(unit: Unit, year: int, wijk_counts: dict[str, int]) -> Codes:
-    """Resolve the gemeente, wijk and buurt codes of a unit's buurten valid in `year`."""
-    wk = unit.bu_wijk.copy()
+def codes_for(unit: Unit, year: int) -> Codes:
+    """Resolve the gemeente, wijk and buurt codes of a unit's buurten valid on 1 January of `year`."""
+    era = unit.era_on(f"{year}-01-01")
+    wk = unit.bu_wijk + era.wijk_offset
     bu = unit.bu_num.copy()
-    gm_code, gm_name = unit.code, unit.name
-    if unit.code in MERGER["old"] and year >= MERGER["year"]:
-        gm_code, gm_name = MERGER["new"], MERGER["new_name"]
-        wk = wk + merger_wijk_offset(unit.code, wijk_counts)
     if unit.code == RECODE["gemeente"] and year >= RECODE["year"]:
         wk, bu = recode_split(unit, wk, bu)
-    gm = gm_num(gm_code)
-    return Codes(gm_code, gm_name, wk, bu, wijk_code(gm, wk), buurt_code(gm, wk, bu))
+    gm = gm_num(era.code)
+    return Codes(era.code, era.name, wk, bu, wijk_code(gm, wk), buurt_code(gm, wk, bu))
 
 
 def recode_split(unit: Unit, wk: np.ndarray, bu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

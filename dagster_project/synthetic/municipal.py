@@ -4,11 +4,11 @@ One file per gemeente per month and domain, named `<domain>_<GMcode>_<yyyy-mm>.c
 `gemeente_jeugd/`, `gemeente_wmo/` and `gemeente_participatie/`. Each file lists what was active
 in that month (one row per trajectory / provision / benefit), `;`-separated, UTF-8, decimal comma
 for money and volumes (`1234,50`), dates `dd-mm-yyyy`. The gemeentecode is the code valid in that
-month, so Brielle, Hellevoetsluis and Westvoorne deliver as GM1992 from January 2023 on (running
-cases keep their number). Persons carry a BSN (9 digits, 11-proef) and an address (postcode
-`1234AB` + huisnummer) that places the household in one buurt; children, parents and clients of
-one household share the address. Einddatum, reden_beeindiging (and for Jeugd doel_bereikt) are
-filled on the last month's row of a case that ended.
+month, so Brielle, Hellevoetsluis and Westvoorne deliver as GM1992 from January 2023 on, and Weesp
+as Amsterdam from April 2022 (running cases keep their number). Persons carry a BSN (9 digits,
+11-proef) and an address (postcode `1234AB` + huisnummer) that places the household in one buurt;
+children, parents and clients of one household share the address. Einddatum, reden_beeindiging
+(and for Jeugd doel_bereikt) are filled on the last month's row of a case that ended.
 
 Jeugd columns: gemeentecode;periode;trajectnummer;bsn;geboortedatum;geslacht;postcode;huisnummer;
 verwijzer;productcategorie;productcode;agb_code;aanbieder;startdatum;einddatum;reden_beeindiging;
@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import population as popmod
-from .common import MERGER, bsn_from_ids, rng_for
+from .common import bsn_from_ids, rng_for
 from .finance import JEUGD_PRODUCTS, WMO_PRODUCTS, Provider
 from .geography import Unit, address_of
 from .writers import dmy, dutch_money, month_label, month_start, write_table
@@ -69,10 +69,6 @@ def mix(x: np.ndarray, salt: int = 0) -> np.ndarray:
 
 def expit(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
-
-
-def gm_of(unit: Unit, year: int) -> str:
-    return MERGER["new"] if unit.code in MERGER["old"] and year >= MERGER["year"] else unit.code
 
 
 @dataclass
@@ -404,8 +400,7 @@ class DomainRows:
 
 def _common_columns(unit: Unit, r: DomainRows, last: np.ndarray) -> dict:
     c, i = r.cases, r.idx
-    year = r.month // 12
-    gm = np.where((unit.code in MERGER["old"]) & (year >= MERGER["year"]), MERGER["new"], unit.code).astype(object)
+    gm = unit.gemeente_by_month(r.month)
     postcode, number = address_of(unit, c["b"][i], c["hh"][i])
     return {
         "gemeentecode": gm,
