@@ -79,6 +79,34 @@ def test_an_analysts_login_reads_what_its_gemeente_role_may(pg):
             admin.execute(sql.SQL("drop role {}").format(sql.Identifier(analyst)))
 
 
+def test_a_pipeline_role_that_is_not_superuser_publishes_and_reads_everything():
+    """The pipeline's own role owns what it publishes and reads every gemeente (the volume baseline,
+    a region-wide Superset connection); gemeente roles stay limited to their rows."""
+    suffix = uuid.uuid4().hex[:8]
+    owner, database, gemeente = f"mmr_pipeline_{suffix}", f"mmr_owned_{suffix}", f"mmr_gm0001_{suffix}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(sql.SQL("create role {} login createrole").format(sql.Identifier(owner)))
+        admin.execute(sql.SQL("create database {} owner {}").format(*map(sql.Identifier, (database, owner))))
+    dsn = make_conninfo(with_database(ADMIN_DSN, database), user=owner)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as con:
+            assert not con.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]
+            con.execute("create schema serving")
+            con.execute("create table serving.kerncijfers as select * from (values ('GM0001', 5), ('GM0002', 7)) t")
+            con.execute("alter table serving.kerncijfers rename column column1 to gemeente_code")
+        pg_publish.sync_roles(dsn, {gemeente: ["GM0001"]})
+        pg_publish.publish(dsn)
+        with psycopg.connect(dsn) as con:
+            assert con.execute("select count(*) from published.kerncijfers").fetchone() == (2,)
+        as_admin = with_database(ADMIN_DSN, database)
+        assert read_as(as_admin, gemeente, "select gemeente_code from published.kerncijfers") == [("GM0001",)]
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database)))
+            for role in (gemeente, owner):
+                admin.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(role)))
+
+
 def test_roles_cannot_read_the_build_schema(pg):
     dsn, roles = pg
     pg_publish.publish(dsn)
