@@ -20,12 +20,6 @@ wijken as (
 
 ),
 
-age_groups as (
-
-    select * from {{ ref('dim_age_group') }}
-
-),
-
 harmonised as (
 
     select
@@ -63,7 +57,7 @@ final as (
         harmonised.birth_year,
         harmonised.sex,
         harmonised.year - harmonised.birth_year as age,
-        age_groups.age_group_code,
+        {{ age_group_code('harmonised.year - harmonised.birth_year') }} as age_group_code,
         'participatie|' || harmonised.regeling as service_key,
         harmonised.regeling,
         harmonised.leefvorm,
@@ -76,10 +70,6 @@ final as (
         harmonised.end_date is not null as is_last_month,
         harmonised.bedrag as amount
     from harmonised
-    left join age_groups
-        on
-            harmonised.year - harmonised.birth_year
-            between age_groups.min_age and age_groups.max_age
 
 )
 

@@ -26,12 +26,6 @@ wijken as (
 
 ),
 
-age_groups as (
-
-    select * from {{ ref('dim_age_group') }}
-
-),
-
 -- one row per episode per delivered month, both domains in one shape
 care_months as (
 
@@ -156,7 +150,8 @@ final as (
         latest.birth_year,
         latest.sex,
         cast(extract(year from latest.start_date) as integer) - latest.birth_year as age_at_start,
-        age_groups.age_group_code,
+        {{ age_group_code('cast(extract(year from latest.start_date) as integer) - latest.birth_year') }}
+            as age_group_code,
         latest.domain || '|' || latest.productcategorie_code as service_key,
         latest.productcategorie_code,
         latest.productcode,
@@ -179,10 +174,6 @@ final as (
         on
             latest.wijk_code = wijken.area_code
             and cast(extract(year from latest.month) as integer) = wijken.year
-    left join age_groups
-        on
-            cast(extract(year from latest.start_date) as integer) - latest.birth_year
-            between age_groups.min_age and age_groups.max_age
 
 )
 

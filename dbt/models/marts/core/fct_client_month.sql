@@ -60,12 +60,6 @@ wijken as (
 
 ),
 
-age_groups as (
-
-    select * from {{ ref('dim_age_group') }}
-
-),
-
 -- one row per delivered case per month, the three domains in one shape
 case_months as (
 
@@ -214,7 +208,8 @@ final as (
         client_months.wijk_code,
         wijken.reference_area_code as reference_wijk_code,
         {{ year_of('client_months.month') }} - client_months.birth_year as age,
-        age_groups.age_group_code,
+        {{ age_group_code(year_of('client_months.month') ~ ' - client_months.birth_year') }}
+            as age_group_code,
         client_months.n_cases,
         client_months.cost,
         client_months.batch_id,
@@ -230,10 +225,6 @@ final as (
         on
             client_months.wijk_code = wijken.area_code
             and {{ year_of('client_months.month') }} = wijken.year
-    left join age_groups
-        on
-            {{ year_of('client_months.month') }} - client_months.birth_year
-            between age_groups.min_age and age_groups.max_age
 
 )
 
