@@ -19,7 +19,7 @@ delivered as (
         gemeentecode as gemeente_code,
         periode as period_key,
         count(*) as n_benefits,
-        sum(bedrag_uitkering) as amount
+        sum(cast(bedrag_uitkering as decimal(18, 2))) as amount
     from raw_participatie
     group by gemeentecode, periode
 

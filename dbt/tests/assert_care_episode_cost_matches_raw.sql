@@ -1,5 +1,7 @@
 -- The total cost of all care episodes of a domain equals the cost delivered in the raw layer,
 -- and every delivered trajectory or provision is one episode (a domain not delivered yet has none).
+-- Raw amounts are doubles: summed as the decimals staging makes of them, so the comparison is exact
+-- and does not depend on the order a parallel sum adds a hundred million of them in.
 with
 
 episodes as (
@@ -25,7 +27,7 @@ delivered as (
     select
         'jeugd' as domain,
         count(distinct trajectnummer) as n_episodes,
-        sum(bedrag) as cost
+        sum(cast(bedrag as decimal(18, 2))) as cost
     from raw_jeugd
 
     union all
@@ -33,7 +35,7 @@ delivered as (
     select
         'wmo' as domain,
         count(distinct voorzieningnummer) as n_episodes,
-        sum(bedrag) as cost
+        sum(cast(bedrag as decimal(18, 2))) as cost
     from raw_wmo
 
 ),

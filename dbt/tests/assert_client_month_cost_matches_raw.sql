@@ -31,7 +31,7 @@ delivered as (
     select
         'jeugd' as domain,
         periode as period_key,
-        sum(bedrag) as cost
+        sum(cast(bedrag as decimal(18, 2))) as cost
     from raw_jeugd
     group by periode
 
@@ -40,7 +40,7 @@ delivered as (
     select
         'wmo' as domain,
         periode as period_key,
-        sum(bedrag) as cost
+        sum(cast(bedrag as decimal(18, 2))) as cost
     from raw_wmo
     group by periode
 
@@ -49,7 +49,7 @@ delivered as (
     select
         'participatie' as domain,
         periode as period_key,
-        sum(bedrag_uitkering) as cost
+        sum(cast(bedrag_uitkering as decimal(18, 2))) as cost
     from raw_participatie
     group by periode
 
