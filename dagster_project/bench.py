@@ -120,15 +120,19 @@ def stage_seconds(dagster_home: Path) -> tuple[dict[str, float], str | None]:
 
 
 def stage_of(step_key: str) -> str:
-    if step_key.startswith("raw__"):
+    """The stage of a step: ingestion steps are `raw__…` or named after their source, the dbt
+    steps `mmr_dbt…`; the statistics (expected use, benchmark, effects, geometry) are analytics."""
+    from dagster_project.synthetic import SOURCES
+
+    if step_key.startswith("raw__") or step_key in SOURCES:
         return "ingest"
     if "_gx_" in step_key:
         return "audit"
     if step_key.startswith("publish__"):
         return "publish"
-    if step_key.startswith("analytics__"):
-        return "analytics"
-    return "dbt"
+    if step_key.startswith("mmr_dbt"):
+        return "dbt"
+    return "analytics"
 
 
 def ingest_metadata(dagster_home: Path, run_id: str) -> dict[str, float]:

@@ -25,7 +25,7 @@ def test_report_has_every_measure(report):
     assert measured["generation_seconds"] > 0
     full = measured["full_build"]
     assert full["seconds"] > 0 and 0 < full["peak_rss_gib"] < 24
-    assert {"ingest", "dbt", "audit", "publish"} <= set(full["stages_seconds"])
+    assert {"ingest", "dbt", "analytics", "audit", "publish"} <= set(full["stages_seconds"])
     assert measured["ingest"]["rows"] > 0 and measured["ingest"]["rows_per_second"] > 0
     assert measured["ingest"]["cpu_seconds"] > 0 and measured["ingest"]["rows_per_second_per_core"] > 0
     assert (
@@ -82,3 +82,23 @@ def test_markdown_report_names_the_machine_and_the_targets(report):
     assert f"{data['machine']['cpus']} cores" in text
     for name in data["targets"]:
         assert name in text
+
+
+def test_steps_are_counted_in_their_stage():
+    """Step keys of a national run; the statistics were once counted as dbt."""
+    stages = {
+        "raw__gemeente__wmo": "ingest",
+        "gebieden": "ingest",
+        "vektis_zvw": "ingest",
+        "mmr_dbt_models": "dbt",
+        "mmr_dbt_after_analytics": "dbt",
+        "expected_care_use_models": "analytics",
+        "benchmark": "analytics",
+        "intervention_effect": "analytics",
+        "analytics__population_funding": "analytics",
+        "geo__area_geometry": "analytics",
+        "serving__serving_wijk_kerncijfers_gx_wijk_kerncijfers": "audit",
+        "marts__dim_area_gx_dim_area": "audit",
+        "publish__serving_database": "publish",
+    }
+    assert {key: bench.stage_of(key) for key in stages} == stages
