@@ -110,21 +110,28 @@ def stage_seconds(dagster_home: Path) -> tuple[dict[str, float], str | None]:
         if not runs:
             return {}, None
         run = runs[0]
+        materialised = instance.get_records_for_run(
+            run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION, limit=10_000
+        ).records
+        ingesting = {
+            r.event_log_entry.dagster_event.step_key
+            for r in materialised
+            if (key := r.event_log_entry.dagster_event.asset_key) and key.path[0] == "raw"
+        }
         records = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.STEP_SUCCESS, limit=10_000)
         stages: dict[str, float] = {}
         for record in records.records:
             event = record.event_log_entry.dagster_event
-            stage = stage_of(event.step_key)
+            stage = stage_of(event.step_key, ingesting)
             stages[stage] = stages.get(stage, 0.0) + event.event_specific_data.duration_ms / 1000
     return stages, run.run_id
 
 
-def stage_of(step_key: str) -> str:
-    """The stage of a step: ingestion steps are `raw__…` or named after their source, the dbt
-    steps `mmr_dbt…`; the statistics (expected use, benchmark, effects, geometry) are analytics."""
-    from dagster_project.synthetic import SOURCES
-
-    if step_key.startswith("raw__") or step_key in SOURCES:
+def stage_of(step_key: str, ingesting: set[str]) -> str:
+    """The stage of a step: ingestion steps are those that materialise a `raw` asset (the same
+    rule `ingest_metadata` counts rows by), the dbt steps `mmr_dbt…`; the statistics (expected
+    use, benchmark, effects, geometry) are analytics."""
+    if step_key in ingesting:
         return "ingest"
     if "_gx_" in step_key:
         return "audit"
