@@ -256,7 +256,7 @@ def fetch(
 @app.command()
 def status() -> None:
     """Last publish, last failure, audit results, ingestion batches and quarantine."""
-    from dagster_project.status import render_status
+    from dagster_project.ops.status import render_status
 
     render_status(console, get_settings())
 
@@ -275,7 +275,7 @@ def bench(
     ] = None,
 ) -> None:
     """Measure generation, the full and incremental build, ingestion and chart queries; report to var/bench/."""
-    from dagster_project.bench import run_benchmark
+    from dagster_project.ops.bench import run_benchmark
 
     settings = get_settings()
     report = run_benchmark(settings, scale, seed, charts, repeats, console, regenerate, postgres_scale)
@@ -317,7 +317,7 @@ def report(
     year: Annotated[int | None, typer.Option(help="Report year (default: the latest published).")] = None,
 ) -> None:
     """Write the council report of a gemeente as CSV and printable HTML into var/reports/ (published data only)."""
-    from dagster_project.report import ReportError, write_report
+    from dagster_project.ops.report import ReportError, write_report
 
     try:
         written = write_report(get_settings(), gemeente, year)
@@ -331,7 +331,7 @@ def report(
 @app.command()
 def rollback() -> None:
     """Put the previously published serving database back."""
-    from dagster_project.publish import rollback as rollback_serving
+    from dagster_project.publish.assets import rollback as rollback_serving
 
     rollback_serving(get_settings())
     console.print("[green]Rolled back[/] to the previous publish.")
@@ -341,7 +341,7 @@ def rollback() -> None:
 def serve() -> None:
     """Start Dagster (webserver + daemon) and Superset in the background and print where they are."""
     prepare()
-    from dagster_project.lib import services
+    from dagster_project.ops import services
 
     services.start_all(console)
 
@@ -357,7 +357,7 @@ def export_dashboards() -> None:
 @app.command()
 def stop() -> None:
     """Stop the background services started by `mmr serve`."""
-    from dagster_project.lib import services
+    from dagster_project.ops import services
 
     services.stop_all(console)
 

@@ -2,8 +2,9 @@
 
 import dagster as dg
 
-from dagster_project import analytics, audit, dbt, geometry, publish
-from dagster_project.lib.landing_sensor import build_landing_sensor
+from dagster_project import analytics, audit, dbt, geometry
+from dagster_project.ingest.sensor import build_landing_sensor
+from dagster_project.publish import assets as publish_assets
 from dagster_project.sources import (
     budgetten,
     cbs_kwb,
@@ -71,7 +72,7 @@ defs = dg.Definitions.merge(
     analytics.defs,
     geometry.defs,
     audit.defs,
-    publish.defs,
+    publish_assets.defs,
     cbs_odata.defs,
     vektis_open_data.defs,
     dg.Definitions(

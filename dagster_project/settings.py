@@ -94,8 +94,8 @@ class Settings(BaseSettings):
         if self.warehouse == "postgres":
             from psycopg.conninfo import conninfo_to_dict
 
-            from dagster_project.lib.pg_publish import PUBLISHED_SCHEMA
             from dagster_project.lib.postgres import server_address
+            from dagster_project.publish.schema_swap import PUBLISHED_SCHEMA
 
             dsn = self.require_postgres_dsn()
             return f"schema {PUBLISHED_SCHEMA} of {server_address(dsn)}/{conninfo_to_dict(dsn).get('dbname', '')}"

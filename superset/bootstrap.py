@@ -43,7 +43,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 ASSETS_DIR = HERE / "assets"
 SERVING_DB_PLACEHOLDER = "${MMR_SERVING_DB}"
-#: Where the shared PostgreSQL warehouse publishes (dagster_project.lib.pg_publish).
+#: Where the shared PostgreSQL warehouse publishes (dagster_project.publish.schema_swap).
 PUBLISHED_SCHEMA = "published"
 ADMIN_USERNAME = "admin"
 DATABASE_NAME = "MMR serving"

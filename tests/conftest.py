@@ -114,7 +114,7 @@ class Pipeline:
     def served_run(self, previous: bool = False) -> dict | None:
         """What the published version (or the one kept for a rollback) came from: run id and metadata."""
         if self.mode == "postgres":
-            from dagster_project.lib.pg_publish import served_metadata
+            from dagster_project.publish.schema_swap import served_metadata
 
             served = served_metadata(self.dsn, "published_previous" if previous else "published")
             return {"run_id": served["run_id"], "metadata": served["metadata"]} if served else None

@@ -347,7 +347,7 @@ def test_status_shows_the_last_good_publish_and_the_last_failure_and_rollback_re
 
 PUBLISH_IN_SUBPROCESS = """
 import sys
-from dagster_project.publish import publish
+from dagster_project.publish.assets import publish
 from dagster_project.settings import get_settings
 publish(get_settings(), sys.argv[1], {"periods": [], "dagster_run_id": sys.argv[1]})
 """

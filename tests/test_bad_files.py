@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dagster_project.lib import ingest, warehouse
+from dagster_project import ingest
+from dagster_project.lib import warehouse
 from dagster_project.settings import Settings
 from dagster_project.sources import budgetten, cbs_kwb, gemeente_jeugd, vektis_zvw
 from dagster_project.synthetic import generate

@@ -6,7 +6,7 @@ import os
 import pytest
 from rich.console import Console
 
-from dagster_project import bench
+from dagster_project.ops import bench
 from tests.conftest import mmr
 
 pytestmark = pytest.mark.e2e

@@ -16,7 +16,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from dagster_project.lib import ingest, warehouse
+from dagster_project import ingest
+from dagster_project.lib import warehouse
 from dagster_project.lib.connectors import FetchError
 from dagster_project.settings import Settings, get_settings
 from dagster_project.sources import cbs_kwb, cbs_odata, vektis_open_data, vektis_zvw

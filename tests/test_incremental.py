@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.lib import ingest
+from dagster_project import ingest
 from dagster_project.lib.postgres import run_dbt
 from dagster_project.settings import Settings
 from dagster_project.sources import gemeente_jeugd, gemeente_participatie, gemeente_wmo

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dagster_project.lib import ingest as ingest_lib
+from dagster_project import ingest as ingest_lib
+from dagster_project.ingest import Rule
 from dagster_project.lib import warehouse
-from dagster_project.lib.ingest import Rule
 from dagster_project.settings import Settings
 from dagster_project.sources import cbs_kwb
 from tests.conftest import KWB_FIXTURE
@@ -142,7 +142,7 @@ def test_temporary_files_are_not_picked_up(settings):
     landing.mkdir(parents=True)
     for name in ("kwb_2022.csv.part", ".kwb_2023.csv", "kwb_2024.csv.tmp", "kwb_2021.csv"):
         shutil.copy(KWB_FIXTURE, landing / name)
-    from dagster_project.lib.ingest import landed_files
+    from dagster_project.ingest import landed_files
 
     assert [p.name for p in landed_files(settings, "cbs_kwb")] == ["kwb_2021.csv"]
 
@@ -303,7 +303,7 @@ def test_a_source_that_never_delivered_has_an_empty_typed_raw_table(settings):
 
 
 def test_persons_in_bulk_get_the_pseudonyms_of_pseudonymise_person(tmp_path):
-    from dagster_project.lib.pseudonymise import pseudonymise_person
+    from dagster_project.ingest.pseudonymise import pseudonymise_person
     from dagster_project.sources import gemeente_wmo
 
     settings = Settings(home=tmp_path / "var", pseudonym_key="bulk-key")

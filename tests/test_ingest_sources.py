@@ -10,8 +10,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dagster_project.lib import ingest, warehouse
-from dagster_project.lib.pseudonymise import household_key, pseudonymise_bsn, valid_bsn
+from dagster_project import ingest
+from dagster_project.ingest.pseudonymise import household_key, pseudonymise_bsn, valid_bsn
+from dagster_project.lib import warehouse
 from dagster_project.settings import Settings
 from dagster_project.sources import (
     budgetten,

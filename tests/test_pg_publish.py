@@ -8,8 +8,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from dagster_project.lib import pg_publish
 from dagster_project.lib.postgres import with_database
+from dagster_project.publish import schema_swap as pg_publish
 from tests.conftest import ADMIN_DSN
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.report import dutch_number
+from dagster_project.ops.report import dutch_number
 from tests.conftest import mmr
 
 pytestmark = pytest.mark.e2e

@@ -95,7 +95,7 @@ def asset_problems(serving_db: Path | str, assets_dir: Path = ASSETS_DIR) -> lis
     if isinstance(serving_db, str):
         import psycopg
 
-        from dagster_project.lib.pg_publish import PUBLISHED_SCHEMA
+        from dagster_project.publish.schema_swap import PUBLISHED_SCHEMA
 
         with psycopg.connect(serving_db) as con:
             rows = con.execute(query, [PUBLISHED_SCHEMA]).fetchall()

@@ -12,9 +12,9 @@ import re
 
 import dagster as dg
 
-from dagster_project.lib import ingest
-from dagster_project.lib.ingest import Rule
-from dagster_project.sources import contract_rules
+from dagster_project import ingest
+from dagster_project.ingest import Rule
+from dagster_project.ingest import rules as contract_rules
 
 SOURCE = "budgetten"
 FILE_PATTERN = re.compile(r"^budgetten_(?P<year>\d{4})\.csv$")

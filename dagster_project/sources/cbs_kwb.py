@@ -15,8 +15,8 @@ import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
 
-from dagster_project.lib import ingest
-from dagster_project.sources import contract_rules
+from dagster_project import ingest
+from dagster_project.ingest import rules as contract_rules
 
 SOURCE = "cbs_kwb"
 FILE_PATTERN = re.compile(r"^kwb_(?P<year>\d{4})\.csv$")

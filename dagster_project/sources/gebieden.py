@@ -24,9 +24,9 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 
-from dagster_project.lib import ingest
-from dagster_project.lib.ingest import Rule
-from dagster_project.sources import contract_rules
+from dagster_project import ingest
+from dagster_project.ingest import Rule
+from dagster_project.ingest import rules as contract_rules
 
 SOURCE = "gebieden"
 FILE_PATTERN = re.compile(r"^(?P<level>gemeenten|wijken|buurten)_(?P<year>\d{4})\.geojson$")

@@ -17,9 +17,10 @@ import re
 
 import dagster as dg
 
-from dagster_project.lib import ingest, municipal
-from dagster_project.lib.ingest import Rule
-from dagster_project.sources import contract_rules
+from dagster_project import ingest
+from dagster_project.ingest import Rule
+from dagster_project.ingest import rules as contract_rules
+from dagster_project.sources import municipal
 
 SOURCE = "gemeente_participatie"
 FILE_PATTERN = re.compile(r"^participatie_(?P<gm>GM\d{4})_(?P<month>\d{4}-(0[1-9]|1[0-2]))\.csv$")

@@ -14,8 +14,8 @@ import re
 
 import dagster as dg
 
-from dagster_project.lib import ingest
-from dagster_project.sources import contract_rules
+from dagster_project import ingest
+from dagster_project.ingest import rules as contract_rules
 
 SOURCE = "interventies"
 FILE_PATTERN = re.compile(r"^interventies\.csv$")

@@ -21,9 +21,9 @@ import re
 import dagster as dg
 import pandas as pd
 
-from dagster_project.lib import ingest
-from dagster_project.lib.ingest import Rule
-from dagster_project.sources import contract_rules
+from dagster_project import ingest
+from dagster_project.ingest import Rule
+from dagster_project.ingest import rules as contract_rules
 
 SOURCE = "vektis_zvw"
 AGE_CLASSES = [str(age) for age in range(0, 90, 5)] + ["90+"]

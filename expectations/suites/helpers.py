@@ -42,7 +42,7 @@ WARNING: Severity = "warning"
 DISCLOSURE_THRESHOLD = 10
 ROUNDING_BASE = 5
 
-#: Where the shared PostgreSQL warehouse publishes (``dagster_project.lib.pg_publish``).
+#: Where the shared PostgreSQL warehouse publishes (``dagster_project.publish.schema_swap``).
 PUBLISHED_SCHEMA = "published"
 
 #: Where the area dimension lives in the build database.

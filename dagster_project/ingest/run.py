@@ -39,8 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from dagster_project.lib import postgres, warehouse
-from dagster_project.lib.pseudonymise import (
+from dagster_project.ingest.pseudonymise import (
     PSEUDONYM_LENGTH,
     birth_year,
     normalise_bsn,
@@ -49,6 +48,7 @@ from dagster_project.lib.pseudonymise import (
     postcode4,
     valid_bsn,
 )
+from dagster_project.lib import postgres, warehouse
 from dagster_project.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger("mmr.ingest")

@@ -32,9 +32,10 @@ import duckdb
 
 from dagster_project.audit import AUDITED_TABLES, audit_checks, audited_asset_keys, check_name
 from dagster_project.dbt import serving_model_keys
-from dagster_project.lib import pg_publish, postgres
+from dagster_project.lib import postgres
+from dagster_project.ops.status import served_run
+from dagster_project.publish import schema_swap as pg_publish
 from dagster_project.settings import Settings, get_settings
-from dagster_project.status import served_run
 from expectations.report import expectation_label
 
 SERVING_SCHEMA = "serving"

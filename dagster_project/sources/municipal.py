@@ -12,8 +12,8 @@ import re
 
 import dagster as dg
 
-from dagster_project.lib import ingest
-from dagster_project.lib.pseudonymise import pseudonymise_person
+from dagster_project import ingest
+from dagster_project.ingest.pseudonymise import pseudonymise_person
 
 
 def monthly_export(

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from dagster_project.lib.pg_publish import PUBLISHED_SCHEMA
+from dagster_project.publish.schema_swap import PUBLISHED_SCHEMA
 from dagster_project.settings import Settings
 
 REPORT_COLUMNS = [
@@ -117,7 +117,7 @@ class _Published:
 
     def published_at(self) -> datetime:
         if self.postgres:
-            from dagster_project.status import served_run
+            from dagster_project.ops.status import served_run
 
             return served_run(self.settings)["published_at"]
         return self.execute("select published_at from main._publish").fetchone()[0]

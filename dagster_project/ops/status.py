@@ -31,7 +31,7 @@ def served_run(settings: Settings) -> dict[str, Any] | None:
     `_publish` of `serving.duckdb`, or the comment on schema `published` of the shared warehouse.
     """
     if settings.warehouse == "postgres":
-        from dagster_project.lib.pg_publish import served_metadata
+        from dagster_project.publish.schema_swap import served_metadata
 
         served = served_metadata(settings.require_postgres_dsn())
         if served:

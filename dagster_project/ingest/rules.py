@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from dagster_project.lib import ingest
-from dagster_project.lib.ingest import Rule
+from dagster_project import ingest
+from dagster_project.ingest import Rule
 
 log = logging.getLogger("mmr.ingest")
 EARLIEST = "1900-01-01"
