@@ -12,6 +12,7 @@ import pytest
 
 from dagster_project import ingest as ingest_lib
 from dagster_project.ingest import Rule
+from dagster_project.ingest import run as ingest_run
 from dagster_project.lib import warehouse
 from dagster_project.settings import Settings
 from dagster_project.sources import cbs_kwb
@@ -249,7 +250,7 @@ def test_files_checked_together_keep_their_own_outcome(settings, tmp_path):
 
 def test_small_chunks_give_the_same_raw_rows(settings, tmp_path, monkeypatch):
     paths = [proef_file(tmp_path / "in", year, clean_rows(year, 50)) for year in range(2010, 2020)]
-    monkeypatch.setattr(ingest_lib, "CHUNK_BYTES", 1500)
+    monkeypatch.setattr(ingest_run, "CHUNK_BYTES", 1500)
     results = ingest_many(settings, paths)
     assert [r["rows"] for r in results] == [50] * 10
     assert proef_rows(settings, "select count(*), count(distinct _batch_id) from raw.proef") == [(500, 10)]

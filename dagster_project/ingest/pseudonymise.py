@@ -1,4 +1,4 @@
-"""Keyed pseudonyms for persons and households (DESIGN §4, §5).
+"""Keyed pseudonyms for persons and households (see docs/architecture.md, "Persons").
 
 A BSN never passes ingestion: it becomes an HMAC-SHA256 pseudonym under the per-installation key
 (`Settings.get_pseudonym_key()`), so the same person gets the same pseudonym in every source and
@@ -13,7 +13,6 @@ file that lists the same client a million times costs one HMAC per client.
 from __future__ import annotations
 
 import hashlib
-import hmac
 
 import numpy as np
 import pandas as pd
@@ -22,17 +21,30 @@ PSEUDONYM_LENGTH = 32  # hex characters: 128 bits, collision-free at any nationa
 BSN_WEIGHTS = np.array([9, 8, 7, 6, 5, 4, 3, 2, -1], dtype=np.int64)
 
 
-def _hmac_unique(values: pd.Series, key: bytes, domain: str) -> pd.Series:
-    """HMAC of every distinct value, mapped back onto the rows; missing stays missing."""
+def _hmac_states(key: bytes) -> tuple:
+    """The inner and outer SHA-256 states of HMAC under `key` (RFC 2104), computed once per call,
+    not once per value: about twice as fast as `hmac.new` per value, the same digests."""
     if not key:
         raise ValueError("a pseudonymisation key is required")
+    block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    return hashlib.sha256(bytes(b ^ 0x36 for b in block)), hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+
+def _hmac_unique(values: pd.Series, key: bytes, domain: str) -> pd.Series:
+    """HMAC-SHA256 (hex, `PSEUDONYM_LENGTH` characters) of every distinct value, mapped back onto
+    the rows; missing stays missing."""
+    inner, outer = _hmac_states(key)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     prefix = domain.encode() + b":"
-    digests = np.array(
-        [hmac.new(key, prefix + str(u).encode(), hashlib.sha256).hexdigest()[:PSEUDONYM_LENGTH] for u in uniques]
-        + [None],
-        dtype=object,
-    )
+
+    def one(value: object) -> str:
+        digest = inner.copy()
+        digest.update(prefix + str(value).encode())
+        final = outer.copy()
+        final.update(digest.digest())
+        return final.hexdigest()[:PSEUDONYM_LENGTH]
+
+    digests = np.array([one(u) for u in uniques] + [None], dtype=object)
     return pd.Series(digests[codes], index=values.index, dtype=object)
 
 

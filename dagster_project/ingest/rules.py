@@ -1,4 +1,4 @@
-"""Contract rules the sources share beyond the building blocks in `lib/ingest.py`.
+"""Contract rules the sources share beyond the building blocks in `contract.py`.
 
 - Dates must be plausible (not before 1900, not in the future) and fit the delivered period: a
   monthly export lists what was active in its month, so nothing in it starts after the month or
@@ -14,27 +14,22 @@
 
 import csv
 import logging
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
-from dagster_project import ingest
-from dagster_project.ingest import Rule
+from dagster_project.ingest.contract import SEEDS_DIR, Rule, code_list, quote
+from dagster_project.ingest.reading import STATLINE_ROW_NUMBER
 
 log = logging.getLogger("mmr.ingest")
 EARLIEST = "1900-01-01"
 MONTH_START = "strptime('${month}-01', '%Y-%m-%d')::date"
 
 
-def _quote(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
-
-
 def date_in_range(column: str, future: bool = False) -> Rule:
     """Not before 1900; not after today unless the date may lie ahead (a planned end)."""
-    value = f"nl_date({_quote(column)})"
+    value = f"nl_date({quote(column)})"
     fails = f"{value} < date '{EARLIEST}'" + ("" if future else f" or {value} > current_date")
     return Rule(column, "date_in_range", fails)
 
@@ -42,14 +37,14 @@ def date_in_range(column: str, future: bool = False) -> Rule:
 def within_month(start: str, end: str) -> list[Rule]:
     """Rows of a monthly export (`${month}` from the file name) were active in that month."""
     return [
-        Rule(start, "start_after_period", f"nl_date({_quote(start)}) > last_day({MONTH_START})"),
-        Rule(end, "end_before_period", f"nl_date({_quote(end)}) < {MONTH_START}"),
+        Rule(start, "start_after_period", f"nl_date({quote(start)}) > last_day({MONTH_START})"),
+        Rule(end, "end_before_period", f"nl_date({quote(end)}) < {MONTH_START}"),
     ]
 
 
 @lru_cache(maxsize=1)
 def gemeenten() -> pd.DataFrame:
-    frame = pd.read_csv(ingest.SEEDS_DIR / "ref_gemeenten.csv", dtype=str, keep_default_na=False)
+    frame = pd.read_csv(SEEDS_DIR / "ref_gemeenten.csv", dtype=str, keep_default_na=False)
     return frame.assign(upper=frame["name"].str.upper())
 
 
@@ -67,8 +62,8 @@ def gemeente_valid_on(column: str, day_sql: str, by: str = "code", value_sql: st
     A value not in the code list at all is left to the `known_*` rule, so it gets one reason."""
     frame = gemeenten()
     periods = frame[by] + "|" + frame["valid_from"] + "|" + frame["valid_to"]
-    codes = ingest.code_list(f"ref_gemeenten_geldig_{by}", periods)
-    value = value_sql or f"trim({_quote(column)})"
+    codes = code_list(f"ref_gemeenten_geldig_{by}", periods)
+    value = value_sql or f"trim({quote(column)})"
     fails = (
         f"exists (select 1 from {codes} as ref where split_part(ref.code, '|', 1) = {value}) "
         f"and not exists (select 1 from {codes} as ref where split_part(ref.code, '|', 1) = {value} "
@@ -94,14 +89,7 @@ def ignored_columns(path: Path, expected: list[str], delimiter: str = ";", norma
     with path.open("rb") as handle:
         first = handle.readline().decode("utf-8-sig", errors="replace")
     header = [normalise(c.strip()) for c in next(csv.reader([first], delimiter=delimiter), [])]
-    extra = [c for c in header if c and c not in expected and c not in ingest.STATLINE_ROW_NUMBER]
+    extra = [c for c in header if c and c not in expected and c not in STATLINE_ROW_NUMBER]
     if extra and len(header) > 1:
         log.warning("%s: columns %s are not in the contract; accepted and ignored", path.name, ", ".join(extra))
     return extra
-
-
-def reader(
-    columns: list[str], delimiter: str = ";", normalise: Callable[[str], str] = str.strip
-) -> ingest.DelimitedReader:
-    """The chunked delimited reader for a contract; it warns about columns the contract ignores."""
-    return ingest.delimited_reader(columns, delimiter, normalise)

@@ -9,7 +9,7 @@ import json
 
 import dagster as dg
 
-from dagster_project.ingest import landed_files
+from dagster_project.ingest.reading import landed_files
 from dagster_project.settings import get_settings
 
 

@@ -14,7 +14,6 @@ import dagster as dg
 
 from dagster_project import ingest
 from dagster_project.ingest import Rule
-from dagster_project.ingest import rules as contract_rules
 
 SOURCE = "budgetten"
 FILE_PATTERN = re.compile(r"^budgetten_(?P<year>\d{4})\.csv$")
@@ -25,7 +24,7 @@ CONTRACT = ingest.SqlContract(
     columns=COLUMNS,
     rules=[
         *ingest.gemeente_rules(from_file=False),
-        contract_rules.gemeente_valid_on("gemeentecode", "'${year}-01-01'"),
+        ingest.gemeente_valid_on("gemeentecode", "'${year}-01-01'"),
         Rule("jaar", "matches_file_name", "trim(jaar) <> '${year}'"),
         ingest.one_of("domein", DOMAINS),
         *ingest.dutch_amount("begroting_primair"),
@@ -47,7 +46,7 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "gemeente", "budgetten"),
     file_pattern=FILE_PATTERN,
     file_hint="budgetten_<year>.csv",
-    read=contract_rules.reader(COLUMNS),
+    read=ingest.delimited_reader(COLUMNS),
     validate=ingest.sql_validator(CONTRACT),
     period=lambda match: match["year"],
 )

@@ -16,7 +16,6 @@ import pandas as pd
 import pandera.pandas as pa
 
 from dagster_project import ingest
-from dagster_project.ingest import rules as contract_rules
 
 SOURCE = "cbs_kwb"
 FILE_PATTERN = re.compile(r"^kwb_(?P<year>\d{4})\.csv$")
@@ -80,7 +79,7 @@ CONTRACT = pa.DataFrameSchema(
 def parse(path: Path) -> pd.DataFrame:
     """Read one delivered KWB file into typed columns without the yearly numeric suffix."""
     frame = ingest.read_delimited(path, KEY_COLUMNS + ["AantalInwoners"], normalise=strip_suffix)
-    contract_rules.ignored_columns(path, KNOWN_COLUMNS, normalise=strip_suffix)
+    ingest.ignored_columns(path, KNOWN_COLUMNS, normalise=strip_suffix)
     frame = frame[[c for c in frame.columns if c in KNOWN_COLUMNS]]
     for column in KEY_COLUMNS + TEXT_COLUMNS:
         if column in frame:
@@ -98,8 +97,8 @@ def _gemeente(codes: pd.Series) -> pd.Series:
 def contract_for(year: str | None) -> pa.DataFrameSchema:
     """The contract with the gemeente checks of the delivered year: every code lies in a gemeente
     of `ref_gemeenten` that existed on 1 January of the year (KWB uses that day's division)."""
-    known = set(contract_rules.gemeenten()["code"])
-    existing = set(contract_rules.valid_on(f"{year}-01-01")["code"]) if year else known
+    known = set(ingest.gemeenten()["code"])
+    existing = set(ingest.valid_on(f"{year}-01-01")["code"]) if year else known
     checks = [
         pa.Check(lambda s: _gemeente(s).isin(known), name="known_ref_gemeenten"),
         pa.Check(lambda s: ~_gemeente(s).isin(known) | _gemeente(s).isin(existing), name="gemeente_valid_in_period"),

@@ -24,10 +24,10 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 import cbsodata
-import dagster as dg
 import pandas as pd
 import requests
 
+from dagster_project.ingest.fetch import fetch_definitions
 from dagster_project.lib.connectors import FetchError, Landed, land
 from dagster_project.settings import Settings, get_settings
 from dagster_project.sources import cbs_kwb
@@ -169,35 +169,12 @@ def fetch(years: list[int] | None = None, settings: Settings | None = None) -> l
     return [fetch_kwb(year, settings, table) for year, table in new_periods(settings).items()]
 
 
-class FetchConfig(dg.Config):
-    years: list[int] = []
-
-
-@dg.op(description="Fetch CBS KWB tables (the given years, or new and revised periods) into var/landing/cbs_kwb/.")
-def fetch_cbs_kwb(context: dg.OpExecutionContext, config: FetchConfig) -> list[dict]:
-    try:
-        landed = fetch(config.years or None)
-    except FetchError as exc:
-        raise dg.Failure(description=str(exc)) from None
-    for item in landed:
-        context.log.info(f"{item.path.name}: {item.status}, {item.rows} rows from {item.origin}")
-    if not landed:
-        context.log.info("CBS: no new KWB period")
-    context.add_output_metadata({"landed": dg.MetadataValue.json([item.as_dict() for item in landed])})
-    return [item.as_dict() for item in landed]
-
-
-@dg.job(description="Fetch Kerncijfers wijken en buurten from CBS open data; the landing sensor ingests it.")
-def cbs_fetch_job():
-    fetch_cbs_kwb()
-
-
-cbs_fetch_schedule = dg.ScheduleDefinition(
-    name="cbs_fetch_schedule",
-    job=cbs_fetch_job,
-    cron_schedule="0 4 1 7 *",
-    execution_timezone="Europe/Amsterdam",
-    description="Once a year, ask the CBS catalog for new or revised KWB periods and fetch them.",
+defs = fetch_definitions(
+    SOURCE,
+    "cbs",
+    lambda years: fetch(years),
+    op="Fetch CBS KWB tables (the given years, or new and revised periods) into var/landing/cbs_kwb/.",
+    job="Fetch Kerncijfers wijken en buurten from CBS open data; the landing sensor ingests it.",
+    schedule="Once a year, ask the CBS catalog for new or revised KWB periods and fetch them.",
+    nothing_new="CBS: no new KWB period",
 )
-
-defs = dg.Definitions(jobs=[cbs_fetch_job], schedules=[cbs_fetch_schedule])

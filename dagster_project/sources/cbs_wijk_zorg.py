@@ -18,7 +18,6 @@ import dagster as dg
 
 from dagster_project import ingest
 from dagster_project.ingest import Rule
-from dagster_project.ingest import rules as contract_rules
 
 SOURCE = "cbs_wijk_zorg"
 FILE_PATTERN = re.compile(r"^wijk_zorg_(?P<year>\d{4})\.csv$")
@@ -50,7 +49,7 @@ CONTRACT = ingest.SqlContract(
             f"'GM' || substr(trim(WijkenEnBuurten), 3, 4) not in "
             f"{ingest.code_list('ref_gemeenten', ingest.reference_codes('ref_gemeenten'))}",
         ),
-        contract_rules.gemeente_valid_on(
+        ingest.gemeente_valid_on(
             "WijkenEnBuurten", "'${year}-01-01'", value_sql="'GM' || substr(trim(WijkenEnBuurten), 3, 4)"
         ),
         ingest.required("Gemeentenaam"),
@@ -74,7 +73,7 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "cbs", "wijk_zorg"),
     file_pattern=FILE_PATTERN,
     file_hint="wijk_zorg_<year>.csv",
-    read=contract_rules.reader(COLUMNS, normalise=strip_suffix),
+    read=ingest.delimited_reader(COLUMNS, normalise=strip_suffix),
     validate=ingest.sql_validator(CONTRACT),
     period=lambda match: match["year"],
 )

@@ -18,7 +18,6 @@ import dagster as dg
 
 from dagster_project import ingest
 from dagster_project.ingest import Rule
-from dagster_project.ingest import rules as contract_rules
 
 SOURCE = "clientervaring"
 FILE_PATTERN = re.compile(r"^clientervaring_(?P<gm>GM\d{4})_(?P<year>\d{4})\.csv$")
@@ -39,7 +38,7 @@ CONTRACT = ingest.SqlContract(
     rules=[
         Rule("jaar", "matches_file_name", "trim(jaar) <> '${year}'"),
         *ingest.gemeente_rules(),
-        contract_rules.gemeente_valid_on("gemeentecode", "'${year}-01-01'"),
+        ingest.gemeente_valid_on("gemeentecode", "'${year}-01-01'"),
         ingest.one_of("domein", ["jeugd", "wmo"]),
         ingest.required("respondent_id"),
         ingest.required("trajectnummer"),
@@ -72,7 +71,7 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "gemeente", "clientervaring"),
     file_pattern=FILE_PATTERN,
     file_hint="clientervaring_<GMcode>_<year>.csv",
-    read=contract_rules.reader(COLUMNS),
+    read=ingest.delimited_reader(COLUMNS),
     validate=ingest.sql_validator(CONTRACT),
     period=lambda match: f"{match['gm']}:{match['year']}",
 )

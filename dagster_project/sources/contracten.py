@@ -15,7 +15,6 @@ import dagster as dg
 
 from dagster_project import ingest
 from dagster_project.ingest import Rule
-from dagster_project.ingest import rules as contract_rules
 
 SOURCE = "contracten"
 FILE_PATTERN = re.compile(r"^contracten_(?P<year>\d{4})\.csv$")
@@ -39,7 +38,7 @@ CONTRACT = ingest.SqlContract(
     columns=COLUMNS,
     rules=[
         *ingest.gemeente_rules(from_file=False),
-        contract_rules.gemeente_valid_on("gemeentecode", "'${year}-01-01'"),
+        ingest.gemeente_valid_on("gemeentecode", "'${year}-01-01'"),
         Rule("jaar", "matches_file_name", "trim(jaar) <> '${year}'"),
         ingest.one_of("domein", ["jeugd", "wmo"]),
         ingest.matches("agb_code", ingest.AGB_CODE, "agb_code"),
@@ -79,7 +78,7 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "gemeente", "contracten"),
     file_pattern=FILE_PATTERN,
     file_hint="contracten_<year>.csv",
-    read=contract_rules.reader(COLUMNS),
+    read=ingest.delimited_reader(COLUMNS),
     validate=ingest.sql_validator(CONTRACT),
     period=lambda match: match["year"],
 )

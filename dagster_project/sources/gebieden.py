@@ -26,7 +26,6 @@ import pyarrow as pa
 
 from dagster_project import ingest
 from dagster_project.ingest import Rule
-from dagster_project.ingest import rules as contract_rules
 
 SOURCE = "gebieden"
 FILE_PATTERN = re.compile(r"^(?P<level>gemeenten|wijken|buurten)_(?P<year>\d{4})\.geojson$")
@@ -145,7 +144,7 @@ PC6_SPEC = ingest.SourceSpec(
     asset_key=("raw", "cbs", "pc6_gwb"),
     file_pattern=re.compile(r"^pc6_gwb_(?P<year>\d{4})\.csv$"),
     file_hint="pc6_gwb_<year>.csv",
-    read=contract_rules.reader(PC6_COLUMNS, normalise=without_year),
+    read=ingest.delimited_reader(PC6_COLUMNS, normalise=without_year),
     validate=validate_pc6,
     period=lambda match: f"pc6:{match['year']}",
 )

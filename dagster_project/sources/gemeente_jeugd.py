@@ -20,7 +20,6 @@ import dagster as dg
 
 from dagster_project import ingest
 from dagster_project.ingest import Rule
-from dagster_project.ingest import rules as contract_rules
 from dagster_project.sources import municipal
 
 SOURCE = "gemeente_jeugd"
@@ -57,7 +56,7 @@ CONTRACT = ingest.SqlContract(
         Rule("periode", "matches_file_name", "trim(periode) <> '${month}'"),
         ingest.required("trajectnummer"),
         *ingest.person_rules(),
-        *contract_rules.municipal_rules(),
+        *ingest.municipal_rules(),
         ingest.matches("verwijzer", r"\d{2}", optional=True),
         ingest.known(
             "productcategorie", ingest.reference_codes("ref_ijw_productcategorie"), "ref_ijw_productcategorie"

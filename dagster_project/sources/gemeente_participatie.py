@@ -19,7 +19,6 @@ import dagster as dg
 
 from dagster_project import ingest
 from dagster_project.ingest import Rule
-from dagster_project.ingest import rules as contract_rules
 from dagster_project.sources import municipal
 
 SOURCE = "gemeente_participatie"
@@ -51,7 +50,7 @@ CONTRACT = ingest.SqlContract(
         Rule("periode", "matches_file_name", "trim(periode) <> '${month}'"),
         ingest.required("uitkeringsnummer"),
         *ingest.person_rules(),
-        *contract_rules.municipal_rules(),
+        *ingest.municipal_rules(),
         ingest.one_of("regeling", REGELINGEN),
         ingest.one_of("leefvorm", LEEFVORMEN),
         ingest.dutch_date("startdatum"),

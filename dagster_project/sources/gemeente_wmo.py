@@ -20,7 +20,6 @@ import dagster as dg
 
 from dagster_project import ingest
 from dagster_project.ingest import Rule
-from dagster_project.ingest import rules as contract_rules
 from dagster_project.sources import municipal
 
 SOURCE = "gemeente_wmo"
@@ -56,7 +55,7 @@ CONTRACT = ingest.SqlContract(
         Rule("periode", "matches_file_name", "trim(periode) <> '${month}'"),
         ingest.required("voorzieningnummer"),
         *ingest.person_rules(),
-        *contract_rules.municipal_rules(),
+        *ingest.municipal_rules(),
         ingest.known(
             "productcategorie", ingest.reference_codes("ref_iwmo_productcategorie"), "ref_iwmo_productcategorie"
         ),

@@ -15,7 +15,6 @@ import re
 import dagster as dg
 
 from dagster_project import ingest
-from dagster_project.ingest import rules as contract_rules
 
 SOURCE = "interventies"
 FILE_PATTERN = re.compile(r"^interventies\.csv$")
@@ -52,7 +51,7 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "gemeente", "interventies"),
     file_pattern=FILE_PATTERN,
     file_hint="interventies.csv",
-    read=contract_rules.reader(COLUMNS),
+    read=ingest.delimited_reader(COLUMNS),
     validate=ingest.sql_validator(CONTRACT),
     period=lambda match: "register",
 )

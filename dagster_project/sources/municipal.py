@@ -4,8 +4,9 @@ Each is one file per gemeente per month with persons in it: read with Arrow, che
 contract, placed in a buurt through the postcode-6 table, pseudonymised (also in quarantine), and
 written per `<GMcode>:<yyyy-mm>` period so one gemeente's delivery never replaces another's.
 Nationally these are ~120,000 small files: they are parsed, checked, pseudonymised and written
-many at a time (`ingest.PERSONS_TO_RAW` does in DuckDB what `pseudonymise_person` and
-`locate_postcodes` do in pandas; quarantined rows are masked with `pseudonymise_person`).
+many at a time (`ingest.PERSONS_TO_RAW` does in DuckDB what `pseudonymise_person` does in
+pandas, and places each address in its buurt; quarantined rows are masked with
+`pseudonymise_person`).
 """
 
 import re
@@ -29,10 +30,8 @@ def monthly_export(
         read=ingest.delimited_reader(columns),
         validate=ingest.sql_validator(contract),
         period=lambda match: f"{match['gm']}:{match['month']}",
-        to_raw=pseudonymise_person,
         mask=pseudonymise_person,
         personal=True,
-        enrich=ingest.locate_postcodes,
         raw_sql=ingest.PERSONS_TO_RAW,
     )
     asset = ingest.source_asset(

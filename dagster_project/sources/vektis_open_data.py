@@ -23,9 +23,9 @@ import io
 from datetime import date
 from urllib.parse import quote
 
-import dagster as dg
 import pandas as pd
 
+from dagster_project.ingest.fetch import fetch_definitions
 from dagster_project.lib.connectors import FetchError, Landed, http_get, land, log
 from dagster_project.settings import Settings, get_settings
 from dagster_project.sources import vektis_zvw
@@ -143,37 +143,12 @@ def fetch(years: list[int] | None = None, settings: Settings | None = None) -> l
     return landed
 
 
-class FetchConfig(dg.Config):
-    years: list[int] = []
-
-
-@dg.op(
-    description="Fetch Vektis Zvw open data (the given years, or years not landed yet) into var/landing/vektis_zvw/."
+defs = fetch_definitions(
+    SOURCE,
+    "vektis",
+    lambda years: fetch(years),
+    op="Fetch Vektis Zvw open data (the given years, or years not landed yet) into var/landing/vektis_zvw/.",
+    job="Fetch Vektis Zvw open data per gemeente and postcode-3; the landing sensor ingests it.",
+    schedule="Once a year, look for Vektis years not landed yet and fetch those that are published.",
+    nothing_new="Vektis: no new year published",
 )
-def fetch_vektis_zvw(context: dg.OpExecutionContext, config: FetchConfig) -> list[dict]:
-    try:
-        landed = fetch(config.years or None)
-    except FetchError as exc:
-        raise dg.Failure(description=str(exc)) from None
-    for item in landed:
-        context.log.info(f"{item.path.name}: {item.status}, {item.rows} rows from {item.origin}")
-    if not landed:
-        context.log.info("Vektis: no new year published")
-    context.add_output_metadata({"landed": dg.MetadataValue.json([item.as_dict() for item in landed])})
-    return [item.as_dict() for item in landed]
-
-
-@dg.job(description="Fetch Vektis Zvw open data per gemeente and postcode-3; the landing sensor ingests it.")
-def vektis_fetch_job():
-    fetch_vektis_zvw()
-
-
-vektis_fetch_schedule = dg.ScheduleDefinition(
-    name="vektis_fetch_schedule",
-    job=vektis_fetch_job,
-    cron_schedule="0 4 1 7 *",
-    execution_timezone="Europe/Amsterdam",
-    description="Once a year, look for Vektis years not landed yet and fetch those that are published.",
-)
-
-defs = dg.Definitions(jobs=[vektis_fetch_job], schedules=[vektis_fetch_schedule])

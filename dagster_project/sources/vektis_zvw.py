@@ -23,7 +23,6 @@ import pandas as pd
 
 from dagster_project import ingest
 from dagster_project.ingest import Rule
-from dagster_project.ingest import rules as contract_rules
 
 SOURCE = "vektis_zvw"
 AGE_CLASSES = [str(age) for age in range(0, 90, 5)] + ["90+"]
@@ -84,7 +83,7 @@ GEMEENTE_CONTRACT = _contract(
     "GEMEENTENAAM",
     [
         ingest.known("GEMEENTENAAM", set(_gemeente_names()["upper"]), "ref_gemeenten_naam"),
-        contract_rules.gemeente_valid_on("GEMEENTENAAM", "'${year}-01-01'", by="upper"),
+        ingest.gemeente_valid_on("GEMEENTENAAM", "'${year}-01-01'", by="upper"),
     ],
 )
 POSTCODE3_CONTRACT = _contract("POSTCODE_3", [ingest.matches("POSTCODE_3", r"\d{3}", "postcode3_format")])
@@ -115,7 +114,7 @@ def _spec(table: str, contract: ingest.SqlContract, to_raw=None) -> ingest.Sourc
         asset_key=("raw", "vektis", f"zvw_{table}"),
         file_pattern=re.compile(rf"^vektis_zvw_{table}_(?P<year>\d{{4}})\.csv$"),
         file_hint=f"vektis_zvw_{table}_<year>.csv",
-        read=contract_rules.reader(contract.columns),
+        read=ingest.delimited_reader(contract.columns),
         validate=ingest.sql_validator(contract),
         period=lambda match: match["year"],
         **({"to_raw": to_raw} if to_raw else {}),
