@@ -9,14 +9,14 @@ Results are kept in `audit.check_results` of the build database for the publish 
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 
 from dagster_project.dbt import dbt_project
-from dagster_project.settings import Settings, get_settings
+from dagster_project.lib import warehouse as build_database
+from dagster_project.resources import warehouse_for
+from dagster_project.settings import get_settings
 from expectations.report import expectation_label, summarise_failures
 
 CHECK_RESULTS_DDL = """
@@ -87,7 +87,7 @@ def audited_asset_keys() -> list[dg.AssetKey]:
 
 def record_check(run_id: str, asset: str, suite: str, success: bool, failures: list[dict]) -> None:
     settings = get_settings()
-    with duckdb.connect(str(settings.build_db)) as con:
+    with build_database.connect(settings) as con:
         con.execute("create schema if not exists audit")
         con.execute(CHECK_RESULTS_DDL)
         con.execute(
@@ -103,13 +103,6 @@ def record_check(run_id: str, asset: str, suite: str, success: bool, failures: l
         )
 
 
-def audited_warehouse(settings: Settings) -> tuple[Path | str, Path | str | None]:
-    """Where the audit reads the build, and what is published now (the baseline), in either mode."""
-    if settings.warehouse == "postgres":
-        return settings.require_postgres_dsn(), settings.require_postgres_dsn()
-    return settings.build_db, settings.serving_db if settings.serving_db.exists() else None
-
-
 def build_check(asset_key: list[str], schema: str, table: str, suite: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey(asset_key),
@@ -123,7 +116,7 @@ def build_check(asset_key: list[str], schema: str, table: str, suite: str) -> dg
         register_serving_suites()
 
         settings = get_settings()
-        build, baseline = audited_warehouse(settings)
+        build, baseline = warehouse_for(settings).audited()
         result = validate_table(
             build,
             schema,

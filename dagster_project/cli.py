@@ -68,7 +68,10 @@ def prepare() -> None:
     settings = get_settings()
     settings.ensure_dirs()
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    storage = dagster_postgres_storage(settings.require_postgres_dsn()) if settings.warehouse == "postgres" else ""
+    from dagster_project.resources import warehouse_for
+
+    dsn = warehouse_for(settings).dagster_storage_dsn()
+    storage = dagster_postgres_storage(dsn) if dsn else ""
     (settings.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML + storage)
     # Parse before dagster_project.dbt is imported: it builds the dbt assets from the manifest on import.
     manifest = DBT_DIR / "target" / "manifest.json"
@@ -210,7 +213,10 @@ def _print_run_summary(result, publishes: bool = True) -> None:
     if result.success and not publishes:
         console.print(f"[green]Ingested[/] (run {result.run_id}); `mmr status` lists the batches")
     elif result.success:
-        console.print(f"[green]Published[/] {settings.published_location} (run {result.run_id})")
+        from dagster_project.resources import warehouse_for
+
+        location = warehouse_for(settings).published_location
+        console.print(f"[green]Published[/] {location} (run {result.run_id})")
     else:
         console.print(
             f"[red]Run {result.run_id} failed[/]: the serving database was left as it was. "

@@ -11,7 +11,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from dagster_project.settings import PROJECT_ROOT, get_settings
+from dagster_project.resources import warehouse_for
+from dagster_project.settings import PROJECT_ROOT
 
 DBT_DIR = PROJECT_ROOT / "dbt"
 #: dbt from this environment, found without relying on PATH (a cron job or service has its own).
@@ -29,17 +30,8 @@ def dbt_project() -> DbtProject:
 
 
 def dbt_environment() -> None:
-    """dbt reads the warehouse location from the environment; keep it in step with the settings."""
-    settings = get_settings()
-    os.environ["MMR_HOME"] = str(settings.home)
-    os.environ["MMR_WAREHOUSE"] = settings.warehouse
-    os.environ["MMR_BUILD_DB"] = str(settings.build_db)
-    os.environ.setdefault("MMR_SUPPRESSION_THRESHOLD", str(settings.suppression_threshold))
-    os.environ.setdefault("MMR_ROUNDING_BASE", str(settings.rounding_base))
-    if settings.postgres_dsn:
-        from dagster_project.lib.postgres import dbt_env_vars
-
-        os.environ.update(dbt_env_vars(settings.postgres_dsn))
+    """dbt reads its target from the environment (`dbt/profiles.yml`): the warehouse says which."""
+    os.environ.update(warehouse_for().dbt_env())
 
 
 class MmrTranslator(DagsterDbtTranslator):

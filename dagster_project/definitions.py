@@ -5,6 +5,7 @@ import dagster as dg
 from dagster_project import analytics, audit, dbt, geometry
 from dagster_project.ingest.sensor import build_landing_sensor
 from dagster_project.publish import assets as publish_assets
+from dagster_project.resources import warehouse_for
 from dagster_project.sources import (
     budgetten,
     cbs_kwb,
@@ -80,5 +81,6 @@ defs = dg.Definitions.merge(
         schedules=[cbs_yearly_schedule, municipal_monthly_schedule],
         sensors=[build_landing_sensor(module.SOURCE, mmr_job.name) for module in SOURCE_MODULES],
         executor=dg.in_process_executor,
+        resources={"warehouse": warehouse_for()},
     ),
 )

@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 import shapely
 
-from dagster_project.lib import warehouse
+from dagster_project.resources import Warehouse
 
 SCHEMA = "geo"
 TABLE = "area_geometry"
@@ -88,6 +88,11 @@ def areas_from_delivered(raw: pd.DataFrame) -> pd.DataFrame:
     return areas[COLUMNS].sort_values(["year", "area_level", "area_code"], ignore_index=True)
 
 
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The geometry table's column types, the same in both warehouses (text, and an integer year)."""
+    return frame.astype({**{column: "string" for column in COLUMNS if column != "year"}, "year": "int32"})
+
+
 def write_area_geometry(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame | None = None) -> int:
     """Replace `geo.area_geometry` in `con` with `frame`, by default the geometry built from its raw
     layer; the row count."""
@@ -113,23 +118,14 @@ def write_area_geometry(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame | No
     group_name=SCHEMA,
     kinds={"duckdb", "python", "geojson"},
 )
-def area_geometry(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def area_geometry(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """Simplified GeoJSON per gemeente, wijk and buurt per year for the dashboards' maps.
 
     Delivered boundaries are used as they are; wijken and gemeenten without a delivered boundary
     are the union of their buurten. Grain: one row per area per year.
     """
-    from dagster_project.analytics.warehouse_tables import query, write_tables
-    from dagster_project.settings import get_settings
-
-    settings = get_settings()
-    if settings.warehouse == "postgres":
-        frame = areas_from_delivered(query(settings, DELIVERED_SQL.format(table="raw.cbs_gebieden")))
-        write_tables(settings, {TABLE: frame}, schema=SCHEMA)
-    else:
-        with warehouse.connect(settings) as con:
-            frame = build_area_geometry(con)
-            write_area_geometry(con, frame)
+    frame = areas_from_delivered(warehouse.query(DELIVERED_SQL.format(table="raw.cbs_gebieden")))
+    warehouse.write_tables({TABLE: typed(frame)}, schema=SCHEMA)
     rows = len(frame)
     counts = {level: int(n) for level, n in sorted(frame["area_level"].value_counts().items())}
     size = int(frame["geojson"].str.len().sum()) if rows else 0

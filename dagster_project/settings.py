@@ -89,19 +89,6 @@ class Settings(BaseSettings):
         return self.warehouse_dir / "serving.duckdb"
 
     @property
-    def published_location(self) -> str:
-        """Where dashboards read what is published, for messages (no credentials)."""
-        if self.warehouse == "postgres":
-            from psycopg.conninfo import conninfo_to_dict
-
-            from dagster_project.lib.postgres import server_address
-            from dagster_project.publish.schema_swap import PUBLISHED_SCHEMA
-
-            dsn = self.require_postgres_dsn()
-            return f"schema {PUBLISHED_SCHEMA} of {server_address(dsn)}/{conninfo_to_dict(dsn).get('dbname', '')}"
-        return str(self.serving_db)
-
-    @property
     def gx_dir(self) -> Path:
         return self.home / "gx"
 

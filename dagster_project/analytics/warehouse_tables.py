@@ -10,10 +10,8 @@ from collections.abc import Sequence
 
 import dagster as dg
 import pandas as pd
-import pyarrow as pa
 
-from dagster_project.lib import postgres
-from dagster_project.lib.warehouse import connect
+from dagster_project.resources import warehouse_for
 from dagster_project.settings import Settings
 
 ANALYTICS_SCHEMA = "analytics"
@@ -43,32 +41,13 @@ def analytics_key(table: str) -> dg.AssetKey:
 
 
 def query(settings: Settings, sql: str, params: Sequence | None = None) -> pd.DataFrame:
-    """A query on the build warehouse: the DuckDB file, or the shared PostgreSQL warehouse."""
-    if settings.warehouse == "postgres":
-        return postgres.read_frame(settings.require_postgres_dsn(), sql, params)
-    with connect(settings, read_only=True) as con:
-        return con.execute(sql, params or []).df()
+    """A query on the warehouse the models are built in."""
+    return warehouse_for(settings).query(sql, params)
 
 
 def write_tables(settings: Settings, tables: dict[str, pd.DataFrame], schema: str = ANALYTICS_SCHEMA) -> None:
-    """Replace each table in `schema`: in one transaction on DuckDB, each table atomically on PostgreSQL."""
-    if settings.warehouse == "postgres":
-        for name, frame in tables.items():
-            arrow = pa.Table.from_pandas(frame, preserve_index=False)
-            postgres.write_raw_table(settings.require_postgres_dsn(), f"{schema}.{name}", arrow)
-        return
-    with connect(settings) as con:
-        con.execute(f"create schema if not exists {schema}")
-        con.execute("begin")
-        try:
-            for name, frame in tables.items():
-                con.register("frame", frame)
-                con.execute(f"create or replace table {schema}.{name} as select * from frame")
-                con.unregister("frame")
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
+    """Replace each table in `schema` of the warehouse the models are built in."""
+    warehouse_for(settings).write_tables(tables, schema)
 
 
 def risk_profile(settings: Settings) -> pd.DataFrame:

@@ -48,7 +48,8 @@ from dagster_project.ingest.reading import (
     split_header,
 )
 from dagster_project.ingest.spec import LINEAGE, REASON_COLUMNS, Batch, RawStep, SourceSpec, unchanged
-from dagster_project.lib import postgres, warehouse
+from dagster_project.lib import warehouse as raw_layer
+from dagster_project.resources import Warehouse, warehouse_for
 from dagster_project.settings import Settings
 
 CHUNK_BYTES = 64 << 20  # delivered bytes checked and written together; bounds memory per chunk
@@ -76,8 +77,8 @@ class Known:
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> Known:
-        hashes, stats = warehouse.ingested_files(con, spec.source)
-        return cls(hashes, stats, warehouse.periods_of(con, spec.table))
+        hashes, stats = raw_layer.ingested_files(con, spec.source)
+        return cls(hashes, stats, raw_layer.periods_of(con, spec.table))
 
 
 @dataclass
@@ -393,12 +394,12 @@ class Run:
             incoming = f"(select * exclude (_file) from {rows})"
             con.execute("begin")
             try:
-                warehouse.ensure_table(con, table, incoming)
+                raw_layer.ensure_table(con, table, incoming)
                 if superseded:
                     listed = ", ".join("?" for _ in superseded)
                     con.execute(f"delete from raw.{table} where _period in ({listed})", superseded)
                 con.execute(f"insert into raw.{table} by name select * from {incoming}")
-                warehouse.record_batches(con, log)
+                raw_layer.record_batches(con, log)
                 con.execute("commit")
             except Exception:
                 con.execute("rollback")
@@ -422,7 +423,7 @@ class Run:
         readable, rejected = deliveries, []
         if isinstance(self.spec.read, DelimitedReader):
             readable, rejected = self.read_chunk(deliveries)
-        warehouse.record_batches(self.con, [r.pop("_log") for r in rejected])
+        raw_layer.record_batches(self.con, [r.pop("_log") for r in rejected])
         if not readable:
             return rejected
         try:
@@ -436,7 +437,7 @@ class Run:
             name = delivery.batch.path.name
             message = f"{name}: cannot be processed ({type(exc).__name__}); check the file against the contract"
             result = self.reject(delivery, message, None)
-            warehouse.record_batches(self.con, [result.pop("_log")])
+            raw_layer.record_batches(self.con, [result.pop("_log")])
             return [*rejected, result]
 
     def ingest(self, paths: list[Path]) -> list[dict]:
@@ -451,7 +452,7 @@ class Run:
         def flush() -> None:
             nonlocal chunk, size
             periods.clear()
-            warehouse.record_batches(self.con, pending)
+            raw_layer.record_batches(self.con, pending)
             pending.clear()
             if chunk:
                 started = time.perf_counter()
@@ -520,7 +521,7 @@ def ingest_file(spec: SourceSpec, path: Path, con: duckdb.DuckDBPyConnection, se
 def ensure_raw_table(spec: SourceSpec, con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Create the raw table of a source that has not delivered yet, empty and typed as its contract
     says, so models reading it build before the first delivery."""
-    if warehouse.table_exists(con, "raw", spec.table):
+    if raw_layer.table_exists(con, "raw", spec.table):
         return
     if not isinstance(spec.validate, SqlValidator):
         from dagster_project.ingest import pandera_path
@@ -537,17 +538,22 @@ def ensure_raw_table(spec: SourceSpec, con: duckdb.DuckDBPyConnection, settings:
     finally:
         run.forget()
     try:
-        warehouse.ensure_table(con, spec.table, f"(select * exclude (_file) from {rows})")
+        raw_layer.ensure_table(con, spec.table, f"(select * exclude (_file) from {rows})")
     finally:
         con.execute(f"drop table if exists {rows}")
 
 
 def ingest_source(
-    specs: list[SourceSpec], settings: Settings, log: Callable[[str], None] | None = None
+    specs: list[SourceSpec],
+    settings: Settings,
+    log: Callable[[str], None] | None = None,
+    warehouse: Warehouse | None = None,
 ) -> dict[tuple[str, ...], dict[str, int | float]]:
     """Ingest every complete file in the source's landing folder, each with the spec its name
     matches (a file no spec matches is rejected by the first). Every spec's raw table exists
-    afterwards, empty if nothing was delivered. Returns asset metadata per key."""
+    afterwards, empty if nothing was delivered; the accepted periods are shared with the
+    warehouse the models are built in. Returns asset metadata per key."""
+    warehouse = warehouse or warehouse_for(settings)
     source = specs[0].source
     globs = sorted({spec.glob for spec in specs})
     files = sorted({p for pattern in globs for p in landed_files(settings, source, pattern)})
@@ -556,26 +562,24 @@ def ingest_source(
         spec = next((s for s in specs if s.file_pattern.match(path.name)), specs[0])
         by_spec[spec.asset_key].append(path)
     stats: dict[tuple[str, ...], dict[str, int | float]] = {}
-    with warehouse.connect(settings) as con:
-        logged = warehouse.log_position(con)
+    with warehouse.connect() as con:
+        logged = raw_layer.log_position(con)
         for spec in specs:
             started, cpu = time.perf_counter(), time.process_time()
             results = ingest_files(spec, by_spec[spec.asset_key], con, settings, log)
             ensure_raw_table(spec, con, settings)
-            if settings.warehouse == "postgres":
-                periods = {r["period"] for r in results if r["status"] == "accepted"}
-                shared = postgres.sync_raw_periods(con, settings.require_postgres_dsn(), spec.table, periods)
-                if log and periods:
-                    log(f"{spec.source}: {shared:,} rows of {len(periods)} periods written to the shared warehouse")
+            periods = {r["period"] for r in results if r["status"] == "accepted"}
+            shared = warehouse.share_raw(con, spec.table, periods)
+            if log and shared:
+                log(f"{spec.source}: {shared:,} rows of {len(periods)} periods written to the shared warehouse")
             stats[spec.asset_key] = {
                 "files": len(results),
                 "rejected_files": sum(r["status"] == "rejected" for r in results),
                 "rows_ingested": sum(r.get("rows", 0) for r in results),
                 "quarantined_rows": sum(r.get("rejected", 0) for r in results),
-                "raw_rows": warehouse.count_rows(con, f"raw.{spec.table}"),
+                "raw_rows": raw_layer.count_rows(con, f"raw.{spec.table}"),
                 "seconds": round(time.perf_counter() - started, 3),
                 "cpu_seconds": round(time.process_time() - cpu, 3),
             }
-        if settings.warehouse == "postgres":
-            postgres.append_rows(settings.require_postgres_dsn(), "raw.ingestion_log", warehouse.log_since(con, logged))
+        warehouse.share_ingestion_log(con, logged)
     return stats

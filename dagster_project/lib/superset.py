@@ -27,6 +27,7 @@ from typing import Any
 import psutil
 import requests
 
+from dagster_project.resources import warehouse_for
 from dagster_project.settings import PROJECT_ROOT, Settings, get_settings
 
 SUPERSET_DIR = PROJECT_ROOT / "superset"
@@ -155,8 +156,7 @@ def superset_env(settings: Settings | None = None) -> dict[str, str]:
         value = getattr(settings, key.removeprefix("MMR_").lower(), None)
         if value:
             env[key] = str(value)
-    if settings.warehouse == "postgres":
-        env.update(shared_mode_env(settings.require_postgres_dsn(), env.get("MMR_SUPERSET_METADATA_URI")))
+    env.update(warehouse_for(settings).superset_env(env.get("MMR_SUPERSET_METADATA_URI")))
     return env
 
 
@@ -225,8 +225,7 @@ def bootstrap(settings: Settings | None = None, *, echo: bool = True, timeout: f
         for line in output.splitlines():
             if line.startswith("[superset]"):
                 print(line, flush=True)
-        serving = settings.require_postgres_dsn() if settings.warehouse == "postgres" else settings.serving_db
-        for problem in asset_problems(serving):
+        for problem in asset_problems(warehouse_for(settings).serving):
             print(f"[superset] warning: {problem}", flush=True)
     return output
 

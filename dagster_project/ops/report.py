@@ -8,14 +8,14 @@ build warehouse.
 from __future__ import annotations
 
 import csv
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from dagster_project.publish.schema_swap import PUBLISHED_SCHEMA
+from dagster_project.resources import Published, warehouse_for
 from dagster_project.settings import Settings
 
 REPORT_COLUMNS = [
@@ -81,49 +81,7 @@ def _environment() -> Environment:
     return env
 
 
-class _Published:
-    """What is published, read the same way in both modes: `serving.duckdb` (tables in `main`) or
-    schema `published` of the shared warehouse. SQL is written for DuckDB (`?`, `main.`)."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.postgres = settings.warehouse == "postgres"
-
-    def __enter__(self) -> _Published:
-        if self.postgres:
-            import psycopg
-
-            self.con = psycopg.connect(self.settings.require_postgres_dsn())
-        else:
-            if not self.settings.serving_db.exists():
-                raise ReportError(
-                    f"nothing is published yet ({self.settings.serving_db} does not exist): run `mmr run` first"
-                )
-            self.con = duckdb.connect(str(self.settings.serving_db), read_only=True)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.con.close()
-
-    def execute(self, sql: str, params: list | None = None):  # a DB-API cursor
-        if self.postgres:
-            return self.con.execute(sql.replace("?", "%s").replace("main.", f"{PUBLISHED_SCHEMA}."), params)
-        return self.con.execute(sql, params or [])
-
-    def has_table(self, table: str) -> bool:
-        schema = PUBLISHED_SCHEMA if self.postgres else "main"
-        query = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
-        return bool(self.execute(query, [schema, table]).fetchone()[0])
-
-    def published_at(self) -> datetime:
-        if self.postgres:
-            from dagster_project.ops.status import served_run
-
-            return served_run(self.settings)["published_at"]
-        return self.execute("select published_at from main._publish").fetchone()[0]
-
-
-def _records(con: _Published, sql: str, params: list) -> list[dict]:
+def _records(con: Published, sql: str, params: list) -> list[dict]:
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -132,10 +90,15 @@ def _records(con: _Published, sql: str, params: list) -> list[dict]:
 def write_report(settings: Settings, gemeente: str, year: int | None = None) -> Report:
     """Write `var/reports/raadsrapportage_<gemeente>_<year>.{csv,html}` from the published database."""
     gemeente = gemeente.upper()
-    with _Published(settings) as con:
+    warehouse = warehouse_for(settings)
+    with ExitStack() as stack:
+        try:
+            con = stack.enter_context(warehouse.published())
+        except FileNotFoundError as missing:
+            raise ReportError(str(missing)) from None
         if not con.has_table("raadsrapportage"):
             raise ReportError(
-                f"{settings.published_location} has no table raadsrapportage: publish again with `mmr run`"
+                f"{warehouse.published_location} has no table raadsrapportage: publish again with `mmr run`"
             )
         if year is None:
             year = con.execute(
@@ -174,7 +137,7 @@ def write_report(settings: Settings, gemeente: str, year: int | None = None) -> 
             if con.has_table("sociaal_domein_3d")
             else []
         )
-        published_at = con.published_at()
+        published_at = con.published_at
 
     out_dir = settings.home / "reports"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from dagster_project.lib import warehouse as build_database
+from dagster_project.resources import warehouse_for
 from dagster_project.settings import Settings
 from expectations.report import expectation_label
 
@@ -25,29 +27,10 @@ def _at(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S} UTC" if value else "?"
 
 
-def served_run(settings: Settings) -> dict[str, Any] | None:
-    """Which run is published now: run id, time and metadata, read read-only; None if nothing is.
-
-    `_publish` of `serving.duckdb`, or the comment on schema `published` of the shared warehouse.
-    """
-    if settings.warehouse == "postgres":
-        from dagster_project.publish.schema_swap import served_metadata
-
-        served = served_metadata(settings.require_postgres_dsn())
-        if served:
-            served["published_at"] = datetime.fromisoformat(served["published_at"])
-        return served
-    if not settings.serving_db.exists():
-        return None
-    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
-        row = con.execute("select run_id, published_at, metadata from main._publish").fetchone()
-    return {"run_id": row[0], "published_at": row[1], "metadata": json.loads(row[2])} if row else None
-
-
 def served_now(settings: Settings) -> tuple[str, datetime] | None:
     """Run id and time of the version served now, or None (also while a file is being replaced)."""
     try:
-        served = served_run(settings)
+        served = warehouse_for(settings).served_run()
     except duckdb.Error:
         return None
     return (served["run_id"], served["published_at"]) if served else None
@@ -62,7 +45,7 @@ def render_status(console: Console, settings: Settings) -> None:
     if not settings.build_db.exists():
         console.print("Nothing built yet: run [bold]mmr run[/].")
         return
-    with duckdb.connect(str(settings.build_db), read_only=True) as con:
+    with build_database.connect(settings, read_only=True) as con:
         publishes = _query(
             con,
             "select run_id, published_at, status, periods, checks, message from audit.publish_log "
@@ -85,10 +68,11 @@ def render_status(console: Console, settings: Settings) -> None:
             "from raw.ingestion_log where status <> 'accepted' order by ingested_at desc limit 20",
         )
     served = served_now(settings)
+    location = warehouse_for(settings).published_location
     if served:
-        console.print(f"Published: {settings.published_location} (run {served[0]}, published {_at(served[1])})")
+        console.print(f"Published: {location} (run {served[0]}, published {_at(served[1])})")
     else:
-        console.print(f"Published: {settings.published_location} (not published yet)")
+        console.print(f"Published: {location} (not published yet)")
 
     if publishes and publishes[0][2] == "rolled_back":
         console.print(f"[yellow]Rolled back[/] at {_at(publishes[0][1])}: {escape(publishes[0][5] or '')}")

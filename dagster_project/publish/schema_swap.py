@@ -17,6 +17,7 @@ gemeente (the volume baseline of the next audit) without having to be a superuse
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 import psycopg
 from psycopg import sql
@@ -145,3 +146,30 @@ def rollback(dsn: str, published_schema: str = PUBLISHED_SCHEMA) -> None:
         con.execute(sql.SQL("alter schema {} rename to {}").format(ident(published_schema), ident(parked)))
         con.execute(sql.SQL("alter schema {} rename to {}").format(ident(previous), ident(published_schema)))
         con.execute(sql.SQL("alter schema {} rename to {}").format(ident(parked), ident(previous)))
+
+
+#: The role that reads every gemeente of the region on the shared warehouse.
+REGION_ROLE = "regio"
+
+
+def gemeente_role(code: str) -> str:
+    """The database role a gemeente reads the shared warehouse with (row-level security)."""
+    return f"gemeente_{code.lower()}"
+
+
+def publish_region(dsn: str, run_id: str, metadata: dict, published_at: datetime, build_schema: str) -> list[str]:
+    """Roles for every gemeente in the build (and the region), then the atomic schema swap."""
+    with psycopg.connect(dsn) as con:
+        rows = con.execute(f"select distinct gemeente_code from {build_schema}.dim_area order by 1").fetchall()
+    gemeenten = [code for (code,) in rows if code]
+    sync_roles(dsn, {**{gemeente_role(code): [code] for code in gemeenten}, REGION_ROLE: gemeenten})
+    served = {"run_id": run_id, "published_at": published_at.isoformat(), "metadata": metadata}
+    return publish(dsn, build_schema, metadata=served)
+
+
+def served_run(dsn: str) -> dict | None:
+    """Which run is published now: run id, time and metadata; None if nothing is."""
+    served = served_metadata(dsn)
+    if served:
+        served["published_at"] = datetime.fromisoformat(served["published_at"])
+    return served
