@@ -1,4 +1,4 @@
-"""Disclosure control (DESIGN §7): the macros on a planted table, and a scan of what is published.
+"""Disclosure control (docs/architecture.md): the macros on a planted table, and a scan of what is published.
 
 Which published columns are counts, and which values rest on a count, is declared in the serving
 YAML as dbt column meta and read from the dbt manifest:

@@ -1,4 +1,4 @@
-"""The raw layer on PostgreSQL (shared regional mode, DESIGN §3).
+"""The raw layer on PostgreSQL (shared regional mode, see docs/architecture.md).
 
 Rows travel as Arrow record batches rendered to CSV by Arrow and streamed into one `COPY ... FROM
 STDIN` per table (psycopg 3 `cursor.copy()`): no row-by-row inserts, bounded memory. The writer
@@ -133,7 +133,7 @@ def _lock(cur: psycopg.Cursor, *names: str) -> None:
 
 
 def _create(cur: psycopg.Cursor, schema: str, name: str, columns: dict[str, str]) -> None:
-    """A raw table; with a `_period` column it is partitioned per gemeente (DESIGN §3: each
+    """A raw table; with a `_period` column it is partitioned per gemeente (docs/architecture.md: each
     gemeente's deliveries in a partition of their own), regional periods in a default partition."""
     definition = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL(kind)) for column, kind in columns.items()

@@ -1,4 +1,4 @@
-{#- Disclosure control (DESIGN §7), applied in the serving layer only.
+{#- Disclosure control (docs/architecture.md), applied in the serving layer only.
 
     Parameters are dbt vars fed from the settings: `suppression_threshold` (MMR_SUPPRESSION_THRESHOLD,
     default 10) and `rounding_base` (MMR_ROUNDING_BASE, default 5).

@@ -38,7 +38,8 @@ Severity = Literal["error", "warning"]
 ERROR: Severity = "error"
 WARNING: Severity = "warning"
 
-#: DESIGN §7 defaults: counts below the threshold are suppressed, others rounded to the base.
+#: Disclosure-control defaults (docs/architecture.md): counts below the threshold are suppressed,
+#: others rounded to the base.
 DISCLOSURE_THRESHOLD = 10
 ROUNDING_BASE = 5
 
@@ -219,7 +220,7 @@ def regex(
     )
 
 
-# --- disclosure control (DESIGN §7) --------------------------------------------------------------
+# --- disclosure control (docs/architecture.md) ---------------------------------------------------
 
 
 def disclosure_counts(
