@@ -104,14 +104,6 @@ def record_batches(con: duckdb.DuckDBPyConnection, batches: list[dict]) -> None:
         con.unregister("incoming_log")
 
 
-def already_ingested(con: duckdb.DuckDBPyConnection, source: str, content_hash: str) -> bool:
-    row = con.execute(
-        "select count(*) from raw.ingestion_log where source = ? and content_hash = ? and status <> 'rejected'",
-        [source, content_hash],
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def ingested_files(con: duckdb.DuckDBPyConnection, source: str) -> tuple[set[str], set[tuple[str, int, int]]]:
     """Content hashes of the batches of `source` that were not rejected, and the (file name, size,
     modification time) those files had when they were read, where that identifies them safely."""
