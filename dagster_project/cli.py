@@ -355,7 +355,7 @@ def serve() -> None:
 @app.command("export-dashboards")
 def export_dashboards() -> None:
     """Export dashboards edited in the Superset UI back into superset/assets/ (review and commit)."""
-    from dagster_project.lib import superset
+    from dagster_project.ops import superset
 
     console.print(superset.export_dashboards())
 

@@ -273,7 +273,7 @@ class PostgresWarehouse(Warehouse):
         return self.dsn
 
     def superset_env(self, metadata_uri: str | None = None) -> dict[str, str]:
-        from dagster_project.lib.superset import shared_mode_env
+        from dagster_project.ops.superset import shared_mode_env
 
         return shared_mode_env(self.dsn, metadata_uri)
 

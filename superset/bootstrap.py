@@ -1,7 +1,7 @@
 """Bootstrap MMR's Superset: metadata schema, roles, admin user and the assets in `superset/assets`.
 
 Runs with Superset's own interpreter (`superset/.venv/bin/python`), normally through
-`dagster_project.lib.superset.bootstrap()`, which sets `SUPERSET_CONFIG_PATH`, `SUPERSET_HOME`,
+`dagster_project.ops.superset.bootstrap()`, which sets `SUPERSET_CONFIG_PATH`, `SUPERSET_HOME`,
 `FLASK_APP` and `MMR_HOME`. Idempotent: assets are matched on their UUID and overwritten, so a
 second run changes nothing and creates no duplicates.
 

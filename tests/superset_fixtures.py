@@ -22,7 +22,7 @@ import duckdb
 import pytest
 import yaml
 
-from dagster_project.lib import superset
+from dagster_project.ops import superset
 from dagster_project.settings import Settings
 
 # Columns of every serving table the dashboards read.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dagster_project.lib import superset
+from dagster_project.ops import superset
 from dagster_project.settings import PROJECT_ROOT, Settings
 
 ASSETS = PROJECT_ROOT / "superset" / "assets"

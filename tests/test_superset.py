@@ -24,7 +24,7 @@ import shapely
 import yaml
 
 from dagster_project import geometry
-from dagster_project.lib import superset
+from dagster_project.ops import superset
 from dagster_project.settings import PROJECT_ROOT, Settings
 from tests.superset_fixtures import INTERFACE_COLUMNS, gemeente_codes
 

@@ -5,7 +5,7 @@ import psycopg
 import pytest
 import yaml
 
-from dagster_project.lib import superset
+from dagster_project.ops import superset
 from dagster_project.settings import Settings
 from tests.conftest import Pipeline
 from tests.superset_fixtures import free_port

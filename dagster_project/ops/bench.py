@@ -175,7 +175,7 @@ def ingested_rows(build_db: Path, run_started: float) -> int:
 
 def chart_latencies(settings: Settings, repeats: int) -> dict[str, list[float]]:
     """Every chart of every dashboard, queried through Superset's chart data API (no cache)."""
-    from dagster_project.lib import superset
+    from dagster_project.ops import superset
 
     superset.bootstrap(settings, echo=False)
     superset.start(settings)

@@ -103,7 +103,7 @@ def start_dagster() -> str:
 
 
 def start_all(console: Console) -> None:
-    from dagster_project.lib import superset
+    from dagster_project.ops import superset
 
     settings = get_settings()
     with console.status("Starting Dagster (webserver + daemon)"):
@@ -117,7 +117,7 @@ def start_all(console: Console) -> None:
 
 
 def stop_all(console: Console) -> None:
-    from dagster_project.lib import superset
+    from dagster_project.ops import superset
 
     superset.stop()
     for name in ("dagster-daemon", "dagster-webserver"):
