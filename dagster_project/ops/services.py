@@ -1,5 +1,7 @@
-"""Background services of the one-machine mode: Dagster webserver, Dagster daemon and Superset."""
+"""Background services of the one-machine mode: Dagster webserver, Dagster daemon and Superset,
+started, found and stopped by one process manager (pid files under `var/run/`, logs under `var/logs/`)."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -7,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import requests
 from rich.console import Console
 
@@ -19,55 +22,72 @@ def _pid_file(name: str) -> Path:
     return get_settings().run_dir / f"{name}.pid"
 
 
-def running_pid(name: str) -> int | None:
-    path = _pid_file(name)
-    if not path.exists():
+def running_pid(pid_file: Path, marker: str) -> int | None:
+    """The pid in `pid_file` if that process still runs and is ours (`marker` in its command
+    line: a reused pid is not); a stale file is removed."""
+    if not pid_file.exists():
         return None
-    pid = int(path.read_text().strip())
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        path.unlink(missing_ok=True)
-        return None
-    return pid
-
-
-def start_process(name: str, command: list[str], env: dict[str, str] | None = None) -> int:
-    """Start a detached process (its own session) with its log under var/logs; once only."""
-    if pid := running_pid(name):
+        pid = int(pid_file.read_text().strip())
+        process = psutil.Process(pid)
+        alive = process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        ours = any(marker in part for part in process.cmdline())
+    except (ValueError, psutil.Error):
+        alive = ours = False
+    if alive and ours:
         return pid
-    settings = get_settings()
-    settings.ensure_dirs()
-    log = (settings.log_dir / f"{name}.log").open("ab")
-    process = subprocess.Popen(
-        command,
-        cwd=PROJECT_ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,
-    )
-    _pid_file(name).write_text(str(process.pid))
+    pid_file.unlink(missing_ok=True)
+    return None
+
+
+def start_process(pid_file: Path, log_file: Path, command: list[str], cwd: Path, env: dict[str, str]) -> int:
+    """Start a detached process in its own session (so its group is exactly its own processes),
+    its output appended to `log_file`, its pid in `pid_file`."""
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    pid_file.write_text(str(process.pid))
     return process.pid
 
 
-def stop_process(name: str, timeout: float = 20) -> bool:
-    pid = running_pid(name)
+def stop_process(pid_file: Path, marker: str, timeout: float = 20) -> bool:
+    """Stop the process group started with `start_process`: TERM, then KILL after `timeout`.
+    False when it was not running."""
+    pid = running_pid(pid_file, marker)
     if pid is None:
         return False
     os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and psutil.pid_exists(pid):
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
             break
         time.sleep(0.2)
     else:
-        os.killpg(pid, signal.SIGKILL)
-    _pid_file(name).unlink(missing_ok=True)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
     return True
+
+
+def _start_dagster_process(name: str, command: list[str], env: dict[str, str]) -> int:
+    """A Dagster process of the one-machine mode, once only."""
+    if pid := running_pid(_pid_file(name), name):
+        return pid
+    settings = get_settings()
+    settings.ensure_dirs()
+    return start_process(
+        _pid_file(name), settings.log_dir / f"{name}.log", command, PROJECT_ROOT, {**os.environ, **env}
+    )
 
 
 def wait_for_http(url: str, timeout: float = 180) -> bool:
@@ -90,12 +110,12 @@ def start_dagster() -> str:
     settings = get_settings()
     env = {"DAGSTER_HOME": str(settings.dagster_home)}
     module = ["-m", "dagster_project.definitions"]
-    start_process(
+    _start_dagster_process(
         "dagster-webserver",
         [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(settings.dagster_port), *module],
         env,
     )
-    start_process("dagster-daemon", [str(BIN / "dagster-daemon"), "run", *module], env)
+    _start_dagster_process("dagster-daemon", [str(BIN / "dagster-daemon"), "run", *module], env)
     url = dagster_url()
     if not wait_for_http(f"{url}/server_info"):
         raise RuntimeError(f"Dagster did not answer on {url}; see {settings.log_dir / 'dagster-webserver.log'}")
@@ -121,6 +141,6 @@ def stop_all(console: Console) -> None:
 
     superset.stop()
     for name in ("dagster-daemon", "dagster-webserver"):
-        if stop_process(name):
+        if stop_process(_pid_file(name), name):
             console.print(f"stopped {name}")
     console.print("stopped superset")

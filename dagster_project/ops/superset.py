@@ -14,19 +14,17 @@ Superset reads the serving database read-only; the pipeline replaces that file o
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import requests
 
+from dagster_project.ops import services
 from dagster_project.resources import warehouse_for
 from dagster_project.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -232,20 +230,7 @@ def bootstrap(settings: Settings | None = None, *, echo: bool = True, timeout: f
 
 def _running_pid(settings: Settings) -> int | None:
     """The pid of the gunicorn master this module started, if it is still running."""
-    path = pid_file(settings)
-    if not path.exists():
-        return None
-    try:
-        pid = int(path.read_text().strip())
-        process = psutil.Process(pid)
-        alive = process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-        ours = any("gunicorn" in part for part in process.cmdline())
-    except (ValueError, psutil.Error):
-        alive = ours = False
-    if alive and ours:
-        return pid
-    path.unlink(missing_ok=True)
-    return None
+    return services.running_pid(pid_file(settings), "gunicorn")
 
 
 def is_running(settings: Settings | None = None) -> bool:
@@ -295,17 +280,7 @@ def start(settings: Settings | None = None, *, workers: int = 2, timeout: float 
             "0",
             "superset.app:create_app()",
         ]
-        with log_file(settings).open("ab") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=SUPERSET_DIR,
-                env=superset_env(settings),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        pid_file(settings).write_text(str(process.pid))
+        services.start_process(pid_file(settings), log_file(settings), command, SUPERSET_DIR, superset_env(settings))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if healthy(settings):
@@ -319,25 +294,7 @@ def start(settings: Settings | None = None, *, workers: int = 2, timeout: float 
 
 def stop(settings: Settings | None = None, *, timeout: float = 20) -> bool:
     """Stop the Superset server started by `start()`; False when it was not running."""
-    settings = _settings(settings)
-    pid = _running_pid(settings)
-    if pid is None:
-        return False
-    # gunicorn runs in its own session (start_new_session), so its group is exactly its own processes.
-    os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and psutil.pid_exists(pid):
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                break
-        except psutil.NoSuchProcess:
-            break
-        time.sleep(0.2)
-    else:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-    pid_file(settings).unlink(missing_ok=True)
-    return True
+    return services.stop_process(pid_file(_settings(settings)), "gunicorn", timeout)
 
 
 def admin_password(settings: Settings | None = None) -> str | None:
