@@ -90,12 +90,7 @@ def prepare() -> None:
                 str(DBT_DIR),
             ],
             check=True,
-            env={
-                **os.environ,
-                "MMR_HOME": str(settings.home),
-                "MMR_WAREHOUSE": settings.warehouse,
-                "MMR_BUILD_DB": str(settings.build_db),
-            },
+            env={**os.environ, **warehouse_for(settings).dbt_env()},
         )
     from dagster_project.dbt import dbt_environment
 

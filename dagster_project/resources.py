@@ -76,7 +76,6 @@ class Warehouse(dg.ConfigurableResource):
         settings = self.settings
         return {
             "MMR_HOME": str(settings.home),
-            "MMR_BUILD_DB": str(settings.build_db),
             "MMR_SUPPRESSION_THRESHOLD": str(settings.suppression_threshold),
             "MMR_ROUNDING_BASE": str(settings.rounding_base),
         }
@@ -173,7 +172,7 @@ class DuckDBWarehouse(Warehouse):
             return [p for (p,) in con.execute(_PERIODS_SQL).fetchall()]
 
     def dbt_env(self) -> dict[str, str]:
-        return {**super().dbt_env(), "MMR_WAREHOUSE": "duckdb"}
+        return {**super().dbt_env(), **postgres.dbt_target_env(build_db=self.settings.build_db)}
 
     def audited(self) -> tuple[Path | str, Path | str | None]:
         settings = self.settings
@@ -231,7 +230,7 @@ class PostgresWarehouse(Warehouse):
         return list(self.query(_PERIODS_SQL)["p"])
 
     def dbt_env(self) -> dict[str, str]:
-        return {**super().dbt_env(), "MMR_WAREHOUSE": "postgres", **postgres.dbt_env_vars(self.dsn)}
+        return {**super().dbt_env(), **postgres.dbt_target_env(dsn=self.dsn)}
 
     def audited(self) -> tuple[Path | str, Path | str | None]:
         return self.dsn, self.dsn

@@ -350,6 +350,14 @@ def dbt_env_vars(dsn: str) -> dict[str, str]:
     return {f"MMR_POSTGRES_{env}": str(parts[key]) for key, env in names.items() if parts.get(key) not in (None, "")}
 
 
+def dbt_target_env(dsn: str | None = None, build_db: Path | None = None) -> dict[str, str]:
+    """What dbt's profile (`dbt/profiles.yml`) reads to build on one target: the `postgres` target
+    at `dsn`, else the `duckdb` target at `build_db`."""
+    if dsn is not None:
+        return {"MMR_WAREHOUSE": "postgres", **dbt_env_vars(dsn)}
+    return {"MMR_WAREHOUSE": "duckdb", "MMR_BUILD_DB": str(build_db)}
+
+
 def run_dbt(
     args: Sequence[str],
     target_path: Path,
@@ -371,10 +379,7 @@ def run_dbt(
         "DBT_LOG_PATH": str(target_path / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    if dsn is not None:
-        env.update(dbt_env_vars(dsn), MMR_WAREHOUSE="postgres")
-    else:
-        env.update(MMR_WAREHOUSE="duckdb", MMR_BUILD_DB=str(build_db))
+    env.update(dbt_target_env(dsn, build_db))
     target = env["MMR_WAREHOUSE"]
     command = [str(Path(sys.executable).parent / "dbt"), *args, "--target", target]
     return subprocess.run(command, cwd=DBT_DIR, env=env, capture_output=True, text=True, timeout=timeout)
