@@ -1,18 +1,9 @@
 {#-
-    The shapes the municipal deliveries share (staging/gemeente): every monthly file of a domain
-    (jeugd, wmo, participatie) is keyed by gemeente, month and the case's number and describes the
-    client in the same pseudonymised columns; the care domains add volume and cost alike. Marts read
-    the domains back in one shape through gemeente_deliveries.
+    The shapes the municipal deliveries share (staging/gemeente): the monthly files of every domain
+    (jeugd, wmo, participatie) describe the client in the same pseudonymised columns and a case's
+    dates alike; the care domains add volume and cost alike. Marts read the domains back in one
+    shape through gemeente_deliveries.
 -#}
-
-
-{#- The keys of a monthly delivery row: the delivering gemeente, the month, and the case number
-    `id_column` (trajectory, provision, benefit) as `id_name`. -#}
-{% macro gemeente_month_keys(id_column, id_name) -%}
-    gemeentecode as gemeente_code,
-    cast(periode || '-01' as date) as month,
-    {{ id_column }} as {{ id_name }}
-{%- endmacro %}
 
 
 {#- The client of a delivery row, as ingestion left it: pseudonyms, no BSN, birth date or address. -#}

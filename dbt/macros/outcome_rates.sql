@@ -3,8 +3,8 @@
     wijk_resultaat), defined once so both marts count, rate and compare alike. A mart aggregates
     three CTEs keyed by the same columns: `active` (clienten, kosten), `ended` (ended_episode_measures
     over care_episode_outcome) and `satisfaction` (survey_measures over fct_survey_response); then
-    `combined` is outcome_combined(keys), `rates` adds outcome_rates, a CTE adds the change of each
-    of outcome_change_measures on the year before, and the mart selects outcome_columns.
+    `rates` is outcome_rates(keys), a CTE adds the change of each of outcome_change_measures on the
+    year before, and the mart selects outcome_columns.
 -#}
 
 
@@ -30,43 +30,43 @@
 {%- endmacro %}
 
 
-{#- One row per group with care in the year: `active` left-joined to `ended` and `satisfaction` on
-    `keys`, a group without ended episodes or answers counting zero. -#}
-{% macro outcome_combined(keys) -%}
+{#- One row per group with care in the year, with its rates: `active` left-joined to `ended` and
+    `satisfaction` on `keys` (a group without ended episodes or answers counts zero), then the
+    percentages and cost per client, null where their base is zero. A body of a CTE. -#}
+{% macro outcome_rates(keys) -%}
     select
-        {%- for key in keys %}
-            active.{{ key }},
-        {%- endfor %}
-        active.clienten,
-        active.kosten,
-        coalesce(ended.afgesloten_trajecten, 0) as afgesloten_trajecten,
-        coalesce(ended.doel_bereikt, 0) as doel_bereikt,
-        coalesce(ended.doel_beoordeeld, 0) as doel_beoordeeld,
-        coalesce(ended.uitgevallen, 0) as uitgevallen,
-        coalesce(ended.afgesloten_met_follow_up, 0) as afgesloten_met_follow_up,
-        coalesce(ended.heringestroomd, 0) as heringestroomd,
-        ended.gemiddelde_duur_maanden,
-        coalesce(satisfaction.respondenten, 0) as respondenten,
-        coalesce(satisfaction.antwoorden, 0) as antwoorden,
-        coalesce(satisfaction.antwoorden_positief, 0) as antwoorden_positief
-    from active
-    {%- for part in ['ended', 'satisfaction'] %}
-        left join {{ part }}
-            on
+        combined.*,
+        combined.kosten / nullif(combined.clienten, 0) as kosten_per_client,
+        combined.doel_bereikt * 100.0 / nullif(combined.doel_beoordeeld, 0) as doelrealisatie_pct,
+        combined.uitgevallen * 100.0 / nullif(combined.afgesloten_trajecten, 0) as uitval_pct,
+        combined.heringestroomd * 100.0 / nullif(combined.afgesloten_met_follow_up, 0) as herinstroom_pct,
+        combined.antwoorden_positief * 100.0 / nullif(combined.antwoorden, 0) as tevredenheid_pct
+    from (
+        select
             {%- for key in keys %}
-                {{ 'and ' if not loop.first }}active.{{ key }} = {{ part }}.{{ key }}
+                active.{{ key }},
             {%- endfor %}
-    {%- endfor %}
-{%- endmacro %}
-
-
-{#- The rates of a `combined` row (percentages, cost per client), null where the base is zero. -#}
-{% macro outcome_rates(relation) -%}
-    {{ relation }}.kosten / nullif({{ relation }}.clienten, 0) as kosten_per_client,
-    {{ relation }}.doel_bereikt * 100.0 / nullif({{ relation }}.doel_beoordeeld, 0) as doelrealisatie_pct,
-    {{ relation }}.uitgevallen * 100.0 / nullif({{ relation }}.afgesloten_trajecten, 0) as uitval_pct,
-    {{ relation }}.heringestroomd * 100.0 / nullif({{ relation }}.afgesloten_met_follow_up, 0) as herinstroom_pct,
-    {{ relation }}.antwoorden_positief * 100.0 / nullif({{ relation }}.antwoorden, 0) as tevredenheid_pct
+            active.clienten,
+            active.kosten,
+            coalesce(ended.afgesloten_trajecten, 0) as afgesloten_trajecten,
+            coalesce(ended.doel_bereikt, 0) as doel_bereikt,
+            coalesce(ended.doel_beoordeeld, 0) as doel_beoordeeld,
+            coalesce(ended.uitgevallen, 0) as uitgevallen,
+            coalesce(ended.afgesloten_met_follow_up, 0) as afgesloten_met_follow_up,
+            coalesce(ended.heringestroomd, 0) as heringestroomd,
+            ended.gemiddelde_duur_maanden,
+            coalesce(satisfaction.respondenten, 0) as respondenten,
+            coalesce(satisfaction.antwoorden, 0) as antwoorden,
+            coalesce(satisfaction.antwoorden_positief, 0) as antwoorden_positief
+        from active
+        {%- for part in ['ended', 'satisfaction'] %}
+            left join {{ part }}
+                on
+                {%- for key in keys %}
+                    {{ 'and ' if not loop.first }}active.{{ key }} = {{ part }}.{{ key }}
+                {%- endfor %}
+        {%- endfor %}
+    ) as combined
 {%- endmacro %}
 
 

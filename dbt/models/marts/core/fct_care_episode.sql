@@ -37,26 +37,16 @@ ranked as (
 
     select
         harmonised.*,
-        row_number() over (
-            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
-            order by harmonised.month desc
-        ) as recency,
-        min(harmonised.month) over (
-            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
-        ) as first_month,
-        max(harmonised.month) over (
-            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
-        ) as last_month,
-        count(*) over (
-            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
-        ) as n_months,
-        sum(harmonised.volume) over (
-            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
-        ) as total_volume,
-        sum(harmonised.bedrag) over (
-            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
-        ) as total_cost
+        row_number() over (episode order by harmonised.month desc) as recency,
+        min(harmonised.month) over episode as first_month,
+        max(harmonised.month) over episode as last_month,
+        count(*) over episode as n_months,
+        sum(harmonised.volume) over episode as total_volume,
+        sum(harmonised.bedrag) over episode as total_cost
     from harmonised
+    window episode as (
+        partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
+    )
 
 ),
 

@@ -104,18 +104,9 @@ satisfaction as (
 
 ),
 
-combined as (
-
-    {{ outcome_combined(['year', 'gemeente_code', 'domain', 'agb_code']) }}
-
-),
-
 rates as (
 
-    select
-        combined.*,
-        {{ outcome_rates('combined') }}
-    from combined
+    {{ outcome_rates(['year', 'gemeente_code', 'domain', 'agb_code']) }}
 
 ),
 

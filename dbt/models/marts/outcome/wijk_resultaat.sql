@@ -67,18 +67,9 @@ satisfaction as (
 
 ),
 
-combined as (
-
-    {{ outcome_combined(['year', 'wijk_code', 'domain']) }}
-
-),
-
 rates as (
 
-    select
-        combined.*,
-        {{ outcome_rates('combined') }}
-    from combined
+    {{ outcome_rates(['year', 'wijk_code', 'domain']) }}
 
 ),
 

@@ -10,7 +10,9 @@ renamed as (
 
     select
         -- keys
-        {{ gemeente_month_keys('trajectnummer', 'traject_id') }},
+        gemeentecode as gemeente_code,
+        cast(periode || '-01' as date) as month,
+        trajectnummer as traject_id,
 
         -- client (pseudonymised at ingestion)
         {{ gemeente_client_columns() }},
