@@ -6,6 +6,7 @@ build database, so the checks do not depend on what other tests do with the ware
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -84,6 +85,33 @@ def test_all_star_schema_tests_pass(star):
         "assert_zvw_cost_matches_raw",
     ):
         assert f"PASS {reconciliation}" in output, reconciliation
+
+
+# what each reconciliation test must catch: a fact that lost a row or is a cent off the raw layer
+TAMPERED = {
+    "assert_client_month_cost_matches_raw": "update marts_core.fct_client_month set cost = cost + 0.01"
+    " where rowid = (select min(rowid) from marts_core.fct_client_month where domain = 'wmo')",
+    "assert_client_months_match_staging_clients": "delete from marts_core.fct_client_month"
+    " where rowid = (select min(rowid) from marts_core.fct_client_month where domain = 'participatie')",
+    "assert_care_episode_cost_matches_raw": "delete from marts_core.fct_care_episode"
+    " where rowid = (select min(rowid) from marts_core.fct_care_episode where domain = 'jeugd')",
+    "assert_benefit_month_amount_matches_raw": "update marts_core.fct_benefit_month set amount = amount - 0.01"
+    " where rowid = (select min(rowid) from marts_core.fct_benefit_month)",
+    "assert_zvw_cost_matches_raw": "update marts_core.fct_zvw_cost set cost = coalesce(cost, 0) + 10000000"
+    " where rowid = (select min(rowid) from marts_core.fct_zvw_cost)",
+}
+
+
+def test_reconciliation_tests_catch_a_lost_row_or_cent(star, tmp_path):
+    build_db = tmp_path / "build.duckdb"
+    shutil.copy(star["db"], build_db)
+    with duckdb.connect(str(build_db)) as con:
+        for statement in TAMPERED.values():
+            con.execute(statement)
+    result = dbt(build_db, tmp_path, "test", "--select", *TAMPERED)
+    assert result.returncode != 0
+    for reconciliation in TAMPERED:
+        assert re.search(rf"FAIL \d+ {reconciliation}\b", result.stdout), (reconciliation, result.stdout[-3000:])
 
 
 def test_client_month_increment_is_idempotent(star):

@@ -13,3 +13,20 @@
         'gemiddeld_inkomen': ('gemiddeld_inkomen', 1.0),
     }) }}
 {%- endmacro %}
+
+
+{#- One row per area of `level` per year with one column per risk factor in percent (and the
+    inhabitants), pivoted from fct_area_indicator: a body of a CTE. -#}
+{% macro risk_factor_pivot(level) -%}
+    select
+        area_code,
+        year,
+        max(case when indicator_code = 'inwoners' then value end) as inwoners,
+        {%- for column, (indicator, scale) in risk_factors().items() %}
+            max(case when indicator_code = '{{ indicator }}' then value * {{ scale }} end) as {{ column }},
+        {%- endfor %}
+        count(*) as n_indicatoren
+    from {{ ref('fct_area_indicator') }}
+    where area_level = '{{ level }}'
+    group by area_code, year
+{%- endmacro %}

@@ -16,3 +16,10 @@
         cast(kosten_{{ category }} as decimal(18, 2)) as kosten_{{ category }}{{ "," if not loop.last }}
     {%- endfor %}
 {%- endmacro %}
+
+{#- The total cost of a delivered row: its categories added up, a missing one counting zero. -#}
+{% macro vektis_total_cost() -%}
+    {%- for category in vektis_cost_categories() -%}
+        coalesce(kosten_{{ category }}, 0){{ ' + ' if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}

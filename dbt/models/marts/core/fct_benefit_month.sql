@@ -6,20 +6,6 @@ participatie as (
 
 ),
 
-gemeenten as (
-
-    select * from {{ ref('dim_area') }}
-    where area_level = 'gemeente'
-
-),
-
-wijken as (
-
-    select * from {{ ref('dim_area') }}
-    where area_level = 'wijk'
-
-),
-
 harmonised as (
 
     select
@@ -28,14 +14,8 @@ harmonised as (
         coalesce(gemeenten.reference_gemeente_code, participatie.gemeente_code) as reference_gemeente_code,
         wijken.reference_area_code as reference_wijk_code
     from participatie
-    left join gemeenten
-        on
-            participatie.gemeente_code = gemeenten.area_code
-            and cast(extract(year from participatie.month) as integer) = gemeenten.year
-    left join wijken
-        on
-            participatie.wijk_code = wijken.area_code
-            and cast(extract(year from participatie.month) as integer) = wijken.year
+    {{ join_area_of_month('gemeente', 'participatie') }}
+    {{ join_area_of_month('wijk', 'participatie') }}
 
 ),
 

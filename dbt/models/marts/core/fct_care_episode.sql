@@ -1,83 +1,23 @@
 with
 
-jeugd as (
-
-    select * from {{ ref('stg_gemeente__jeugd') }}
-
-),
-
-wmo as (
-
-    select * from {{ ref('stg_gemeente__wmo') }}
-
-),
-
-gemeenten as (
-
-    select * from {{ ref('dim_area') }}
-    where area_level = 'gemeente'
-
-),
-
-wijken as (
-
-    select * from {{ ref('dim_area') }}
-    where area_level = 'wijk'
-
-),
-
 -- one row per episode per delivered month, both domains in one shape
 care_months as (
 
-    select
-        'jeugd' as domain,
-        gemeente_code,
-        month,
-        traject_id as episode_id,
-        client_pseudonym,
-        household_pseudonym,
-        buurt_code,
-        wijk_code,
-        birth_year,
-        sex,
-        productcategorie_code,
-        productcode,
-        cast(null as varchar) as leveringsvorm,
-        verwijzer_code,
-        agb_code,
-        start_date,
-        end_date,
-        reden_beeindiging,
-        doel_bereikt,
-        volume,
-        bedrag
-    from jeugd
-
-    union all
-
-    select
-        'wmo' as domain,
-        gemeente_code,
-        month,
-        voorziening_id as episode_id,
-        client_pseudonym,
-        household_pseudonym,
-        buurt_code,
-        wijk_code,
-        birth_year,
-        sex,
-        productcategorie_code,
-        productcode,
-        leveringsvorm,
-        cast(null as varchar) as verwijzer_code,
-        agb_code,
-        start_date,
-        end_date,
-        reden_beeindiging,
-        cast(null as boolean) as doel_bereikt,
-        volume,
-        bedrag
-    from wmo
+    {{ gemeente_deliveries(
+        ['jeugd', 'wmo'],
+        ['gemeente_code', 'month', 'episode_id', 'client_pseudonym', 'household_pseudonym', 'buurt_code',
+            'wijk_code', 'birth_year', 'sex', 'productcategorie_code', 'productcode', 'leveringsvorm',
+            'verwijzer_code', 'agb_code', 'start_date', 'end_date', 'reden_beeindiging', 'doel_bereikt',
+            'volume', 'bedrag'],
+        {
+            'jeugd': {'episode_id': 'traject_id', 'leveringsvorm': 'cast(null as varchar)'},
+            'wmo': {
+                'episode_id': 'voorziening_id',
+                'verwijzer_code': 'cast(null as varchar)',
+                'doel_bereikt': 'cast(null as boolean)',
+            },
+        },
+    ) }}
 
 ),
 
@@ -88,10 +28,7 @@ harmonised as (
         care_months.*,
         gemeenten.reference_gemeente_code
     from care_months
-    left join gemeenten
-        on
-            care_months.gemeente_code = gemeenten.area_code
-            and {{ year_of('care_months.month') }} = gemeenten.year
+    {{ join_area_of_month('gemeente', 'care_months') }}
 
 ),
 
@@ -100,26 +37,16 @@ ranked as (
 
     select
         harmonised.*,
-        row_number() over (
-            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
-            order by harmonised.month desc
-        ) as recency,
-        min(harmonised.month) over (
-            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
-        ) as first_month,
-        max(harmonised.month) over (
-            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
-        ) as last_month,
-        count(*) over (
-            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
-        ) as n_months,
-        sum(harmonised.volume) over (
-            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
-        ) as total_volume,
-        sum(harmonised.bedrag) over (
-            partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
-        ) as total_cost
+        row_number() over (episode order by harmonised.month desc) as recency,
+        min(harmonised.month) over episode as first_month,
+        max(harmonised.month) over episode as last_month,
+        count(*) over episode as n_months,
+        sum(harmonised.volume) over episode as total_volume,
+        sum(harmonised.bedrag) over episode as total_cost
     from harmonised
+    window episode as (
+        partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
+    )
 
 ),
 
@@ -170,10 +97,7 @@ final as (
         latest.total_volume,
         latest.total_cost
     from latest
-    left join wijken
-        on
-            latest.wijk_code = wijken.area_code
-            and cast(extract(year from latest.month) as integer) = wijken.year
+    {{ join_area_of_month('wijk', 'latest') }}
 
 )
 

@@ -21,87 +21,20 @@
 
 with
 
-jeugd as (
-
-    select * from {{ ref('stg_gemeente__jeugd') }}
-
-),
-
-wmo as (
-
-    select * from {{ ref('stg_gemeente__wmo') }}
-
-),
-
-participatie as (
-
-    select * from {{ ref('stg_gemeente__participatie') }}
-
-),
-
 areas as (
 
     select * from {{ ref('dim_area') }}
 
 ),
 
--- one lookup per level, each read once (PostgreSQL plans a CTE read twice without statistics)
-gemeenten as (
-
-    select * from {{ ref('dim_area') }}
-    where area_level = 'gemeente'
-
-),
-
-wijken as (
-
-    select * from {{ ref('dim_area') }}
-    where area_level = 'wijk'
-
-),
-
 -- one row per delivered case per month, the three domains in one shape
 case_months as (
 
-    select
-        'jeugd' as domain,
-        gemeente_code,
-        month,
-        client_pseudonym,
-        household_pseudonym,
-        wijk_code,
-        birth_year,
-        bedrag,
-        batch_id
-    from jeugd
-
-    union all
-
-    select
-        'wmo' as domain,
-        gemeente_code,
-        month,
-        client_pseudonym,
-        household_pseudonym,
-        wijk_code,
-        birth_year,
-        bedrag,
-        batch_id
-    from wmo
-
-    union all
-
-    select
-        'participatie' as domain,
-        gemeente_code,
-        month,
-        client_pseudonym,
-        household_pseudonym,
-        wijk_code,
-        birth_year,
-        bedrag,
-        batch_id
-    from participatie
+    {{ gemeente_deliveries(
+        ['jeugd', 'wmo', 'participatie'],
+        ['gemeente_code', 'month', 'client_pseudonym', 'household_pseudonym', 'wijk_code', 'birth_year',
+            'bedrag', 'batch_id'],
+    ) }}
 
 ),
 
@@ -217,14 +150,8 @@ final as (
         cast(current_timestamp as timestamp) as built_at
     from client_months
     cross join reference
-    left join gemeenten
-        on
-            client_months.gemeente_code = gemeenten.area_code
-            and {{ year_of('client_months.month') }} = gemeenten.year
-    left join wijken
-        on
-            client_months.wijk_code = wijken.area_code
-            and {{ year_of('client_months.month') }} = wijken.year
+    {{ join_area_of_month('gemeente', 'client_months') }}
+    {{ join_area_of_month('wijk', 'client_months') }}
 
 )
 

@@ -30,12 +30,6 @@ providers as (
 
 ),
 
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
-
 -- one row per episode per calendar year it was delivered in, with that year's share of its cost
 episode_years as (
 
@@ -71,7 +65,7 @@ active as (
 
     select
         year,
-        reference_gemeente_code,
+        reference_gemeente_code as gemeente_code,
         domain,
         agb_code,
         count(distinct client_key) as clienten,
@@ -85,16 +79,10 @@ ended as (
 
     select
         end_year as year,
-        reference_gemeente_code,
+        reference_gemeente_code as gemeente_code,
         domain,
         agb_code,
-        count(*) as afgesloten_trajecten,
-        sum(case when goal_attained then 1 else 0 end) as doel_bereikt,
-        sum(case when goal_attained is not null then 1 else 0 end) as doel_beoordeeld,
-        sum(case when is_dropout then 1 else 0 end) as uitgevallen,
-        sum(case when has_follow_up then 1 else 0 end) as afgesloten_met_follow_up,
-        sum(case when has_follow_up and has_reentry then 1 else 0 end) as heringestroomd,
-        avg(duration_months) as gemiddelde_duur_maanden
+        {{ ended_episode_measures() }}
     from episode_outcomes
     where agb_code is not null
     group by end_year, reference_gemeente_code, domain, agb_code
@@ -106,71 +94,26 @@ satisfaction as (
 
     select
         year,
-        reference_gemeente_code,
+        reference_gemeente_code as gemeente_code,
         domain,
         agb_code,
-        count(distinct respondent_id) as respondenten,
-        count(*) as antwoorden,
-        sum(case when antwoord >= 4 then 1 else 0 end) as antwoorden_positief
+        {{ survey_measures() }}
     from survey
     where agb_code is not null
     group by year, reference_gemeente_code, domain, agb_code
 
 ),
 
-combined as (
-
-    select
-        active.year,
-        active.reference_gemeente_code as gemeente_code,
-        active.domain,
-        active.agb_code,
-        active.clienten,
-        active.kosten,
-        coalesce(ended.afgesloten_trajecten, 0) as afgesloten_trajecten,
-        coalesce(ended.doel_bereikt, 0) as doel_bereikt,
-        coalesce(ended.doel_beoordeeld, 0) as doel_beoordeeld,
-        coalesce(ended.uitgevallen, 0) as uitgevallen,
-        coalesce(ended.afgesloten_met_follow_up, 0) as afgesloten_met_follow_up,
-        coalesce(ended.heringestroomd, 0) as heringestroomd,
-        ended.gemiddelde_duur_maanden,
-        coalesce(satisfaction.respondenten, 0) as respondenten,
-        coalesce(satisfaction.antwoorden, 0) as antwoorden,
-        coalesce(satisfaction.antwoorden_positief, 0) as antwoorden_positief
-    from active
-    left join ended
-        on
-            active.year = ended.year
-            and active.reference_gemeente_code = ended.reference_gemeente_code
-            and active.domain = ended.domain
-            and active.agb_code = ended.agb_code
-    left join satisfaction
-        on
-            active.year = satisfaction.year
-            and active.reference_gemeente_code = satisfaction.reference_gemeente_code
-            and active.domain = satisfaction.domain
-            and active.agb_code = satisfaction.agb_code
-
-),
-
 rates as (
 
-    select
-        combined.*,
-        combined.kosten / nullif(combined.clienten, 0) as kosten_per_client,
-        combined.doel_bereikt * 100.0 / nullif(combined.doel_beoordeeld, 0) as doelrealisatie_pct,
-        combined.uitgevallen * 100.0 / nullif(combined.afgesloten_trajecten, 0) as uitval_pct,
-        combined.heringestroomd * 100.0 / nullif(combined.afgesloten_met_follow_up, 0) as herinstroom_pct,
-        combined.antwoorden_positief * 100.0 / nullif(combined.antwoorden, 0) as tevredenheid_pct
-    from combined
+    {{ outcome_rates(['year', 'gemeente_code', 'domain', 'agb_code']) }}
 
 ),
 
 with_change as (
 
     select
-        {%- for measure in ['kosten_per_client', 'doelrealisatie_pct', 'uitval_pct', 'herinstroom_pct',
-            'gemiddelde_duur_maanden', 'tevredenheid_pct'] %}
+        {%- for measure in outcome_change_measures() %}
             rates.{{ measure }} - lag(rates.{{ measure }}) over (
                 partition by rates.gemeente_code, rates.domain, rates.agb_code order by rates.year
             ) as {{ measure }}_verandering,
@@ -183,12 +126,7 @@ with_change as (
 -- the reference-year name of the gemeente (through mergers)
 gemeente_names as (
 
-    select
-        area_code,
-        area_name,
-        row_number() over (partition by area_code order by year desc) as recency
-    from areas
-    where area_level = 'gemeente'
+    {{ latest_area_attributes('gemeente') }}
 
 ),
 
@@ -201,34 +139,10 @@ final as (
         with_change.domain as domein,
         with_change.agb_code as aanbieder_code,
         providers.provider_name as aanbieder_naam,
-        with_change.clienten,
-        with_change.kosten,
-        with_change.kosten_per_client,
-        with_change.afgesloten_trajecten,
-        with_change.doel_bereikt,
-        with_change.doel_beoordeeld,
-        with_change.uitgevallen,
-        with_change.afgesloten_met_follow_up,
-        with_change.heringestroomd,
-        with_change.respondenten,
-        with_change.antwoorden,
-        with_change.antwoorden_positief,
-        with_change.doelrealisatie_pct,
-        with_change.uitval_pct,
-        with_change.herinstroom_pct,
-        with_change.gemiddelde_duur_maanden,
-        with_change.tevredenheid_pct,
-        with_change.kosten_per_client_verandering,
-        with_change.doelrealisatie_pct_verandering,
-        with_change.uitval_pct_verandering,
-        with_change.herinstroom_pct_verandering,
-        with_change.gemiddelde_duur_maanden_verandering,
-        with_change.tevredenheid_pct_verandering
+        {{ outcome_columns('with_change') }}
     from with_change
     left join gemeente_names
-        on
-            with_change.gemeente_code = gemeente_names.area_code
-            and gemeente_names.recency = 1
+        on with_change.gemeente_code = gemeente_names.area_code
     left join providers
         on with_change.agb_code = providers.agb_code
 

@@ -6,12 +6,6 @@ budgets as (
 
 ),
 
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
-
 -- budgets and spend of gemeenten that later merged are added up under the reference gemeente
 per_reference_gemeente as (
 
@@ -30,12 +24,7 @@ per_reference_gemeente as (
 
 gemeente_names as (
 
-    select
-        area_code,
-        area_name,
-        row_number() over (partition by area_code order by year desc) as recency
-    from areas
-    where area_level = 'gemeente'
+    {{ latest_area_attributes('gemeente') }}
 
 ),
 
@@ -56,9 +45,7 @@ final as (
         per_reference_gemeente.clienten
     from per_reference_gemeente
     left join gemeente_names
-        on
-            per_reference_gemeente.gemeente_code = gemeente_names.area_code
-            and gemeente_names.recency = 1
+        on per_reference_gemeente.gemeente_code = gemeente_names.area_code
 
 )
 

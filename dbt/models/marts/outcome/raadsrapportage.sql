@@ -60,12 +60,6 @@ providers as (
 
 ),
 
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
-
 context as (
 
     select
@@ -154,13 +148,7 @@ long as (
 -- name and region as of the latest year the gemeente exists
 gemeenten as (
 
-    select
-        area_code,
-        area_name,
-        jeugdregio,
-        row_number() over (partition by area_code order by year desc) as recency
-    from areas
-    where area_level = 'gemeente'
+    {{ latest_area_attributes('gemeente', ['area_name', 'jeugdregio']) }}
 
 ),
 
@@ -172,9 +160,7 @@ located as (
         coalesce(gemeenten.jeugdregio, 'onbekend') as regio_code
     from long
     left join gemeenten
-        on
-            long.gemeente_code = gemeenten.area_code
-            and gemeenten.recency = 1
+        on long.gemeente_code = gemeenten.area_code
 
 ),
 

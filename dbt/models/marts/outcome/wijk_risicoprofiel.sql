@@ -2,12 +2,6 @@
 
 with
 
-indicators as (
-
-    select * from {{ ref('fct_area_indicator') }}
-
-),
-
 kerncijfers as (
 
     select * from {{ ref('wijk_kerncijfers') }}
@@ -23,18 +17,7 @@ areas as (
 -- one column per risk factor, in percent of inhabitants or households
 pivoted as (
 
-    select
-        area_code,
-        year,
-        {%- for column, (indicator, scale) in factors.items() %}
-            max(
-                case when indicator_code = '{{ indicator }}' then value * {{ scale }} end
-            ) as {{ column }},
-        {%- endfor %}
-        count(*) as n_indicatoren
-    from indicators
-    where area_level = 'wijk'
-    group by area_code, year
+    {{ risk_factor_pivot('wijk') }}
 
 ),
 

@@ -99,12 +99,7 @@ inhabitants as (
 
 gemeente_names as (
 
-    select
-        area_code,
-        area_name,
-        row_number() over (partition by area_code order by year desc) as recency
-    from areas
-    where area_level = 'gemeente'
+    {{ latest_area_attributes('gemeente') }}
 
 ),
 
@@ -148,9 +143,7 @@ final as (
             social_domain.year = inhabitants.year
             and social_domain.gemeente_code = inhabitants.gemeente_code
     left join gemeente_names
-        on
-            social_domain.gemeente_code = gemeente_names.area_code
-            and gemeente_names.recency = 1
+        on social_domain.gemeente_code = gemeente_names.area_code
 
 )
 

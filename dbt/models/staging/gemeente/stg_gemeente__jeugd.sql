@@ -15,13 +15,7 @@ renamed as (
         trajectnummer as traject_id,
 
         -- client (pseudonymised at ingestion)
-        bsn_pseudoniem as client_pseudonym,
-        huishouden_pseudoniem as household_pseudonym,
-        postcode4,
-        buurt_code,
-        wijk_code,
-        cast(geboortejaar as integer) as birth_year,
-        geslacht as sex,
+        {{ gemeente_client_columns() }},
 
         -- care
         verwijzer as verwijzer_code,
@@ -29,16 +23,11 @@ renamed as (
         productcode,
         agb_code,
         aanbieder as aanbieder_name,
-        cast(startdatum as date) as start_date,
-        cast(einddatum as date) as end_date,
-        reden_beeindiging,
+        {{ gemeente_case_period_columns() }},
         doel_bereikt,
 
         -- volume and cost
-        eenheid as unit,
-        cast(volume as decimal(18, 2)) as volume,
-        cast(tarief as decimal(18, 2)) as tarief,
-        cast(bedrag as decimal(18, 2)) as bedrag,
+        {{ care_volume_cost_columns() }},
 
         -- lineage
         _batch_id as batch_id

@@ -15,20 +15,12 @@ renamed as (
         uitkeringsnummer as uitkering_id,
 
         -- client (pseudonymised at ingestion)
-        bsn_pseudoniem as client_pseudonym,
-        huishouden_pseudoniem as household_pseudonym,
-        postcode4,
-        buurt_code,
-        wijk_code,
-        cast(geboortejaar as integer) as birth_year,
-        geslacht as sex,
+        {{ gemeente_client_columns() }},
 
         -- benefit
         regeling,
         leefvorm,
-        cast(startdatum as date) as start_date,
-        cast(einddatum as date) as end_date,
-        reden_beeindiging,
+        {{ gemeente_case_period_columns() }},
         cast(bedrag_uitkering as decimal(18, 2)) as bedrag,
 
         -- lineage

@@ -15,13 +15,7 @@ renamed as (
         voorzieningnummer as voorziening_id,
 
         -- client (pseudonymised at ingestion)
-        bsn_pseudoniem as client_pseudonym,
-        huishouden_pseudoniem as household_pseudonym,
-        postcode4,
-        buurt_code,
-        wijk_code,
-        cast(geboortejaar as integer) as birth_year,
-        geslacht as sex,
+        {{ gemeente_client_columns() }},
 
         -- care
         productcategorie as productcategorie_code,
@@ -29,15 +23,10 @@ renamed as (
         leveringsvorm,
         agb_code,
         aanbieder as aanbieder_name,
-        cast(startdatum as date) as start_date,
-        cast(einddatum as date) as end_date,
-        reden_beeindiging,
+        {{ gemeente_case_period_columns() }},
 
         -- volume and cost
-        eenheid as unit,
-        cast(volume as decimal(18, 2)) as volume,
-        cast(tarief as decimal(18, 2)) as tarief,
-        cast(bedrag as decimal(18, 2)) as bedrag,
+        {{ care_volume_cost_columns() }},
 
         -- lineage
         _batch_id as batch_id

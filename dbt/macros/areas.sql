@@ -1,0 +1,35 @@
+{#- How facts and marts look areas up in dim_area (one row per area per year of its division). -#}
+
+
+{#-
+    A left join of the dim_area row of `level` (gemeente, wijk, buurt) that `relation`'s
+    `<level>_code` names in the year of its `date_column`: the code as it was valid then, with its
+    reference-year code beside it. The joined row is called `gemeenten`, `wijken` or `buurten`.
+-#}
+{% macro join_area_of_month(level, relation, date_column='month') -%}
+    {%- set alias = {'gemeente': 'gemeenten', 'wijk': 'wijken', 'buurt': 'buurten'}[level] -%}
+    left join {{ ref('dim_area') }} as {{ alias }}
+        on
+            {{ relation }}.{{ level }}_code = {{ alias }}.area_code
+            and {{ alias }}.area_level = '{{ level }}'
+            and {{ year_of(relation ~ '.' ~ date_column) }} = {{ alias }}.year
+{%- endmacro %}
+
+
+{#- The `columns` of every area of `level` as in the latest year it exists (a gemeente merged
+    away keeps its last name): a body of a CTE, one row per area_code. -#}
+{% macro latest_area_attributes(level, columns=['area_name']) -%}
+    select
+        latest.area_code,
+        {%- for column in columns %}
+            latest.{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from (
+        select
+            *,
+            row_number() over (partition by area_code order by year desc) as recency
+        from {{ ref('dim_area') }}
+        where area_level = '{{ level }}'
+    ) as latest
+    where latest.recency = 1
+{%- endmacro %}
