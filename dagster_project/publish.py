@@ -30,6 +30,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from dagster_project import runlog
 from dagster_project.audit import AUDITED_TABLES, audit_checks, audited_asset_keys, check_name
 from dagster_project.dbt import serving_model_keys
 from dagster_project.lib import pg_publish, postgres
@@ -229,6 +230,7 @@ def record_publish(settings: Settings, **entry: object) -> None:
             f"insert into audit.publish_log ({columns}) values ({', '.join('?' for _ in entry)})",
             list(entry.values()),
         )
+    runlog.append(settings, "publish_log", entry)
 
 
 def published_periods(settings: Settings) -> list[str]:
@@ -236,7 +238,8 @@ def published_periods(settings: Settings) -> list[str]:
     if settings.warehouse == "postgres":
         frame = postgres.read_frame(
             settings.require_postgres_dsn(),
-            "select distinct source || ':' || period as p from raw.ingestion_log where status <> 'rejected' order by 1",
+            "select distinct source || ':' || period as p from raw.ingestion_log "
+            "where status not in ('rejected', 'withdrawn') order by 1",
         )
         return list(frame["p"])
     with duckdb.connect(str(settings.build_db), read_only=True) as con:
@@ -246,7 +249,8 @@ def published_periods(settings: Settings) -> list[str]:
         if not exists:
             return []
         rows = con.execute(
-            "select distinct source || ':' || period from raw.ingestion_log where status <> 'rejected' order by 1"
+            "select distinct source || ':' || period from raw.ingestion_log "
+            "where status not in ('rejected', 'withdrawn') order by 1"
         ).fetchall()
     return [r[0] for r in rows]
 

@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from dagster_project import runlog
 from dagster_project.lib import postgres, warehouse
 from dagster_project.lib.pseudonymise import (
     PSEUDONYM_LENGTH,
@@ -1412,6 +1413,7 @@ def ingest_source(
             }
         if settings.warehouse == "postgres":
             postgres.append_rows(settings.require_postgres_dsn(), "raw.ingestion_log", warehouse.log_since(con, logged))
+        runlog.sync_sources(settings, con, [source])
     return stats
 
 

@@ -106,7 +106,8 @@ def record_batches(con: duckdb.DuckDBPyConnection, batches: list[dict]) -> None:
 
 def already_ingested(con: duckdb.DuckDBPyConnection, source: str, content_hash: str) -> bool:
     row = con.execute(
-        "select count(*) from raw.ingestion_log where source = ? and content_hash = ? and status <> 'rejected'",
+        "select count(*) from raw.ingestion_log "
+        "where source = ? and content_hash = ? and status not in ('rejected', 'withdrawn')",
         [source, content_hash],
     ).fetchone()
     return bool(row and row[0])
@@ -117,7 +118,7 @@ def ingested_files(con: duckdb.DuckDBPyConnection, source: str) -> tuple[set[str
     modification time) those files had when they were read, where that identifies them safely."""
     rows = con.execute(
         "select content_hash, file_name, file_size, file_mtime_ns from raw.ingestion_log "
-        "where source = ? and status <> 'rejected'",
+        "where source = ? and status not in ('rejected', 'withdrawn')",
         [source],
     ).fetchall()
     hashes = {row[0] for row in rows}
