@@ -90,10 +90,7 @@ def print_summary(console: Console, settings: Settings, result, publishes: bool,
         console.print(f"[red]Failed steps[/]: {len(step_failures)}")
         _listed(
             console,
-            [
-                f"{event.step_key}: {escape(_cause(event.event_specific_data.error))}"
-                for event in step_failures
-            ],
+            [f"{event.step_key}: {escape(_cause(event.event_specific_data.error))}" for event in step_failures],
         )
 
     if result.success and not publishes:
