@@ -110,7 +110,7 @@ def generate(
     console.print(table)
 
 
-def _follow(instance, run_id: str, total: int, stop: threading.Event) -> None:
+def _follow(instance, run_id: str, total: int, stop: threading.Event, live: Console) -> None:
     from dagster import DagsterEventType
 
     done_types = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_CHECK_EVALUATION}
@@ -120,7 +120,7 @@ def _follow(instance, run_id: str, total: int, stop: threading.Event) -> None:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=live,
     ) as progress:
         task = progress.add_task("starting", total=total)
         seen = 0
@@ -170,7 +170,7 @@ def _execute(job_name: str, command: str, verbose: bool = False, run_config: dic
 
     from dagster_project import writers
     from dagster_project.definitions import defs
-    from dagster_project.run_summary import print_summary
+    from dagster_project.run_summary import output_to, print_summary
 
     settings = get_settings()
     job = defs.resolve_job_def(job_name)
@@ -183,27 +183,30 @@ def _execute(job_name: str, command: str, verbose: bool = False, run_config: dic
     run_id = str(uuid.uuid4())
     total = len(job.asset_layer.selected_asset_keys) + len(job.asset_layer.asset_graph.asset_check_keys)
     stop = threading.Event()
-    follower = threading.Thread(target=_follow, args=(instance, run_id, total, stop), daemon=True)
+    live = Console(file=sys.stdout)
+    follower = threading.Thread(target=_follow, args=(instance, run_id, total, stop, live), daemon=True)
     follower.start()
+    output = None if verbose else settings.log_dir / "runs" / f"{run_id}.log"
     try:
-        result = job.execute_in_process(
-            instance=instance,
-            run_id=run_id,
-            raise_on_error=False,
-            tags=writers.cli_tags(settings, command),
-            run_config={
-                **(run_config or {}),
-                "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}},
-            },
-        )
+        with output_to(output):
+            result = job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+                tags=writers.cli_tags(settings, command),
+                run_config={
+                    **(run_config or {}),
+                    "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}},
+                },
+            )
     finally:
         stop.set()
         follower.join()
-    if job_name in ("mmr_job", "ingest_job"):
+    if job_name in ("mmr_job", "ingest_job") or not result.success:
         print_summary(console, settings, result, publishes=job_name == "mmr_job", verbose=verbose)
+        if output:
+            console.print(f"Full output of the run: {output} (or `--verbose`)")
     if not result.success:
-        if job_name not in ("mmr_job", "ingest_job"):
-            print_summary(console, settings, result, publishes=False, verbose=verbose)
         raise typer.Exit(1)
     return result
 

@@ -4,7 +4,11 @@ Sources ingested and quarantined (with where to look), checks failed (each named
 passed, steps that failed, and what was published. `--verbose` adds every check.
 """
 
+import contextlib
+import logging
 from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -14,6 +18,22 @@ from dagster_project.settings import Settings
 
 #: Failed checks and failed steps named one by one, up to this many each.
 LISTED = 15
+
+
+@contextlib.contextmanager
+def output_to(path: Path | None) -> Iterator[None]:
+    """Send what a run prints (dbt's output, library logs) to `path` instead of the terminal."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    with path.open("a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        handlers, root.handlers = root.handlers, [logging.StreamHandler(log)]
+        try:
+            yield
+        finally:
+            root.handlers = handlers
 
 
 def _events(result, kind: str) -> list:
