@@ -57,13 +57,26 @@ def _orphaned(run: dg.DagsterRun) -> bool:
     return False
 
 
+def _daemon_alive(instance: dg.DagsterInstance, within_seconds: float = 120) -> bool:
+    """Whether a Dagster daemon serves this instance's run queue now."""
+    heartbeat = instance.get_daemon_heartbeats().get("QUEUED_RUN_COORDINATOR")
+    return heartbeat is not None and time.time() - heartbeat.timestamp < within_seconds
+
+
 def active_writers(instance: dg.DagsterInstance, settings: Settings, exclude: str | None = None) -> list[dg.DagsterRun]:
-    """Runs writing this home's warehouse now, oldest first (runs of another home are left alone)."""
-    runs = instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE, tags=WRITERS))
+    """Runs writing this home's warehouse now or about to, oldest first (runs of another home are
+    left alone): runs under way, runs the CLI created and is starting (which can take a while on a
+    busy machine), and, while the daemon serves the queue, queued runs, which go first."""
+    statuses = [*ACTIVE, dg.DagsterRunStatus.NOT_STARTED]
+    if _daemon_alive(instance):
+        statuses.append(dg.DagsterRunStatus.QUEUED)
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=statuses, tags=WRITERS))
     return [
         run
         for run in reversed(runs)
-        if run.run_id != exclude and run.tags.get(HOME_TAG, str(settings.home)) == str(settings.home)
+        if run.run_id != exclude
+        and run.tags.get(HOME_TAG, str(settings.home)) == str(settings.home)
+        and (run.status != dg.DagsterRunStatus.NOT_STARTED or "mmr/pid" in run.tags)
     ]
 
 

