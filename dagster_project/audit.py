@@ -15,6 +15,7 @@ import dagster as dg
 
 from dagster_project.dbt import dbt_project
 from dagster_project.lib import warehouse as build_database
+from dagster_project.ops import runlog
 from dagster_project.resources import warehouse_for
 from dagster_project.settings import get_settings
 from expectations.report import expectation_label, summarise_failures
@@ -87,20 +88,12 @@ def audited_asset_keys() -> list[dg.AssetKey]:
 
 def record_check(run_id: str, asset: str, suite: str, success: bool, failures: list[dict]) -> None:
     settings = get_settings()
+    row = [run_id, datetime.now(UTC).replace(tzinfo=None), asset, suite, success, json.dumps(failures, default=str)]
     with build_database.connect(settings) as con:
         con.execute("create schema if not exists audit")
         con.execute(CHECK_RESULTS_DDL)
-        con.execute(
-            "insert into audit.check_results values (?, ?, ?, ?, ?, ?)",
-            [
-                run_id,
-                datetime.now(UTC).replace(tzinfo=None),
-                asset,
-                suite,
-                success,
-                json.dumps(failures, default=str),
-            ],
-        )
+        con.execute("insert into audit.check_results values (?, ?, ?, ?, ?, ?)", row)
+    runlog.append(settings, "check_results", dict(zip(runlog.CHECK_COLUMNS, row, strict=True)))
 
 
 def build_check(asset_key: list[str], schema: str, table: str, suite: str) -> dg.AssetChecksDefinition:

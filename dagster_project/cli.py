@@ -30,15 +30,8 @@ app = typer.Typer(
 console = Console()
 
 DBT_DIR = PROJECT_ROOT / "dbt"
-DAGSTER_YAML = """\
-telemetry:
-  enabled: false
-run_coordinator:
-  module: dagster._core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
-    max_concurrent_runs: 1
-"""
+#: The Dagster instance: its run queue lets one run write the warehouse at a time.
+DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")
 
 
 def dagster_postgres_storage(dsn: str) -> str:
@@ -72,7 +65,7 @@ def prepare() -> None:
 
     dsn = warehouse_for(settings).dagster_storage_dsn()
     storage = dagster_postgres_storage(dsn) if dsn else ""
-    (settings.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML + storage)
+    (settings.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML.read_text() + storage)
     # Parse before dagster_project.dbt is imported: it builds the dbt assets from the manifest on import.
     manifest = DBT_DIR / "target" / "manifest.json"
     newest_source = max(p.stat().st_mtime for p in DBT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"})
@@ -115,7 +108,7 @@ def generate(
     console.print(table)
 
 
-def _follow(instance, run_id: str, total: int, stop: threading.Event) -> None:
+def _follow(instance, run_id: str, total: int, stop: threading.Event, live: Console) -> None:
     from dagster import DagsterEventType
 
     done_types = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_CHECK_EVALUATION}
@@ -125,7 +118,7 @@ def _follow(instance, run_id: str, total: int, stop: threading.Event) -> None:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=live,
     ) as progress:
         task = progress.add_task("starting", total=total)
         seen = 0
@@ -140,20 +133,24 @@ def _follow(instance, run_id: str, total: int, stop: threading.Event) -> None:
         progress.update(task, completed=total if seen else 0, description="finished")
 
 
+VERBOSE = Annotated[bool, typer.Option("--verbose", "-v", help="Also show every check and the dbt output.")]
+
+
 @app.command()
 def run(
     demo: Annotated[bool, typer.Option(help="Generate demo data first when nothing has landed.")] = True,
+    verbose: VERBOSE = False,
 ) -> None:
     """Ingest → transform → analyse → audit → publish, as one Dagster run (visible in the UI)."""
     prepare()
     settings = get_settings()
     if demo and not any(settings.landing_dir.glob("*/*")):
         generate(scale="demo", seed=42, out=None)
-    _execute("mmr_job")
+    _execute("mmr_job", "run", verbose)
 
 
 @app.command()
-def ingest() -> None:
+def ingest(verbose: VERBOSE = False) -> None:
     """Ingest what has landed into the raw layer, without building or publishing.
 
     In the shared mode this is a gemeente's delivery run: its rows go to its own partitions of the
@@ -161,62 +158,55 @@ def ingest() -> None:
     builds and publishes.
     """
     prepare()
-    _execute("ingest_job")
+    _execute("ingest_job", "ingest", verbose)
 
 
-def _execute(job_name: str) -> None:
-    """One Dagster run of a job, followed with a progress bar; exits non-zero when it fails."""
+def _execute(job_name: str, command: str, verbose: bool = False, run_config: dict | None = None):
+    """One Dagster run of a job, once no other run writes the warehouse, followed with a progress
+    bar and summed up in a screen; exits non-zero when it fails."""
     from dagster import DagsterInstance
 
     from dagster_project.definitions import defs
+    from dagster_project.ops import writers
+    from dagster_project.ops.run_summary import output_to, print_summary
 
+    settings = get_settings()
     job = defs.resolve_job_def(job_name)
     instance = DagsterInstance.get()
+    try:
+        writers.wait_for_warehouse(instance, settings, console)
+    except KeyboardInterrupt:
+        console.print("Stopped waiting; nothing was run.")
+        raise typer.Exit(130) from None
     run_id = str(uuid.uuid4())
     total = len(job.asset_layer.selected_asset_keys) + len(job.asset_layer.asset_graph.asset_check_keys)
     stop = threading.Event()
-    follower = threading.Thread(target=_follow, args=(instance, run_id, total, stop), daemon=True)
+    live = Console(file=sys.stdout)
+    follower = threading.Thread(target=_follow, args=(instance, run_id, total, stop, live), daemon=True)
     follower.start()
+    output = None if verbose else settings.log_dir / "runs" / f"{run_id}.log"
     try:
-        result = job.execute_in_process(
-            instance=instance,
-            run_id=run_id,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
+        with output_to(output):
+            result = job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+                tags=writers.cli_tags(settings, command),
+                run_config={
+                    **(run_config or {}),
+                    "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}},
+                },
+            )
     finally:
         stop.set()
         follower.join()
-    _print_run_summary(result, publishes=job_name == "mmr_job")
+    if job_name in ("mmr_job", "ingest_job") or not result.success:
+        print_summary(console, settings, result, publishes=job_name == "mmr_job", verbose=verbose)
+        if output:
+            console.print(f"Full output of the run: {output} (or `--verbose`)")
     if not result.success:
         raise typer.Exit(1)
-
-
-def _print_run_summary(result, publishes: bool = True) -> None:
-    checks = [
-        e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
-    table = Table("check", "asset", "result", title="Audit")
-    for check in checks:
-        table.add_row(
-            check.check_name,
-            check.asset_key.to_user_string(),
-            "[green]passed[/]" if check.passed else f"[red]failed ({check.severity.value})[/]",
-        )
-    console.print(table)
-    settings = get_settings()
-    if result.success and not publishes:
-        console.print(f"[green]Ingested[/] (run {result.run_id}); `mmr status` lists the batches")
-    elif result.success:
-        from dagster_project.resources import warehouse_for
-
-        location = warehouse_for(settings).published_location
-        console.print(f"[green]Published[/] {location} (run {result.run_id})")
-    else:
-        console.print(
-            f"[red]Run {result.run_id} failed[/]: the serving database was left as it was. "
-            "See `mmr status` and the Dagster UI."
-        )
+    return result
 
 
 @app.command()
@@ -332,10 +322,35 @@ def report(
 @app.command()
 def rollback() -> None:
     """Put the previously published serving database back."""
+    from dagster import DagsterInstance
+
+    from dagster_project.ops import writers
     from dagster_project.publish.assets import rollback as rollback_serving
 
-    rollback_serving(get_settings())
+    prepare()
+    settings = get_settings()
+    writers.wait_for_warehouse(DagsterInstance.get(), settings, console)
+    rollback_serving(settings)
     console.print("[green]Rolled back[/] to the previous publish.")
+
+
+@app.command()
+def withdraw(
+    source: Annotated[str, typer.Argument(help="The source (landing folder), e.g. gemeente_wmo.")],
+    delivery: Annotated[str, typer.Argument(help="The delivered file name or its batch id (`mmr status`).")],
+) -> None:
+    """Take a delivery back: its rows leave the raw layer; the next `mmr run` publishes without it."""
+    prepare()
+    config = {"ops": {"withdraw_delivery": {"config": {"source": source, "target": delivery}}}}
+    result = _execute("withdraw_job", "withdraw", run_config=config)
+    done = result.output_for_node("withdraw_delivery")
+    rows = sum(done["raw_rows"].values())
+    console.print(
+        f"[green]Withdrawn[/]: {source} {', '.join(done['files'])} ({rows:,} raw rows, "
+        f"periods {', '.join(done['periods'])}); run [bold]mmr run[/] to publish without it."
+    )
+    for moved in done["moved"]:
+        console.print(f"  the file moved out of the landing folder to {moved}")
 
 
 @app.command()

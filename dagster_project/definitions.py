@@ -3,7 +3,8 @@
 import dagster as dg
 
 from dagster_project import analytics, audit, dbt, geometry
-from dagster_project.ingest.sensor import build_landing_sensor
+from dagster_project.ingest import withdraw
+from dagster_project.ingest.sensor import WRITERS, build_landing_sensor
 from dagster_project.publish import assets as publish_assets
 from dagster_project.resources import warehouse_for
 from dagster_project.sources import (
@@ -40,6 +41,7 @@ mmr_job = dg.define_asset_job(
     name="mmr_job",
     selection=dg.AssetSelection.all(),
     description="Ingest → transform → audit → publish: the whole pipeline.",
+    tags=WRITERS,
 )
 
 ingest_job = dg.define_asset_job(
@@ -49,6 +51,7 @@ ingest_job = dg.define_asset_job(
         "Ingest what has landed into the raw layer only. In the shared mode this is a gemeente's own "
         "delivery run: it writes that gemeente's partitions, side by side with other gemeenten."
     ),
+    tags=WRITERS,
 )
 
 cbs_yearly_schedule = dg.ScheduleDefinition(
@@ -76,10 +79,11 @@ defs = dg.Definitions.merge(
     publish_assets.defs,
     cbs_odata.defs,
     vektis_open_data.defs,
+    withdraw.defs,
     dg.Definitions(
         jobs=[mmr_job, ingest_job],
         schedules=[cbs_yearly_schedule, municipal_monthly_schedule],
-        sensors=[build_landing_sensor(module.SOURCE, mmr_job.name) for module in SOURCE_MODULES],
+        sensors=[build_landing_sensor([module.SOURCE for module in SOURCE_MODULES], mmr_job.name)],
         executor=dg.in_process_executor,
         resources={"warehouse": warehouse_for()},
     ),

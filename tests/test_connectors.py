@@ -298,14 +298,14 @@ def test_fetch_job_lands_and_the_landing_sensor_takes_over(defs, tmp_path):
     assert result.success
     [landed] = result.output_for_node("fetch_cbs_kwb")
     assert landed["file"] == "kwb_2022.csv" and landed["rows"] == 30
-    sensor = defs.resolve_sensor_def("cbs_kwb_landing_sensor")
+    sensor = defs.resolve_sensor_def("landing_sensor")
     cursor = None
     for _ in range(2):
         context = dg.build_sensor_context(cursor=cursor)
         tick = sensor.evaluate_tick(context)
         cursor = context.cursor
     [request] = tick.run_requests
-    assert request.tags["mmr/source"] == "cbs_kwb"
+    assert request.tags["mmr/sources"] == "cbs_kwb"
 
 
 def test_fetch_job_without_years_fetches_new_periods_and_fails_clearly(defs, tmp_path):

@@ -47,5 +47,5 @@ def test_audit_checks_are_blocking(defs):
 
 def test_job_sensor_and_schedule(defs):
     assert defs.resolve_job_def("mmr_job")
-    assert defs.resolve_sensor_def("cbs_kwb_landing_sensor")
+    assert defs.resolve_sensor_def("landing_sensor")
     assert defs.resolve_schedule_def("cbs_yearly_schedule")

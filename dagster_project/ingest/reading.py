@@ -7,6 +7,7 @@ Parse errors never echo the offending line: it may hold personal data.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import logging
 import re
@@ -27,6 +28,15 @@ TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".filepart")
 
 class UnreadableFile(Exception):
     """The file as a whole cannot be read: encoding, delimiter, columns, truncation or emptiness."""
+
+
+def content_hash(path: Path) -> str:
+    """The SHA-256 of a file's bytes: a delivery's identity, whatever its name."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def is_complete_candidate(path: Path) -> bool:

@@ -49,6 +49,7 @@ from dagster_project.ingest.reading import (
 )
 from dagster_project.ingest.spec import LINEAGE, REASON_COLUMNS, Batch, RawStep, SourceSpec, unchanged
 from dagster_project.lib import warehouse as raw_layer
+from dagster_project.ops import runlog
 from dagster_project.resources import Warehouse, warehouse_for
 from dagster_project.settings import Settings
 
@@ -582,4 +583,5 @@ def ingest_source(
                 "cpu_seconds": round(time.process_time() - cpu, 3),
             }
         warehouse.share_ingestion_log(con, logged)
+        runlog.sync_sources(settings, con, [source])
     return stats

@@ -1,7 +1,12 @@
-"""A sensor per landing folder: start the pipeline when a complete delivery has arrived.
+"""One sensor over every landing folder: start the pipeline once for what is new, not yet ingested.
 
 A file counts as complete when it has a final name (no `.tmp`/`.part`, not hidden) and its size
 and modification time did not change between two sensor ticks, so a half-written drop waits.
+A complete file is new when the ingestion log (read from the run log, never from the build
+database a run holds) knows neither its name, size and time nor its content hash. Only files whose
+size or time changed since the cursor are hashed, once. Files that land together, in one folder
+or several, wait for each other to settle and start one run; while a run that writes the warehouse
+is queued or busy, the sensor waits too, as that run may already ingest them.
 """
 
 import hashlib
@@ -9,32 +14,84 @@ import json
 
 import dagster as dg
 
-from dagster_project.ingest.reading import landed_files
+from dagster_project.ingest.reading import content_hash, landed_files
+from dagster_project.ops import runlog
 from dagster_project.settings import get_settings
 
+SENSOR_NAME = "landing_sensor"
+#: The tag every run that writes the build warehouse carries; the run queue lets one run at a time.
+WAREHOUSE_TAG = "mmr/warehouse"
+WRITERS = {WAREHOUSE_TAG: "write"}
+#: Which MMR home (and so which build warehouse) a run writes.
+HOME_TAG = "mmr/home"
+BUSY = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
-def build_landing_sensor(source: str, job_name: str, interval_seconds: int = 30) -> dg.SensorDefinition:
+
+def busy_writers(instance: dg.DagsterInstance, exclude: str | None = None) -> list[dg.DagsterRun]:
+    """Runs that write the warehouse and are queued or under way, oldest first."""
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=BUSY, tags=WRITERS))
+    return [run for run in reversed(runs) if run.run_id != exclude]
+
+
+def _instance(context: dg.SensorEvaluationContext) -> dg.DagsterInstance | None:
+    try:
+        return context.instance
+    except dg.DagsterInvariantViolationError:
+        return None
+
+
+def build_landing_sensor(sources: list[str], job_name: str, interval_seconds: int = 30) -> dg.SensorDefinition:
     @dg.sensor(
-        name=f"{source}_landing_sensor",
+        name=SENSOR_NAME,
         job_name=job_name,
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Starts `{job_name}` when a complete file lands in var/landing/{source}/.",
+        description=f"Starts one `{job_name}` when complete files that were not ingested yet land in "
+        f"var/landing/<source>/ ({', '.join(sources)}).",
     )
     def _sensor(context: dg.SensorEvaluationContext):
-        seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
-        files = landed_files(get_settings(), source, pattern="*")
-        now = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files}
-        stable = sorted(name for name, sig in now.items() if seen.get(name) == sig)
+        settings = get_settings()
+        instance = _instance(context)
+        if instance is not None and busy_writers(instance):
+            return dg.SkipReason("a run that writes the warehouse is queued or under way")
+        if not runlog.ensure(settings):
+            return dg.SkipReason("waiting to read the ingestion log of the warehouse")
+        before: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
+        hashes, stats = runlog.known_files(settings)
+        now: dict[str, list] = {}
+        settling, new = [], []
+        for source in sources:
+            for path in landed_files(settings, source, pattern="*"):
+                stat = path.stat()
+                signature = [stat.st_size, stat.st_mtime_ns]
+                if (source, path.name, *signature) in stats:
+                    continue
+                key = f"{source}/{path.name}"
+                seen = before.get(key)
+                if seen is None or seen[:2] != signature:
+                    now[key] = [*signature, None]
+                    settling.append(key)
+                    continue
+                digest = seen[2] or content_hash(path)
+                now[key] = [*signature, digest]
+                if (source, digest) not in hashes:
+                    new.append((source, digest))
         context.update_cursor(json.dumps(now))
-        if not stable or any(seen.get(name) != sig for name, sig in now.items()):
-            return dg.SkipReason("waiting for deliveries to settle" if now else "no deliveries")
-        # The delivery's signature (names, sizes, times), not its bytes: a national folder holds
-        # thousands of files, too many to hash on every tick. Re-dropping identical bytes starts a
-        # run that ingestion recognises as a no-op.
-        signature = json.dumps({name: now[name] for name in stable}, sort_keys=True).encode()
+        if settling:
+            return dg.SkipReason(f"waiting for {len(settling)} files to settle")
+        if not new:
+            return dg.SkipReason("nothing new has landed")
+        delivery = hashlib.sha256(json.dumps(sorted(new)).encode()).hexdigest()[:24]
+        landed = sorted({source for source, _ in new})
         return dg.RunRequest(
-            run_key=f"{source}:{hashlib.sha256(signature).hexdigest()[:24]}", tags={"mmr/source": source}
+            run_key=f"landing:{delivery}",
+            tags={HOME_TAG: str(settings.home), "mmr/sources": ",".join(landed), "mmr/files": str(len(new))},
         )
 
     return _sensor

@@ -109,7 +109,7 @@ def ingested_files(con: duckdb.DuckDBPyConnection, source: str) -> tuple[set[str
     modification time) those files had when they were read, where that identifies them safely."""
     rows = con.execute(
         "select content_hash, file_name, file_size, file_mtime_ns from raw.ingestion_log "
-        "where source = ? and status <> 'rejected'",
+        "where source = ? and status not in ('rejected', 'withdrawn')",
         [source],
     ).fetchall()
     hashes = {row[0] for row in rows}

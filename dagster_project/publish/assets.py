@@ -17,6 +17,7 @@ import duckdb
 from dagster_project.audit import AUDITED_TABLES, audit_checks, audited_asset_keys, check_name
 from dagster_project.dbt import serving_model_keys
 from dagster_project.lib import warehouse as build_database
+from dagster_project.ops import runlog
 from dagster_project.resources import Warehouse, warehouse_for
 from dagster_project.settings import Settings
 from expectations.report import expectation_label
@@ -73,6 +74,7 @@ def record_publish(settings: Settings, **entry: object) -> None:
             f"insert into audit.publish_log ({columns}) values ({', '.join('?' for _ in entry)})",
             list(entry.values()),
         )
+    runlog.append(settings, "publish_log", entry)
 
 
 def audit_outcome(settings: Settings, run_id: str) -> dict[str, dict[str, Any]]:
