@@ -179,3 +179,22 @@ def test_schedules_request_the_pipeline(defs, name):
     result = schedule.evaluate_tick(dg.build_schedule_context())
     assert len(result.run_requests) == 1
     assert schedule.job_name == "mmr_job"
+
+
+def test_a_run_that_failed_is_retried_a_few_times_then_the_sensor_gives_up(sensor, tmp_path):
+    from dagster_project.definitions import defs
+    from dagster_project.lib.landing_sensor import ATTEMPTS, DELIVERY_TAG
+
+    land(tmp_path, "cbs_kwb", "kwb_2022.csv")
+    job = defs.resolve_job_def("mmr_job")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result, cursor = settle(sensor, instance=instance)
+        keys = []
+        for _ in range(ATTEMPTS):
+            [request] = result.run_requests
+            keys.append(request.run_key)
+            assert request.tags[DELIVERY_TAG]
+            instance.create_run_for_job(job, tags=request.tags, status=dg.DagsterRunStatus.FAILURE)
+            result, cursor = tick(sensor, cursor, instance)
+        assert len(set(keys)) == ATTEMPTS, "each retry has a run key of its own"
+        assert not result.run_requests and "failed" in result.skip_message

@@ -6,7 +6,8 @@ A complete file is new when the ingestion log (read from the run log, never from
 database a run holds) knows neither its name, size and time nor its content hash. Only files whose
 size or time changed since the cursor are hashed, once. Files that land together, in one folder
 or several, wait for each other to settle and start one run; while a run that writes the warehouse
-is queued or busy, the sensor waits too, as that run may already ingest them.
+is queued or busy, the sensor waits too, as that run may already ingest them. A run that failed
+before ingesting them is started again, up to three times.
 """
 
 import hashlib
@@ -24,6 +25,9 @@ WAREHOUSE_TAG = "mmr/warehouse"
 WRITERS = {WAREHOUSE_TAG: "write"}
 #: Which MMR home (and so which build warehouse) a run writes.
 HOME_TAG = "mmr/home"
+#: The files a sensor's run was started for; a run that failed before ingesting them is retried.
+DELIVERY_TAG = "mmr/delivery"
+ATTEMPTS = 3
 BUSY = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -37,6 +41,14 @@ def busy_writers(instance: dg.DagsterInstance, exclude: str | None = None) -> li
     """Runs that write the warehouse and are queued or under way, oldest first."""
     runs = instance.get_runs(filters=dg.RunsFilter(statuses=BUSY, tags=WRITERS))
     return [run for run in reversed(runs) if run.run_id != exclude]
+
+
+def failed_runs(instance: dg.DagsterInstance, delivery: str) -> int:
+    """Runs started for these files that failed (e.g. a machine too busy to load the code)."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], tags={DELIVERY_TAG: delivery})
+    )
+    return len(runs)
 
 
 def _instance(context: dg.SensorEvaluationContext) -> dg.DagsterInstance | None:
@@ -88,10 +100,18 @@ def build_landing_sensor(sources: list[str], job_name: str, interval_seconds: in
         if not new:
             return dg.SkipReason("nothing new has landed")
         delivery = hashlib.sha256(json.dumps(sorted(new)).encode()).hexdigest()[:24]
+        failed = failed_runs(instance, delivery) if instance is not None else 0
+        if failed >= ATTEMPTS:
+            return dg.SkipReason(f"{failed} runs for these files failed; see the Dagster UI, then run `mmr run`")
         landed = sorted({source for source, _ in new})
         return dg.RunRequest(
-            run_key=f"landing:{delivery}",
-            tags={HOME_TAG: str(settings.home), "mmr/sources": ",".join(landed), "mmr/files": str(len(new))},
+            run_key=f"landing:{delivery}:{failed}",
+            tags={
+                HOME_TAG: str(settings.home),
+                DELIVERY_TAG: delivery,
+                "mmr/sources": ",".join(landed),
+                "mmr/files": str(len(new)),
+            },
         )
 
     return _sensor
