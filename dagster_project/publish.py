@@ -51,6 +51,8 @@ create table if not exists audit.publish_log (
     message varchar
 )
 """
+#: Batch states whose rows are not in the build: rejected whole, or held back after a failing dbt test.
+NOT_PUBLISHED = "('rejected', 'held_back')"
 #: Where a publish may stop and sleep under the test hook, in the order they are reached.
 PAUSE_POINTS = ("copy", "swap", "previous", "renamed")
 
@@ -236,7 +238,8 @@ def published_periods(settings: Settings) -> list[str]:
     if settings.warehouse == "postgres":
         frame = postgres.read_frame(
             settings.require_postgres_dsn(),
-            "select distinct source || ':' || period as p from raw.ingestion_log where status <> 'rejected' order by 1",
+            "select distinct source || ':' || period as p from raw.ingestion_log "
+            f"where status not in {NOT_PUBLISHED} order by 1",
         )
         return list(frame["p"])
     with duckdb.connect(str(settings.build_db), read_only=True) as con:
@@ -246,7 +249,8 @@ def published_periods(settings: Settings) -> list[str]:
         if not exists:
             return []
         rows = con.execute(
-            "select distinct source || ':' || period from raw.ingestion_log where status <> 'rejected' order by 1"
+            "select distinct source || ':' || period from raw.ingestion_log "
+            f"where status not in {NOT_PUBLISHED} order by 1"
         ).fetchall()
     return [r[0] for r in rows]
 

@@ -101,6 +101,9 @@ def render_status(console: Console, settings: Settings) -> None:
         console.print("No good publish yet.")
 
     _render_last_failure(console, publishes, checks)
+    for source, _file, period, *_counts, state, message in problems:
+        if state == "held_back":
+            console.print(f"[yellow]Held back[/] ({source} {period}): {escape(message or '')}")
 
     audits = Table(
         "checked at", "run", "asset", "suite", "result", "failed expectations", title="Audits (latest first)"

@@ -1,13 +1,6 @@
 -- The Zvw cost of every year, summed over all categories, equals the raw Vektis delivery (to
 -- within the rounding of amounts to cents in staging).
-{%- set categories = [
-    'medisch_specialistische_zorg', 'farmacie', 'huisarts_inschrijftarief', 'huisarts_consult',
-    'huisarts_mdz', 'huisarts_overig', 'mondzorg', 'paramedische_zorg_fysiotherapie',
-    'paramedische_zorg_overig', 'generalistische_basis_ggz', 'gespecialiseerde_ggz', 'hulpmiddelen',
-    'ziekenvervoer_zittend', 'ziekenvervoer_liggend', 'kraamzorg', 'verloskundige_zorg',
-    'grensoverschrijdende_zorg', 'geriatrische_revalidatiezorg', 'verpleging_en_verzorging',
-    'eerstelijns_verblijf', 'overig',
-] %}
+{%- set categories = vektis_cost_categories() %}
 
 with
 
