@@ -1315,8 +1315,10 @@ def ingest_file(spec: SourceSpec, path: Path, con: duckdb.DuckDBPyConnection, se
 
 def ensure_raw_table(spec: SourceSpec, con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Create the raw table of a source that has not delivered yet, empty and typed as its contract
-    says, so models reading it build before the first delivery."""
-    if warehouse.table_exists(con, "raw", spec.table):
+    says, so models reading it build before the first delivery; a raw table made under an older
+    contract gains the columns the contract added since (null in the rows delivered before)."""
+    exists = warehouse.table_exists(con, "raw", spec.table)
+    if exists and not isinstance(spec.validate, SqlValidator):
         return
     if isinstance(spec.validate, SqlValidator):
         _prepare(con)

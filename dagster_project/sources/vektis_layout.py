@@ -20,7 +20,6 @@ warning names the file and the columns.
 """
 
 import logging
-import re
 
 import pandas as pd
 
@@ -138,13 +137,3 @@ def normalise(frame: pd.DataFrame, year: int | str | None, origin: str) -> pd.Da
         out[column] = _decimal_point(out[column]) if column in out else ""
     area = [c for c in ("GEMEENTENAAM", "POSTCODE_3") if c in out]
     return out[[c for c in [*KEYS, *area, *MEASURES] if c in out]]
-
-
-def unknown_columns(header: list[str]) -> list[str]:
-    """The cost columns of a header that count in the rest bucket."""
-    return [c.strip() for c in header if column_name(c) is None]
-
-
-def year_in_name(name: str) -> str | None:
-    found = re.search(r"(?<!\d)(\d{4})(?!\d)", name)
-    return found.group(1) if found else None

@@ -53,7 +53,8 @@ final as (
         end as aandeel_sociaal_domein_in_totaal,
         {{ publish_count('nl_verzekerden') }} as nl_verzekerden,
         {{ publish_with_base('round(nl_zvw_kosten_totaal, 0)', 'nl_verzekerden') }} as nl_zvw_kosten_totaal,
-        {{ publish_with_base('nl_zvw_kosten_per_verzekerde', 'nl_verzekerden') }} as nl_zvw_kosten_per_verzekerde
+        {{ publish_with_base('nl_zvw_kosten_per_verzekerde', 'nl_verzekerden') }}
+            as nl_zvw_kosten_per_verzekerde
     from flagged
 
 )
