@@ -32,7 +32,7 @@ HELD_BACK = "held_back"
 
 @dataclass(frozen=True)
 class FailedTest:
-    """One dbt test of the run that failed (or could not run), as dbt reported it."""
+    """One dbt test of the run that found rows breaking it, as dbt reported it."""
 
     unique_id: str
     name: str
@@ -52,10 +52,15 @@ class HeldBack:
 
 
 def failed_tests(run_results: dict[str, Any], manifest: dict[str, Any]) -> list[FailedTest]:
+    """The tests that found rows breaking them; none when anything errored (a model or a test
+    that could not run is no delivery's rows, so it blocks)."""
+    results = run_results.get("results", [])
+    if any(result["status"] == "error" for result in results):
+        return []
     failed = []
-    for result in run_results.get("results", []):
+    for result in results:
         unique_id = result["unique_id"]
-        if unique_id.startswith("test.") and result["status"] in ("fail", "error"):
+        if unique_id.startswith("test.") and result["status"] == "fail":
             node = manifest["nodes"].get(unique_id, {})
             failed.append(FailedTest(unique_id, node.get("name", unique_id), result.get("failures"), result["message"]))
     return failed
@@ -179,8 +184,9 @@ def hold_back(settings: Settings, manifest: dict[str, Any], failed: list[FailedT
             for batch_id, source, file_name, period, rows in _candidates(con, table, since):
                 tests = ", ".join(f"{t.name} ({t.message})" for t in why)
                 message = (
-                    f"{file_name}: held back, its {rows} rows break dbt tests {tests}; the rest of the run "
-                    "was built and published without it. Deliver a corrected file to replace it."
+                    f"{file_name}: held back with its {rows} rows: dbt tests failed on raw.{table} "
+                    f"as delivered since the last publish: {tests}. The rest of the run was built and "
+                    "published without it; deliver a corrected file to replace it."
                 )
                 item = HeldBack(source, table, batch_id, file_name, period, int(rows), message)
                 con.execute("begin")

@@ -19,7 +19,8 @@ from dagster_project.synthetic import generate
 from dagster_project.synthetic import vektis as synthetic_vektis
 from tests.conftest import mmr
 
-pytestmark = pytest.mark.e2e
+# three full runs of the demo pipeline: longer than the default timeout on a busy machine
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(5400)]
 
 TEST_NAME = "stg_vektis__zvw_gemeente_insured_years_at_most_persons"
 
