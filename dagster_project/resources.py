@@ -32,7 +32,7 @@ from dagster_project.settings import Settings, get_settings
 BUILD_SERVING_SCHEMA = "serving"
 _PERIODS_SQL = (
     "select distinct source || ':' || period as p from raw.ingestion_log "
-    "where status not in ('rejected', 'withdrawn') order by 1"
+    "where status not in ('rejected', 'withdrawn', 'held_back') order by 1"
 )
 
 

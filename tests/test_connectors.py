@@ -24,7 +24,7 @@ from dagster_project.sources import cbs_kwb, cbs_odata, vektis_open_data, vektis
 from tests.conftest import FIXTURES, KWB_FIXTURE, mmr
 
 RECORDED_HOST = b"https://opendata.cbs.nl"
-VEKTIS_2022 = FIXTURES / "vektis" / "2022"
+VEKTIS_2023 = FIXTURES / "vektis" / "2023"
 
 
 class Recorded(http.server.BaseHTTPRequestHandler):
@@ -184,7 +184,7 @@ def test_an_unreachable_server_gives_a_clear_error(tmp_path):
 def published(level: str) -> pd.DataFrame:
     """The recorded file as Vektis publishes it (the gemeente file is Windows-1252)."""
     return pd.read_csv(
-        VEKTIS_2022 / f"Vektis Open Databestand Zorgverzekeringswet 2022 - {level}.csv",
+        VEKTIS_2023 / f"Vektis Open Databestand Zorgverzekeringswet 2023 - {level}.csv",
         sep=";",
         dtype=str,
         keep_default_na=False,
@@ -193,45 +193,51 @@ def published(level: str) -> pd.DataFrame:
 
 
 def test_vektis_fetch_lands_both_levels_and_ingestion_accepts_them(settings, server):
-    landed = vektis_open_data.fetch_year(2022, settings)
+    landed = vektis_open_data.fetch_year(2023, settings)
     assert [(item.path.name, item.rows) for item in landed] == [
-        ("vektis_zvw_gemeente_2022.csv", 114),
-        ("vektis_zvw_postcode3_2022.csv", 114),
+        ("vektis_zvw_gemeente_2023.csv", 114),
+        ("vektis_zvw_postcode3_2023.csv", 114),
     ]
-    assert any("Zorgverzekeringswet%202022%20-%20gemeente.csv" in p for p in server.seen)
+    assert any("Zorgverzekeringswet%202023%20-%20gemeente.csv" in p for p in server.seen)
     text = landed[0].path.read_text(encoding="utf-8")
     assert text.startswith("JAAR;GESLACHT;LEEFTIJDSKLASSE;GEMEENTENAAM;") and "SÚDWEST-FRYSLÂN" in text
     stats = ingest_all(settings, vektis_zvw.SPECS)
     assert all(s["rejected_files"] == 0 and s["quarantined_rows"] == 0 for s in stats.values()), stats
     source = published("gemeente")
-    expected = source[(source["GEMEENTENAAM"] == "BRIELLE") & (source["GESLACHT"] == "V")]
-    expected = expected.set_index("LEEFTIJDSKLASSE")["KOSTEN_FARMACIE"].astype(float).to_dict()
+    expected = source[(source["gemeentenaam"] == "VOORNE AAN ZEE") & (source["geslacht"] == "V")]
+    ages = [str(a) for a in range(0, 90, 5)] + ["90+"]
+    expected = dict(zip(ages, expected["kosten_consulten_ggz"].astype(float), strict=True))
     rows = query(
         settings,
-        "select leeftijdsklasse, kosten_farmacie, gemeentecode, jaar from raw.vektis_zvw_gemeente "
-        "where gemeentenaam = 'BRIELLE' and geslacht = 'V'",
+        "select leeftijdsklasse, kosten_consulten_ggz, gemeentecode, jaar from raw.vektis_zvw_gemeente "
+        "where gemeentenaam = 'VOORNE AAN ZEE' and geslacht = 'V'",
     )
     assert {age: cost for age, cost, *_ in rows} == expected
-    assert {(code, year) for *_, code, year in rows} == {("GM0501", 2022)}
+    assert {(code, year) for *_, code, year in rows} == {("GM1992", 2023)}
     assert query(
         settings, "select distinct gemeentecode from raw.vektis_zvw_gemeente where gemeentenaam like 'S%'"
     ) == [("GM1900",)]
-    columns = {c for (c,) in query(settings, "select column_name from (describe raw.vektis_zvw_gemeente)")}
-    assert "kosten_eerstelijns_ondersteuning" not in columns
+    assert query(
+        settings,
+        "select count(*) filter (where kosten_medisch_specialistische_zorg > 0), "
+        "count(*) filter (where kosten_specialistische_ggz is null) from raw.vektis_zvw_gemeente",
+    ) == [(114, 114)]
     assert query(settings, "select count(distinct postcode_3) from raw.vektis_zvw_postcode3") == [(3,)]
 
 
 def test_vektis_layout_variants_are_mapped_onto_the_contract(settings):
-    source = published("postcode3").drop(columns=["KOSTEN_HUISARTS_MDZ"])
+    source = published("postcode3").drop(columns=["kosten_huisarts_mdz"])
+    source["leeftijdsklasse"] = source["leeftijdsklasse"].str.extract(r"^(\d+) t/m", expand=False).fillna("90+")
+    source.columns = [c.upper() for c in source.columns]
     variant = source.copy()
     variant.columns = [c.lower() for c in variant.columns]
     ages = {str(a): f"{a} t/m {a + 4} jaar" for a in range(0, 90, 5)} | {"90+": "90 jaar en ouder"}
     variant["leeftijdsklasse"] = variant["leeftijdsklasse"].map(ages)
     variant["kosten_farmacie"] = variant["kosten_farmacie"].str.replace(".", ",", regex=False)
     raw = variant.to_csv(sep=",", index=False, quoting=1).encode("utf-8")
-    content, rows = vektis_open_data.to_delivered(raw, 2022, "postcode3", "variant.csv")
+    content, rows = vektis_open_data.to_delivered(raw, 2023, "postcode3", "variant.csv")
     assert rows == len(source)
-    target = settings.landing_dir / "vektis_zvw" / "vektis_zvw_postcode3_2022.csv"
+    target = settings.landing_dir / "vektis_zvw" / "vektis_zvw_postcode3_2023.csv"
     target.parent.mkdir(parents=True)
     target.write_bytes(content)
     stats = ingest_all(settings, vektis_zvw.SPECS)[vektis_zvw.POSTCODE3_SPEC.asset_key]
@@ -249,15 +255,15 @@ def test_vektis_layout_variants_are_mapped_onto_the_contract(settings):
 @pytest.mark.parametrize(
     ("fail", "expected"),
     [
-        ({"2022/Vektis Open Databestand Zorgverzekeringswet 2022 - postcode3.csv": 404}, "HTTP 404"),
-        ({"2022/Vektis Open Databestand Zorgverzekeringswet 2022 - gemeente.csv": 500}, "HTTP 500"),
+        ({"2023/Vektis Open Databestand Zorgverzekeringswet 2023 - postcode3.csv": 404}, "HTTP 404"),
+        ({"2023/Vektis Open Databestand Zorgverzekeringswet 2023 - gemeente.csv": 500}, "HTTP 500"),
     ],
     ids=["postcode3-missing", "server-error"],
 )
 def test_vektis_http_errors_land_neither_level(settings, server, fail, expected):
     server.fail.update(fail)
     with pytest.raises(FetchError) as error:
-        vektis_open_data.fetch_year(2022, settings)
+        vektis_open_data.fetch_year(2023, settings)
     assert expected in str(error.value) and "Vektis" in str(error.value) and "nothing was landed" in str(error.value)
     assert landing(settings, "vektis_zvw") == []
 
@@ -271,9 +277,9 @@ def test_vektis_new_periods_skip_years_not_published_yet(settings, server):
     settings = settings.model_copy(update={"vektis_from_year": 2022})
     assert vektis_open_data.new_periods(settings) == list(range(2022, date.today().year))
     landed = vektis_open_data.fetch(None, settings)
-    assert {item.path.name for item in landed} == {"vektis_zvw_gemeente_2022.csv", "vektis_zvw_postcode3_2022.csv"}
-    assert any("2023/" in p for p in server.seen)
-    assert vektis_open_data.new_periods(settings) == list(range(2023, date.today().year))
+    assert {item.path.name for item in landed} == {"vektis_zvw_gemeente_2023.csv", "vektis_zvw_postcode3_2023.csv"}
+    assert any("2022/" in p for p in server.seen) and any("2024/" in p for p in server.seen)
+    assert vektis_open_data.new_periods(settings) == list(range(2024, date.today().year))
 
 
 # --- Dagster job, schedule, sensor and the CLI ---------------------------------------------------
@@ -322,12 +328,12 @@ def test_fetch_job_without_years_fetches_new_periods_and_fails_clearly(defs, tmp
 
 def test_vektis_fetch_job(defs, tmp_path):
     result = defs.resolve_job_def("vektis_fetch_job").execute_in_process(
-        run_config={"ops": {"fetch_vektis_zvw": {"config": {"years": [2022]}}}}
+        run_config={"ops": {"fetch_vektis_zvw": {"config": {"years": [2023]}}}}
     )
     assert result.success
     assert {item["file"] for item in result.output_for_node("fetch_vektis_zvw")} == {
-        "vektis_zvw_gemeente_2022.csv",
-        "vektis_zvw_postcode3_2022.csv",
+        "vektis_zvw_gemeente_2023.csv",
+        "vektis_zvw_postcode3_2023.csv",
     }
 
 

@@ -167,19 +167,21 @@ def test_other_sources_contracts(demo):
     assert set(survey["domein"]) == {"jeugd", "wmo"}
     assert survey["agb_code"].str.match(r"^\d{8}$").all()
     vektis = _read(out / "vektis_zvw" / "vektis_zvw_gemeente_2023.csv")
-    assert {
-        "JAAR",
-        "GESLACHT",
-        "LEEFTIJDSKLASSE",
-        "GEMEENTENAAM",
-        "AANTAL_BSN",
-        "AANTAL_VERZEKERDEJAREN",
-        "KOSTEN_GESPECIALISEERDE_GGZ",
-        "KOSTEN_MEDISCH_SPECIALISTISCHE_ZORG",
-    } <= set(vektis.columns)
-    assert set(vektis["GESLACHT"]) == {"M", "V"}
+    # the real 2023 layout: lower case, cut at 32 characters, no year column, the new GGZ categories
+    assert list(vektis.columns[:5]) == [
+        "geslacht",
+        "leeftijdsklasse",
+        "gemeentenaam",
+        "aantal_bsn",
+        "aantal_verzekerdejaren",
+    ]
+    assert {"kosten_medisch_specialistische_z", "kosten_consulten_ggz"} <= set(vektis.columns)
+    assert "jaar" not in vektis.columns and max(len(c) for c in vektis.columns) == 32
+    assert set(vektis["geslacht"]) == {"M", "V"} and "5 t/m  9 jaar" in set(vektis["leeftijdsklasse"])
+    # Vektis' later division: the 2023 file has no Brielle, its area is under Voorne aan Zee
+    assert "VOORNE AAN ZEE" in set(vektis["gemeentenaam"]) and "BRIELLE" not in set(vektis["gemeentenaam"])
     pc3 = _read(out / "vektis_zvw" / "vektis_zvw_postcode3_2023.csv")
-    assert pc3["POSTCODE_3"].str.match(r"^\d{3}$").all()
+    assert pc3["postcode_3"].str.match(r"^\d{3}$").all()
     contracts = _read(out / "contracten" / "contracten_2023.csv")
     assert contracts["tarief"].str.match(r"^\d+,\d{2}$").all()
     budgets = _read(out / "budgetten" / "budgetten_2023.csv")

@@ -521,13 +521,13 @@ def ingest_file(spec: SourceSpec, path: Path, con: duckdb.DuckDBPyConnection, se
 
 def ensure_raw_table(spec: SourceSpec, con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Create the raw table of a source that has not delivered yet, empty and typed as its contract
-    says, so models reading it build before the first delivery."""
-    if raw_layer.table_exists(con, "raw", spec.table):
-        return
+    says, so models reading it build before the first delivery; a raw table made under an older
+    contract gains the columns the contract added since (null in the rows delivered before)."""
     if not isinstance(spec.validate, SqlValidator):
-        from dagster_project.ingest import pandera_path
+        if not raw_layer.table_exists(con, "raw", spec.table):
+            from dagster_project.ingest import pandera_path
 
-        pandera_path.ensure_raw_table(spec, con)
+            pandera_path.ensure_raw_table(spec, con)
         return
     prepare(con)
     run = Run(spec, con, settings, Known(set(), set(), set()))

@@ -42,8 +42,9 @@ TABLES = {
     "check_results": ("audit.check_results", CHECK_COLUMNS),
     "publish_log": ("audit.publish_log", PUBLISH_COLUMNS),
 }
-#: Statuses of an ingestion log entry whose rows are not (or no longer) in the raw layer.
-NOT_IN_RAW = ("rejected", "withdrawn")
+#: Statuses of an ingestion log entry whose rows are not (or no longer) in the raw layer: rejected
+#: whole, withdrawn by a user, or held back after a failing dbt test.
+NOT_IN_RAW = ("rejected", "withdrawn", "held_back")
 
 
 def path(settings: Settings) -> Path:

@@ -3,28 +3,21 @@
 Vektis publishes one CSV per year and level at
 `<MMR_VEKTIS_URL>/<year>/Vektis Open Databestand Zorgverzekeringswet <year> - <level>.csv`
 (older years and re-issues live elsewhere, see `PATHS`; `mmr fetch vektis --url` takes any URL).
-The published layout drifts between years, so the connector maps it onto the delivered-file
-contract of `vektis_zvw` before landing it as `vektis_zvw/vektis_zvw_<level>_<year>.csv`:
-
-- UTF-8 (a file that is not UTF-8 is read as Windows-1252, the encoding of Vektis' exports);
-- `;` as delimiter (a `,`-separated file is re-written);
-- upper-case column names, `JAAR` added from the requested year when the file has none;
-- age classes as the contract writes them (`0 t/m 4 jaar` → `0`, `90 jaar en ouder` → `90+`);
-- decimal comma → decimal point;
-- a cost category the contract expects but the file lacks becomes an empty column (unknown, not
-  zero) and is logged; categories the contract does not know stay in the file and are ignored.
+The published layout drifts between years; the connector reads it with `vektis_layout` (the
+same reading the ingestion does) and lands it as `vektis_zvw/vektis_zvw_<level>_<year>.csv` in
+the delivered shape: UTF-8, `;`, decimal point, upper-case names, `JAAR` from the requested year,
+age classes as the contract writes them, every known cost category (empty, i.e. unknown, where the
+year has none) and KOSTEN_ONBEKENDE_CATEGORIE for categories no year listed so far (with a warning).
 
 Rows Vektis puts in its rest category (fewer than 10 persons, unknown area) are kept: the
 contract quarantines them with a reason instead of the connector dropping them unseen.
 """
 
 import csv
-import io
 from datetime import date
 from urllib.parse import quote
 
-import pandas as pd
-
+from dagster_project.ingest import UnreadableFile
 from dagster_project.ingest.fetch import fetch_definitions
 from dagster_project.lib.connectors import FetchError, Landed, http_get, land, log
 from dagster_project.settings import Settings, get_settings
@@ -47,52 +40,17 @@ def url_for(year: int, level: str, settings: Settings) -> str:
     return settings.vektis_url.rstrip("/") + "/" + quote(path)
 
 
-def _decode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
-
-
-def _age_class(values: pd.Series) -> pd.Series:
-    text = values.str.strip()
-    lower = text.str.extract(r"^(\d+)\s*(?:t/m|-|tot)\s*\d+(?:\s*jaar)?$", expand=False)
-    oldest = text.str.fullmatch(r"90\s*(?:\+|jaar en ouder|en ouder|\+ jaar)")
-    return lower.where(lower.notna(), text.where(~oldest, "90+"))
-
-
 def to_delivered(raw: bytes, year: int, level: str, origin: str) -> tuple[bytes, int]:
     """Map one published Vektis file onto the `vektis_zvw` delivered-file contract."""
-    text = _decode(raw)
-    head = text.lstrip()[:200].lower()
-    if head.startswith(("<!doctype", "<html", "<?xml")):
+    head = raw.lstrip()[:200].lower()
+    if head.startswith((b"<!doctype", b"<html", b"<?xml")):
         raise FetchError(f"Vektis {level} {year}: {origin} returned a web page, not a CSV; nothing was landed")
-    first = text.splitlines()[0] if text.strip() else ""
-    delimiter = ";" if first.count(";") >= first.count(",") else ","
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise FetchError(f"Vektis {level} {year}: {origin} is not a readable CSV ({exc}); nothing was landed") from None
-    frame.columns = [str(c).strip().upper() for c in frame.columns]
-    area = LEVELS[level]
-    absent = [c for c in ["GESLACHT", "LEEFTIJDSKLASSE", area, "AANTAL_BSN"] if c not in frame]
-    if absent or frame.empty:
-        problem = f"has no column {', '.join(absent)}" if absent else "has no rows"
-        raise FetchError(f"Vektis {level} {year}: {origin} {problem}; nothing was landed")
-    if "JAAR" not in frame:
-        frame.insert(0, "JAAR", str(year))
-    frame["LEEFTIJDSKLASSE"] = _age_class(frame["LEEFTIJDSKLASSE"])
-    lacking = [c for c in vektis_zvw.MEASURES if c not in frame]
-    if lacking:
-        log.warning("Vektis %s %s: no column %s; landed as empty (unknown)", level, year, ", ".join(lacking))
-        frame = frame.assign(**dict.fromkeys(lacking, ""))
-    measures = [c for c in frame if c in vektis_zvw.MEASURES or c.startswith("KOSTEN_")]
-    frame[measures] = frame[measures].apply(
-        lambda s: s.str.strip().str.replace(r"^(-?\d+),(\d+)$", r"\1.\2", regex=True)
-    )
+        frame = vektis_zvw.read_published(raw, year, origin, LEVELS[level])
+    except UnreadableFile as exc:
+        raise FetchError(f"Vektis {level} {year}: {exc}; nothing was landed") from None
     contract = vektis_zvw.GEMEENTE_CONTRACT if level == "gemeente" else vektis_zvw.POSTCODE3_CONTRACT
-    ordered = contract.columns + [c for c in frame if c not in contract.columns]
-    content = frame[ordered].to_csv(sep=";", index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    content = frame[contract.columns].to_csv(sep=";", index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     return content.encode("utf-8"), len(frame)
 
 

@@ -375,6 +375,10 @@ def _feature(code, name, level, gm_code, year, geometry_text, wijk: str | None =
 
 def _write_vektis(seed: int, buurten: pd.DataFrame, year: int, folder: Path, counter: _Counter) -> None:
     frame = buurten.assign(low_w=buurten["low_income"] * buurten["households"], pc3=buurten["pc4"] // 10)
+    if year >= 2022:  # Vektis' later division: the gemeenten of the merger listed as the new one
+        merged = frame["gm_code"].isin(MERGER["old"])
+        frame.loc[merged, "gm_code"] = MERGER["new"]
+        frame.loc[merged, "gm_name"] = MERGER["new_name"]
     bands = list(vektis._SPLIT)
     for level, key, column in (("gemeente", "gm_code", "GEMEENTENAAM"), ("postcode3", "pc3", "POSTCODE_3")):
         agg = frame.groupby(key, sort=True).agg(
@@ -403,7 +407,7 @@ def _write_vektis(seed: int, buurten: pd.DataFrame, year: int, folder: Path, cou
                 )
             )
         out = pd.concat(parts, ignore_index=True)
-        write_plain(out, folder / f"vektis_zvw_{level}_{year}.csv")
+        write_plain(vektis.published(out, year), folder / f"vektis_zvw_{level}_{year}.csv")
         counter.add("vektis_zvw", len(out))
 
 

@@ -1,16 +1,17 @@
 """Vektis open data Zorgverzekeringswet (Zvw): insured persons and costs per category.
 
-Two files per year in `vektis_zvw/`, `;`-separated, decimal point, UTF-8, Vektis' column names:
+Two files per year in `vektis_zvw/`, `vektis_zvw_gemeente_<year>.csv` and
+`vektis_zvw_postcode3_<year>.csv`, in the layout Vektis used that year (`published`): no `JAAR`
+column; upper-case names before 2020 (`KOSTEN_SPECIALISTISCHE_GGZ`, `KOSTEN_LANGDURIGE_GGZ`,
+`KOSTEN_EERSTELIJNS_ONDERSTEUNING`), lower case from 2020, cut at 32 characters from 2022 with the
+GGZ categories of the new funding model (`kosten_consulten_ggz`, ...); age classes written
+`0 t/m 4 jaar`, `5 t/m  9 jaar` (two spaces), ..., `90 jaar en ouder`; sex M/V; gemeente names
+upper case. From 2022 the gemeente file uses a later municipal division than its year, as
+Vektis' files do: gemeenten that merged later are listed under the new gemeente.
 
-* `vektis_zvw_gemeente_<year>.csv`: JAAR;GESLACHT;LEEFTIJDSKLASSE;GEMEENTENAAM;AANTAL_BSN;
-  AANTAL_VERZEKERDEJAREN;KOSTEN_...  — like the real file the gemeente is identified only by its
-  upper-case name (the name valid in that year).
-* `vektis_zvw_postcode3_<year>.csv`: JAAR;GESLACHT;LEEFTIJDSKLASSE;POSTCODE_3;AANTAL_BSN;... .
-
-GESLACHT is M/V, LEEFTIJDSKLASSE the five-year class (`0`, `5`, ... `85`, `90+`). Costs are
-euros per cell. Planted: cost per insured year = base(category, age, sex) × exp(gamma_category ×
-(low_income_share − 0.085)) × log-normal noise (sd 0.05), with the low-income share of the
-gemeente (or postcode-3 area) from KWB.
+Costs are euros per cell. Planted: cost per insured year = base(category, age, sex) ×
+exp(gamma_category × (low_income_share − 0.085)) × log-normal noise (sd 0.05), with the
+low-income share of the gemeente (or postcode-3 area) from KWB.
 """
 
 from __future__ import annotations
@@ -31,29 +32,86 @@ _SPLIT = {
 }
 # category -> (cost per insured year at age 0-4, cost at 85+, shape exponent, gamma on low income)
 CATEGORIES = {
-    "KOSTEN_MEDISCH_SPECIALISTISCHE_ZORG": (700.0, 4200.0, 1.6, 1.5),
-    "KOSTEN_FARMACIE": (80.0, 1500.0, 1.4, 1.0),
-    "KOSTEN_HUISARTS_INSCHRIJFTARIEF": (70.0, 140.0, 1.0, 0.3),
-    "KOSTEN_HUISARTS_CONSULT": (40.0, 150.0, 1.2, 0.8),
-    "KOSTEN_HUISARTS_MDZ": (5.0, 120.0, 2.0, 1.0),
-    "KOSTEN_HUISARTS_OVERIG": (20.0, 90.0, 1.2, 0.5),
-    "KOSTEN_MONDZORG": (60.0, 20.0, 1.0, 0.2),
-    "KOSTEN_PARAMEDISCHE_ZORG_FYSIOTHERAPIE": (10.0, 160.0, 1.3, 0.2),
-    "KOSTEN_PARAMEDISCHE_ZORG_OVERIG": (60.0, 40.0, 1.0, 0.5),
-    "KOSTEN_GENERALISTISCHE_BASIS_GGZ": (15.0, 20.0, 1.0, 3.0),
-    "KOSTEN_GESPECIALISEERDE_GGZ": (60.0, 120.0, 1.0, 4.0),
-    "KOSTEN_HULPMIDDELEN": (20.0, 500.0, 1.8, 0.5),
-    "KOSTEN_ZIEKENVERVOER_ZITTEND": (5.0, 150.0, 2.0, 0.8),
-    "KOSTEN_ZIEKENVERVOER_LIGGEND": (10.0, 250.0, 2.0, 0.5),
-    "KOSTEN_KRAAMZORG": (0.0, 0.0, 1.0, 0.0),
-    "KOSTEN_VERLOSKUNDIGE_ZORG": (0.0, 0.0, 1.0, 0.0),
-    "KOSTEN_GRENSOVERSCHRIJDENDE_ZORG": (8.0, 30.0, 1.0, 0.0),
-    "KOSTEN_GERIATRISCHE_REVALIDATIEZORG": (0.0, 600.0, 3.0, 0.3),
-    "KOSTEN_VERPLEGING_EN_VERZORGING": (10.0, 2500.0, 3.0, 0.5),
-    "KOSTEN_EERSTELIJNS_VERBLIJF": (0.0, 250.0, 3.0, 0.3),
-    "KOSTEN_OVERIG": (30.0, 150.0, 1.0, 0.3),
+    "medisch_specialistische_zorg": (700.0, 4200.0, 1.6, 1.5),
+    "farmacie": (80.0, 1500.0, 1.4, 1.0),
+    "huisarts_inschrijftarief": (70.0, 140.0, 1.0, 0.3),
+    "huisarts_consult": (40.0, 150.0, 1.2, 0.8),
+    "huisarts_mdz": (5.0, 120.0, 2.0, 1.0),
+    "huisarts_overig": (20.0, 90.0, 1.2, 0.5),
+    "hulpmiddelen": (20.0, 500.0, 1.8, 0.5),
+    "mondzorg": (60.0, 20.0, 1.0, 0.2),
+    "paramedische_zorg_fysiotherapie": (10.0, 160.0, 1.3, 0.2),
+    "paramedische_zorg_overig": (60.0, 40.0, 1.0, 0.5),
+    "ziekenvervoer_zittend": (5.0, 150.0, 2.0, 0.8),
+    "ziekenvervoer_liggend": (10.0, 250.0, 2.0, 0.5),
+    "kraamzorg": (0.0, 0.0, 1.0, 0.0),
+    "verloskundige_zorg": (0.0, 0.0, 1.0, 0.0),
+    "generalistische_basis_ggz": (15.0, 20.0, 1.0, 3.0),
+    "specialistische_ggz": (50.0, 100.0, 1.0, 4.0),
+    "langdurige_ggz": (5.0, 20.0, 1.0, 4.0),
+    "grensoverschrijdende_zorg": (8.0, 30.0, 1.0, 0.0),
+    "eerstelijns_ondersteuning": (1.0, 5.0, 1.0, 0.3),
+    "geriatrische_revalidatiezorg": (0.0, 600.0, 3.0, 0.3),
+    "eerstelijnsverblijf": (0.0, 250.0, 3.0, 0.3),
+    "verpleging_en_verzorging": (10.0, 2500.0, 3.0, 0.5),
+    "gzsp": (0.5, 2.0, 1.0, 0.5),
+    "integrale_geboortezorg": (0.0, 0.0, 1.0, 0.0),
+    "innovatiegelden_ggz": (0.1, 0.2, 1.0, 0.0),
+    "consulten_ggz": (40.0, 60.0, 1.0, 3.5),
+    "intramuraal_verblijf_ggz": (10.0, 40.0, 1.0, 4.0),
+    "overige_prestaties_ggz": (10.0, 20.0, 1.0, 3.5),
+    "overig": (30.0, 150.0, 1.0, 0.3),
 }
-MATERNITY = {"KOSTEN_KRAAMZORG": 900.0, "KOSTEN_VERLOSKUNDIGE_ZORG": 500.0}  # per woman 25-39 per birth-year
+#: The categories of a year's file, in the file's order (the GGZ funding model changed in 2022).
+_UNTIL_2021 = [
+    *list(CATEGORIES)[:14],
+    "generalistische_basis_ggz",
+    "specialistische_ggz",
+    "langdurige_ggz",
+    "grensoverschrijdende_zorg",
+    "eerstelijns_ondersteuning",
+    "geriatrische_revalidatiezorg",
+    "eerstelijnsverblijf",
+    "verpleging_en_verzorging",
+    "overig",
+]
+_FROM_2022 = [
+    *list(CATEGORIES)[:14],
+    "grensoverschrijdende_zorg",
+    "eerstelijns_ondersteuning",
+    "geriatrische_revalidatiezorg",
+    "eerstelijnsverblijf",
+    "verpleging_en_verzorging",
+    "gzsp",
+    "integrale_geboortezorg",
+    "innovatiegelden_ggz",
+    "overig",
+    "consulten_ggz",
+    "intramuraal_verblijf_ggz",
+    "overige_prestaties_ggz",
+]
+AGE_LABELS = [f"{a} t/m {a + 4:>2} jaar" for a in range(0, 90, 5)] + ["90 jaar en ouder"]
+
+
+def categories_of(year: int) -> list[str]:
+    return _FROM_2022 if year >= 2022 else _UNTIL_2021
+
+
+def published(frame: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Rows in the delivered shape (upper-case names, `JAAR`, classes `0` … `90+`) written the way
+    Vektis published the year: see the module docstring."""
+    out = frame.drop(columns=["JAAR"]).copy()
+    out["LEEFTIJDSKLASSE"] = out["LEEFTIJDSKLASSE"].map(dict(zip(AGE_CLASSES, AGE_LABELS, strict=True)))
+    keep = [c for c in out.columns if not c.startswith("KOSTEN_")]
+    out = out[keep + [f"KOSTEN_{c.upper()}" for c in categories_of(year)]]
+    if year < 2020:
+        return out
+    names = [c.lower() for c in out.columns]
+    return out.set_axis([n[:32] for n in names] if year >= 2022 else names, axis=1)
+
+
+# per woman 25-39 per birth-year
+MATERNITY = {"kraamzorg": 900.0, "verloskundige_zorg": 500.0, "integrale_geboortezorg": 40.0}
 GAMMA = {k: v[3] for k, v in CATEGORIES.items()}
 
 
@@ -98,7 +156,7 @@ def rows_for(
         gamma = np.array(list(GAMMA.values()))
         mult = np.exp(gamma * (low_income_share - 0.085)) * 1.035 ** (year - 2020)
         costs = BASE[sex] * mult[None, :] * rng.lognormal(0, 0.05, BASE[sex].shape) * years_insured[:, None]
-        frame = pd.DataFrame(np.round(costs, 2), columns=list(CATEGORIES))
+        frame = pd.DataFrame(np.round(costs, 2), columns=[f"KOSTEN_{c.upper()}" for c in CATEGORIES])
         frame.insert(0, "AANTAL_VERZEKERDEJAREN", years_insured)
         frame.insert(0, "AANTAL_BSN", bsn)
         frame.insert(0, label_column, label)

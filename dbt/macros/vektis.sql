@@ -1,12 +1,23 @@
-{#- The cost categories of Vektis Zvw open data, as delivered (per gemeente and per postcode-3 alike). -#}
+{#- The cost categories of Vektis Zvw open data over the years (2015-2023 layouts), as the raw
+    tables hold them, and the rest bucket of categories no layout listed (`vektis_layout.py`). -#}
 {% macro vektis_cost_categories() -%}
     {{ return([
         'medisch_specialistische_zorg', 'farmacie', 'huisarts_inschrijftarief', 'huisarts_consult',
-        'huisarts_mdz', 'huisarts_overig', 'mondzorg', 'paramedische_zorg_fysiotherapie',
-        'paramedische_zorg_overig', 'generalistische_basis_ggz', 'gespecialiseerde_ggz', 'hulpmiddelen',
-        'ziekenvervoer_zittend', 'ziekenvervoer_liggend', 'kraamzorg', 'verloskundige_zorg',
-        'grensoverschrijdende_zorg', 'geriatrische_revalidatiezorg', 'verpleging_en_verzorging',
-        'eerstelijns_verblijf', 'overig',
+        'huisarts_mdz', 'huisarts_overig', 'hulpmiddelen', 'mondzorg', 'paramedische_zorg_fysiotherapie',
+        'paramedische_zorg_overig', 'ziekenvervoer_zittend', 'ziekenvervoer_liggend', 'kraamzorg',
+        'verloskundige_zorg', 'generalistische_basis_ggz', 'specialistische_ggz', 'langdurige_ggz',
+        'grensoverschrijdende_zorg', 'eerstelijns_ondersteuning', 'geriatrische_revalidatiezorg',
+        'eerstelijnsverblijf', 'verpleging_en_verzorging', 'gzsp', 'integrale_geboortezorg',
+        'innovatiegelden_ggz', 'consulten_ggz', 'intramuraal_verblijf_ggz', 'overige_prestaties_ggz',
+        'overig', 'onbekende_categorie',
+    ]) }}
+{%- endmacro %}
+
+{#- The categories of mental health care (GGZ), before and after the funding model of 2022. -#}
+{% macro vektis_ggz_categories() -%}
+    {{ return([
+        'generalistische_basis_ggz', 'specialistische_ggz', 'langdurige_ggz', 'consulten_ggz',
+        'intramuraal_verblijf_ggz', 'overige_prestaties_ggz', 'innovatiegelden_ggz',
     ]) }}
 {%- endmacro %}
 

@@ -15,7 +15,9 @@ flagged as (
         'context',
         partition_by=['year', 'gemeente_code'],
         order_by=['gemeente_code'],
-        counts=['inwoners', 'verzekerden', 'huishoudens_met_ondersteuning', 'huishoudens_multi_domein'],
+        counts=[
+            'inwoners', 'verzekerden', 'huishoudens_met_ondersteuning', 'huishoudens_multi_domein', 'nl_verzekerden',
+        ],
     ) }}
 
 ),
@@ -48,7 +50,11 @@ final as (
         case
             when not verzekerden__hidden and not huishoudens_met_ondersteuning__hidden
                 then aandeel_sociaal_domein_in_totaal
-        end as aandeel_sociaal_domein_in_totaal
+        end as aandeel_sociaal_domein_in_totaal,
+        {{ publish_count('nl_verzekerden') }} as nl_verzekerden,
+        {{ publish_with_base('round(nl_zvw_kosten_totaal, 0)', 'nl_verzekerden') }} as nl_zvw_kosten_totaal,
+        {{ publish_with_base('nl_zvw_kosten_per_verzekerde', 'nl_verzekerden') }}
+            as nl_zvw_kosten_per_verzekerde
     from flagged
 
 )

@@ -24,6 +24,36 @@ participatie as (
 
 ),
 
+zvw_gemeente as (
+
+    select * from {{ ref('stg_vektis__zvw_gemeente') }}
+
+),
+
+zvw_postcode3 as (
+
+    select * from {{ ref('stg_vektis__zvw_postcode3') }}
+
+),
+
+budgetten as (
+
+    select * from {{ ref('stg_gemeente__budgetten') }}
+
+),
+
+clientervaring as (
+
+    select * from {{ ref('stg_gemeente__clientervaring') }}
+
+),
+
+interventies as (
+
+    select * from {{ ref('stg_gemeente__interventies') }}
+
+),
+
 data_years as (
 
     select year from kwb
@@ -33,6 +63,16 @@ data_years as (
     select cast(extract(year from month) as integer) as year from wmo
     union
     select cast(extract(year from month) as integer) as year from participatie
+    union
+    select year from zvw_gemeente
+    union
+    select year from zvw_postcode3
+    union
+    select year from budgetten
+    union
+    select year from clientervaring
+    union
+    select cast(extract(year from start_date) as integer) as year from interventies
 
 ),
 

@@ -1,6 +1,6 @@
 {#- groups of Vektis cost categories that border on the social domain -#}
 {%- set groups = {
-    'ggz': "'generalistische_basis_ggz', 'gespecialiseerde_ggz'",
+    'ggz': "'" ~ vektis_ggz_categories() | join("', '") ~ "'",
     'wijkverpleging': "'verpleging_en_verzorging'",
     'huisarts': "'huisarts_inschrijftarief', 'huisarts_consult', 'huisarts_mdz', 'huisarts_overig'",
     'medisch_specialistisch': "'medisch_specialistische_zorg'",
@@ -36,6 +36,27 @@ indicators as (
 areas as (
 
     select * from {{ ref('dim_area') }}
+
+),
+
+-- the region: the gemeenten of the delivered area maps, as reference-year gemeenten
+region as (
+
+    select distinct reference_gemeente_code as gemeente_code
+    from areas
+    where area_level = 'gemeente' and reference_gemeente_code is not null
+
+),
+
+-- the national benchmark: every gemeente a (national) Vektis file holds
+national as (
+
+    select
+        year,
+        sum(cost) as nl_zvw_kosten_totaal,
+        sum(case when cost_category = 'overig' then insured_persons else 0 end) as nl_verzekerden
+    from zvw
+    group by year
 
 ),
 
@@ -97,6 +118,23 @@ inhabitants as (
 
 ),
 
+-- every year with social-domain cost or Zvw cost of a gemeente of the region
+spine as (
+
+    select
+        year,
+        gemeente_code
+    from social_domain
+    union
+    select
+        zvw_per_gemeente.year,
+        zvw_per_gemeente.gemeente_code
+    from zvw_per_gemeente
+    inner join region
+        on zvw_per_gemeente.gemeente_code = region.gemeente_code
+
+),
+
 gemeente_names as (
 
     {{ latest_area_attributes('gemeente') }}
@@ -106,8 +144,8 @@ gemeente_names as (
 final as (
 
     select
-        social_domain.year,
-        social_domain.gemeente_code,
+        spine.year,
+        spine.gemeente_code,
         gemeente_names.area_name as gemeente_name,
         inhabitants.inwoners,
         zvw_per_gemeente.verzekerden,
@@ -128,22 +166,31 @@ final as (
         / nullif(inhabitants.inwoners, 0) as kosten_sociaal_domein_per_inwoner,
         social_domain.kosten_sociaal_domein * 100.0
         / nullif(social_domain.kosten_sociaal_domein + zvw_per_gemeente.zvw_kosten_totaal, 0)
-            as aandeel_sociaal_domein_in_totaal
-    from social_domain
+            as aandeel_sociaal_domein_in_totaal,
+        national.nl_verzekerden,
+        national.nl_zvw_kosten_totaal,
+        national.nl_zvw_kosten_totaal / nullif(national.nl_verzekerden, 0) as nl_zvw_kosten_per_verzekerde
+    from spine
+    left join social_domain
+        on
+            spine.year = social_domain.year
+            and spine.gemeente_code = social_domain.gemeente_code
     left join zvw_per_gemeente
         on
-            social_domain.year = zvw_per_gemeente.year
-            and social_domain.gemeente_code = zvw_per_gemeente.gemeente_code
+            spine.year = zvw_per_gemeente.year
+            and spine.gemeente_code = zvw_per_gemeente.gemeente_code
     left join multi_domain
         on
-            social_domain.year = multi_domain.year
-            and social_domain.gemeente_code = multi_domain.gemeente_code
+            spine.year = multi_domain.year
+            and spine.gemeente_code = multi_domain.gemeente_code
     left join inhabitants
         on
-            social_domain.year = inhabitants.year
-            and social_domain.gemeente_code = inhabitants.gemeente_code
+            spine.year = inhabitants.year
+            and spine.gemeente_code = inhabitants.gemeente_code
+    left join national
+        on spine.year = national.year
     left join gemeente_names
-        on social_domain.gemeente_code = gemeente_names.area_code
+        on spine.gemeente_code = gemeente_names.area_code
 
 )
 
