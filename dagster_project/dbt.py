@@ -78,15 +78,15 @@ def build_holding_back(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     events of the last build are the run's; a failure of the core itself fails as before."""
     from dagster_project import holdback
 
-    settings = get_settings()
+    warehouse = warehouse_for()
     for _ in range(HOLD_BACK_ROUNDS):
         invocation = dbt.cli(["build"], context=context, raise_on_error=False)
         events = list(invocation.stream())
-        if invocation.is_successful() or settings.warehouse != "duckdb":
+        if invocation.is_successful() or not warehouse.holds_back_deliveries:
             break
         manifest = json.loads(dbt_project().manifest_path.read_text())
         failed = holdback.failed_tests(invocation.get_artifact("run_results.json"), manifest)
-        held = holdback.hold_back(settings, manifest, failed) if failed else []
+        held = holdback.hold_back(warehouse.settings, manifest, failed) if failed else []
         if not held:
             break
         for item in held:

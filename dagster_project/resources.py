@@ -46,6 +46,12 @@ class Warehouse(dg.ConfigurableResource):
         """The settings it was made for (`warehouse_for`), else those of the process."""
         return self._settings or get_settings()
 
+    @property
+    def holds_back_deliveries(self) -> bool:
+        """Whether a delivery whose rows fail a dbt test can be taken out of the raw layer and the
+        build repeated without it (today only where the raw layer is the build database)."""
+        return False
+
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """The embedded build database, where contracts are checked and the raw layer is kept."""
@@ -140,6 +146,10 @@ class Published:
 
 class DuckDBWarehouse(Warehouse):
     """The embedded mode: DuckDB files under `var/warehouse/`."""
+
+    @property
+    def holds_back_deliveries(self) -> bool:
+        return True
 
     def share_raw(self, con: duckdb.DuckDBPyConnection, table: str, periods: set[str]) -> int:
         return 0

@@ -164,7 +164,8 @@ def _render_sources(console: Console, settings: Settings) -> None:
     periods: dict[str, list[str]] = {}
     for source, period in runlog.query(
         settings,
-        f"select distinct source, period from ingestion_log where status not in ({', '.join('?' for _ in runlog.NOT_IN_RAW)})",
+        "select distinct source, period from ingestion_log "
+        f"where status not in ({', '.join('?' for _ in runlog.NOT_IN_RAW)})",
         runlog.NOT_IN_RAW,
     ):
         periods.setdefault(source, []).append(period)
