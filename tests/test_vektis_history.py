@@ -20,7 +20,7 @@ from dagster_project.synthetic import vektis as synthetic_vektis
 from tests.conftest import mmr
 
 # three full runs of the demo pipeline: longer than the default timeout on a busy machine
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(5400)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(7200)]
 
 TEST_NAME = "stg_vektis__zvw_gemeente_insured_years_at_most_persons"
 
@@ -47,7 +47,7 @@ def home(tmp_path_factory) -> dict:
     (home / "landing" / "vektis_zvw" / "vektis_zvw_gemeente_2015.csv").write_bytes(
         published.to_csv(sep=";", index=False, float_format="%.2f", lineterminator="\r\n").encode("cp1252")
     )
-    first = mmr(home, "run", "--no-demo", check=False, timeout=1800)
+    first = mmr(home, "run", "--no-demo", check=False, timeout=3600)
     return {"home": home, "national": national, "first": first}
 
 
@@ -106,7 +106,7 @@ def held_back(home) -> dict:
     (home["home"] / "landing" / "vektis_zvw" / "vektis_zvw_gemeente_2021.csv").write_text(
         published.to_csv(sep=";", index=False, float_format="%.2f")
     )
-    second = mmr(home["home"], "run", "--no-demo", check=False, timeout=1800)
+    second = mmr(home["home"], "run", "--no-demo", check=False, timeout=3600)
     status = mmr(home["home"], "status", check=False)
     return {"second": second, "status": status, "rows": len(published)}
 
@@ -144,7 +144,7 @@ def test_the_held_back_delivery_is_quarantined_with_rule_rows_and_message(home, 
 
 
 def test_a_held_back_delivery_is_not_ingested_again(home, held_back):
-    third = mmr(home["home"], "run", "--no-demo", check=False, timeout=1800)
+    third = mmr(home["home"], "run", "--no-demo", check=False, timeout=3600)
     assert third.returncode == 0, third.stdout[-4000:] + third.stderr[-4000:]
     assert build(home["home"], "select count(*) from raw.vektis_zvw_gemeente where jaar = 2021") == [(0,)]
     assert build(
