@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from dagster_project.lib import postgres, warehouse
+from dagster_project.lib import postgres, retention, warehouse
 from dagster_project.lib.pseudonymise import (
     PSEUDONYM_LENGTH,
     birth_year,
@@ -1401,6 +1401,9 @@ def ingest_source(
                 shared = postgres.sync_raw_periods(con, settings.require_postgres_dsn(), spec.table, periods)
                 if log and periods:
                     log(f"{spec.source}: {shared:,} rows of {len(periods)} periods written to the shared warehouse")
+            removed = retention.prune_landing(settings, spec.source, results)
+            if log and removed:
+                log(f"{spec.source}: {len(removed)} ingested deliveries removed from landing (retention)")
             stats[spec.asset_key] = {
                 "files": len(results),
                 "rejected_files": sum(r["status"] == "rejected" for r in results),
