@@ -55,6 +55,11 @@ def serving_contracts() -> dict[str, dict[str, Any]]:
             "columns": list(node["columns"]),
             "counts": {name: m.get("where") or "true" for name, m in meta.items() if m.get("disclosure") == "count"},
             "derived": {name: [base] if isinstance(base, str) else list(base) for name, base in bases.items() if base},
+            "groups": list(node["config"].get("meta", {}).get("disclosure_groups", [])),
+            "cells": {name: m["cell"] for name, m in meta.items() if m.get("cell")},
+            "row_totals": [
+                (total, list(parts)) for total, parts in node["config"].get("meta", {}).get("disclosure_row_totals", [])
+            ],
             "threshold": settings.suppression_threshold,
             "rounding_base": settings.rounding_base,
         }

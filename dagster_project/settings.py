@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     pseudonym_key: str | None = Field(default=None, description="HMAC key for BSN pseudonyms.")
     superset_admin_password: str | None = None
     suppression_threshold: int = 10
+    landing_retention_days: int | None = Field(
+        default=None,
+        ge=0,
+        description="Days a delivery stays in landing/ after a successful ingest (0: removed at once; unset: kept).",
+    )
     rounding_base: int = 5
     analytics_confidence: float = Field(
         default=0.95, gt=0, lt=1, description="Confidence level of every interval the analytics report."

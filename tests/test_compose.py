@@ -44,6 +44,30 @@ def test_every_layer_runs_on_the_shared_postgres_service():
         assert environment["MMR_WAREHOUSE"] == "postgres", name
         assert "@postgres:5432/" in environment["MMR_POSTGRES_DSN"], name
     superset_env = SERVICES["superset"]["environment"]
-    for key in ("MMR_SERVING_URI", "MMR_SUPERSET_METADATA_URI"):
-        assert superset_env[key].startswith("postgresql+psycopg2://mmr:${MMR_POSTGRES_PASSWORD:?"), key
+    assert superset_env["MMR_SUPERSET_METADATA_URI"].startswith("postgresql+psycopg2://mmr:${MMR_POSTGRES_PASSWORD:?")
     assert "search_path%3Dsuperset" in superset_env["MMR_SUPERSET_METADATA_URI"]
+    assert "@postgres:5432/" in superset_env["MMR_SERVING_URI"]
+
+
+def test_dashboards_read_as_a_role_subject_to_row_level_security():
+    """Not the owner `mmr` (which row-level security does not bind): a login of the region role."""
+    uri = SERVICES["superset"]["environment"]["MMR_SERVING_URI"]
+    assert uri.startswith("postgresql+psycopg2://mmr_superset:${MMR_SUPERSET_DB_PASSWORD:?"), uri
+    init = SERVICES["postgres"]["volumes"]
+    assert "./deploy/postgres-init:/docker-entrypoint-initdb.d:ro" in init
+    script = (PROJECT_ROOT / "deploy" / "postgres-init" / "10-roles.sh").read_text()
+    role = re.search(r"create role mmr_superset ([^;]+);", script).group(1)
+    assert "nosuperuser" in role and "nobypassrls" in role and "login" in role
+    assert "grant regio to mmr_superset;" in script
+
+
+def test_dagster_ui_without_login_listens_on_loopback_only():
+    ports = SERVICES["dagster-webserver"]["ports"]
+    assert ports and all(str(p).startswith("127.0.0.1:") for p in ports), ports
+
+
+def test_superset_does_not_mount_the_pipeline_state():
+    """The state volume holds the pseudonym key and the raw deliveries: only Dagster needs it."""
+    for volume in SERVICES["superset"].get("volumes", []):
+        assert not volume.startswith("mmr-state:"), volume
+    assert any(v.startswith("mmr-state:") for v in SERVICES["dagster-daemon"]["volumes"])

@@ -337,3 +337,54 @@ def test_generic_serving_suite_blocks_small_counts_and_values_on_a_hidden_base(t
         ("disclosure_base", "ratio"),
         ("disclosure_count", "werkelijk"),
     ]
+
+
+def test_generic_serving_suite_blocks_a_lonely_hidden_cell_and_a_cell_hidden_elsewhere(tmp_path) -> None:
+    """The group rule, the row-total rule and the one-decision-per-cell rule block the publish."""
+    from expectations.suites import serving
+
+    db = tmp_path / "build.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema serving")
+        con.execute("create schema marts_disclosure")
+        con.execute(
+            "create table marts_disclosure.disclosure_cells as select * from (values"
+            " ('wijk', 'WK000101', 2022, 'jeugd', true), ('wijk', 'WK000102', 2022, 'jeugd', false),"
+            " ('wijk', 'WK000201', 2022, 'jeugd', true), ('wijk', 'WK000202', 2022, 'jeugd', true))"
+            " as t(area_level, area_code, year, domein, hidden)"
+        )
+        con.execute(
+            "create table serving.zorg as select * from (values"
+            # GM0001: one hidden wijk of two (its count follows from the gemeente total)
+            " ('GM0001', 'WK000101', 2022, 'jeugd', null, 20, 10, 10),"
+            " ('GM0001', 'WK000102', 2022, 'jeugd', 25, 20, 10, 10),"
+            # GM0002: both hidden here, but WK000202's cost is published although its cell is hidden;
+            # and along WK000201's row one part of the total is hidden alone
+            " ('GM0002', 'WK000201', 2022, 'jeugd', null, 20, 10, null),"
+            " ('GM0002', 'WK000202', 2022, 'jeugd', null, 20, 10, 10))"
+            " as t(gemeente_code, wijk_code, year, domein, clienten, totaal, deel_a, deel_b)"
+        )
+        con.execute("alter table serving.zorg add column kosten double")
+        con.execute("update serving.zorg set kosten = 100.0 where wijk_code = 'WK000202'")
+    cell = {"level": "'wijk'", "area": "wijk_code", "year": "year", "domein": "domein"}
+    contract = serving.ServingContract(
+        table="zorg",
+        columns=["gemeente_code", "wijk_code", "year", "domein", "clienten", "totaal", "deel_a", "deel_b", "kosten"],
+        counts={"clienten": "true"},
+        groups=["year", "gemeente_code"],
+        row_totals=[("totaal", ["deel_a", "deel_b"])],
+        cells={"kosten": cell},
+    )
+    suites.register("zorg", "serving", lambda baseline_db=None: serving.build(contract, "zorg", baseline_db))
+    try:
+        own = {"context_root": tmp_path / "gx", "data_docs_index": tmp_path / "docs" / "index.html"}
+        result = validate_table(db, "serving", "zorg", "zorg", **own)
+    finally:
+        suites.SUITES.pop("zorg")
+        suites.SCHEMAS.pop("zorg")
+    assert not result.success
+    assert sorted((f["rule"], f["column"]) for f in result.errors) == [
+        ("disclosure_cell", "kosten"),
+        ("disclosure_group", "clienten"),
+        ("disclosure_row_total", "totaal"),
+    ]

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from dagster_project.ingest import retention
 from dagster_project.ingest.checks import (
     SqlValidator,
     arrow_type,
@@ -573,6 +574,9 @@ def ingest_source(
             shared = warehouse.share_raw(con, spec.table, periods)
             if log and shared:
                 log(f"{spec.source}: {shared:,} rows of {len(periods)} periods written to the shared warehouse")
+            removed = retention.prune_landing(settings, spec.source, results)
+            if log and removed:
+                log(f"{spec.source}: {len(removed)} ingested deliveries removed from landing (retention)")
             stats[spec.asset_key] = {
                 "files": len(results),
                 "rejected_files": sum(r["status"] == "rejected" for r in results),

@@ -199,6 +199,36 @@ def not_multiple_of(value: str, base: int) -> str:
     return f"{value} <> round({value} / {int(base)}.0) * {int(base)}"
 
 
+def no_lonely_hidden_cell(
+    column: str, groups: Sequence[str], *, where: str = "true", severity: Severity = ERROR
+) -> gxe.Expectation:
+    """Within every group whose total is published (``groups``: e.g. year and gemeente), ``column``
+    is hidden (null) in no cell or in at least two: a single hidden cell is the total minus the rest."""
+    keys = ", ".join(ident(g) for g in groups)
+    c = ident(column)
+    return unexpected_rows(
+        f"select * from (select *, count(*) over (partition by {keys}) as mmr_cells,"
+        f" count({c}) over (partition by {keys}) as mmr_shown from {{batch}} where ({where})) as grouped"
+        " where mmr_cells > 1 and mmr_cells - mmr_shown = 1",
+        rule="disclosure_group",
+        column=column,
+        description=f"`{column}` is never hidden in exactly one cell of a group ({', '.join(groups)})",
+        severity=severity,
+    )
+
+
+def no_lonely_hidden_part(total: str, parts: Sequence[str], *, severity: Severity = ERROR) -> gxe.Expectation:
+    """Along a row where ``parts`` add up to ``total``, never exactly one of them hidden."""
+    hidden = " + ".join(f"case when {ident(c)} is null then 1 else 0 end" for c in [total, *parts])
+    return unexpected_rows(
+        f"select * from {{batch}} where {hidden} = 1",
+        rule="disclosure_row_total",
+        column=total,
+        description=f"never exactly one hidden cell among `{total}` = {' + '.join(parts)}",
+        severity=severity,
+    )
+
+
 def regex(
     column: str,
     pattern: str,

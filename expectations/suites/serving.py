@@ -5,7 +5,8 @@ optionally limited to rows `where`), a value derived from counts (`disclosure: d
 `base`) or public. The audit turns that declaration into rules that must hold before a publish:
 exactly the declared columns, rows present, a valid gemeente code on every row (the row-level
 security key), every count suppressed or at least the threshold and rounded, nothing derived from
-a suppressed count, and (as a warning) a volume close to what is published now.
+a suppressed count, never exactly one hidden cell in a group whose total is published or along a
+row whose parts add up to a published total, and (as a warning) a volume close to what is published now.
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ class ServingContract:
     columns: list[str]
     counts: dict[str, str] = field(default_factory=dict)
     derived: dict[str, list[str]] = field(default_factory=dict)
+    #: columns of a group whose total is published (model meta `disclosure_groups`)
+    groups: list[str] = field(default_factory=list)
+    #: (total, parts) along a row (model meta `disclosure_row_totals`)
+    row_totals: list[tuple[str, list[str]]] = field(default_factory=list)
+    #: column -> the client cell it shows or rests on (column meta `cell`: SQL for level, area,
+    #: year and domain, and `where`), decided once in disclosure_cells
+    cells: dict[str, dict[str, str]] = field(default_factory=dict)
     threshold: int = h.DISCLOSURE_THRESHOLD
     rounding_base: int = h.ROUNDING_BASE
 
@@ -42,6 +50,12 @@ def build(contract: ServingContract, name: str, baseline_db: Path | None = None)
         h.regex("gemeente_code", r"^GM\d{4}$"),
         *(_published_count(contract, column, where) for column, where in contract.counts.items()),
         *(_derived(column, bases) for column, bases in contract.derived.items()),
+        *(
+            h.no_lonely_hidden_cell(column, contract.groups, where=where)
+            for column, where in (contract.counts.items() if contract.groups else [])
+        ),
+        *(h.no_lonely_hidden_part(total, parts) for total, parts in contract.row_totals),
+        *(_hidden_cell(column, cell) for column, cell in contract.cells.items()),
         h.volume_within(baseline) if baseline else None,
     )
 
@@ -65,4 +79,19 @@ def _derived(column: str, bases: list[str]) -> object:
         rule="disclosure_base",
         column=column,
         description=f"`{column}` is hidden whenever {', '.join(bases)} is",
+    )
+
+
+#: Where the one suppression decision per client cell lives in the build database.
+DISCLOSURE_CELLS = "marts_disclosure.disclosure_cells"
+
+
+def _hidden_cell(column: str, cell: dict[str, str]) -> object:
+    key = ", ".join(f"({cell[part]})" for part in ("level", "area", "year", "domein"))
+    return h.unexpected_rows(
+        f"select * from {{batch}} where ({cell.get('where', 'true')}) and {h.ident(column)} is not null"
+        f" and ({key}) in (select area_level, area_code, year, domein from {DISCLOSURE_CELLS} where hidden)",
+        rule="disclosure_cell",
+        column=column,
+        description=f"`{column}` is hidden wherever the client count it rests on is hidden (disclosure_cells)",
     )

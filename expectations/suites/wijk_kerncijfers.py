@@ -46,6 +46,8 @@ def build(baseline_db: Path | None = None) -> gx.ExpectationSuite:
         h.regex("wijk_code", r"^WK\d{6}$"),
         h.regex("gemeente_code", r"^GM\d{4}$"),
         h.disclosure_counts(COUNT_COLUMNS),
+        # Within a gemeente-year a hidden wijk always has a hidden partner (the gemeente total is public).
+        *(h.no_lonely_hidden_cell(column, ["year", "gemeente_code"]) for column in COUNT_COLUMNS),
         h.between("pct_huishoudens_laag_inkomen", 0, 100),
         h.between("gemiddeld_inkomen", min_value=0),
         h.area_in_dim_area("wijk_code"),

@@ -41,13 +41,19 @@ suppressed as (
         {{ publish_count('afgesloten_trajecten') }} as afgesloten_trajecten,
         {{ publish_count('respondenten') }} as respondenten,
         {{ publish_with_base('kosten_per_client', 'clienten') }} as kosten_per_client,
-        {{ publish_with_base('doelrealisatie_pct', 'afgesloten_trajecten') }} as doelrealisatie_pct,
-        {{ publish_with_base('uitval_pct', 'afgesloten_trajecten') }} as uitval_pct,
+        -- shares at the precision of their rounded base, never implying a count below the threshold
+        {{ publish_with_base(
+            publish_rate('doelrealisatie_pct', 'afgesloten_trajecten'), 'afgesloten_trajecten'
+        ) }} as doelrealisatie_pct,
+        {{ publish_with_base(publish_rate('uitval_pct', 'afgesloten_trajecten'), 'afgesloten_trajecten') }}
+            as uitval_pct,
         -- re-entry is measured on the ended episodes with a full year of follow-up: that base too
-        {{ publish_with_base(suppress_with_base('herinstroom_pct', 'afgesloten_met_follow_up'),
-            'afgesloten_trajecten') }} as herinstroom_pct,
+        {{ publish_with_base(
+            publish_rate('herinstroom_pct', 'afgesloten_met_follow_up'), 'afgesloten_trajecten'
+        ) }} as herinstroom_pct,
         {{ publish_with_base('gemiddelde_duur_maanden', 'afgesloten_trajecten') }} as gemiddelde_duur_maanden,
-        {{ publish_with_base('tevredenheid_pct', 'respondenten') }} as tevredenheid_pct
+        {{ publish_with_base(publish_rate('tevredenheid_pct', 'respondenten'), 'respondenten') }}
+            as tevredenheid_pct
     from flagged
 
 ),

@@ -20,13 +20,87 @@ areas as (
 
 ),
 
--- a value is published only when the count it rests on is not suppressed
-publishable as (
+cells as (
+
+    select * from {{ ref('disclosure_cells') }}
+
+),
+
+-- clients per 1,000 rest on the client count of their area, year and domain; cost per inhabitant
+-- on all three (the cost of a hidden domain would follow from it minus the published others)
+domain_of as (
 
     select
         indicator_values.*,
-        coalesce(indicator_values.basis >= {{ var('suppression_threshold') }}, false) as is_publishable
+        case indicator_values.indicator
+            when 'jeugd_clienten_per_1000' then 'jeugd'
+            when 'wmo_clienten_per_1000' then 'wmo'
+            when 'participatie_clienten_per_1000' then 'participatie'
+        end as domein
     from indicator_values
+
+),
+
+hidden_cells as (
+
+    select
+        area_level,
+        area_code,
+        year,
+        domein,
+        hidden
+    from cells
+
+),
+
+any_domain_hidden as (
+
+    select
+        area_level,
+        area_code,
+        year,
+        bool_or(hidden) as hidden
+    from cells
+    group by area_level, area_code, year
+
+),
+
+publishable as (
+
+    select
+        domain_of.year,
+        domain_of.gemeente_code,
+        domain_of.area_level,
+        domain_of.area_code,
+        domain_of.indicator,
+        case
+            when not coalesce(domain_of.basis >= {{ var('suppression_threshold') }}, false) then null
+            when domain_of.domein is not null and coalesce(hidden_cells.hidden, true) then null
+            when
+                domain_of.indicator = 'kosten_sociaal_domein_per_inwoner'
+                and coalesce(any_domain_hidden.hidden, true)
+                then null
+            -- the rate at the precision of the rounded counts: rate × inhabitants gives no exact count
+            when domain_of.domein is not null
+                then {{ publish_rate(
+                    'domain_of.waarde',
+                    'domain_of.basis * 1000.0 / nullif(domain_of.waarde, 0)',
+                    1000,
+                ) }}
+            else domain_of.waarde
+        end as waarde
+    from domain_of
+    left join hidden_cells
+        on
+            domain_of.area_level = hidden_cells.area_level
+            and domain_of.area_code = hidden_cells.area_code
+            and domain_of.year = hidden_cells.year
+            and domain_of.domein = hidden_cells.domein
+    left join any_domain_hidden
+        on
+            domain_of.area_level = any_domain_hidden.area_level
+            and domain_of.area_code = any_domain_hidden.area_code
+            and domain_of.year = any_domain_hidden.year
 
 ),
 
@@ -45,7 +119,7 @@ peer_values as (
             peers.year = peer.year
             and peers.area_level = peer.area_level
             and peers.peer_code = peer.area_code
-    where peer.is_publishable
+    where peer.waarde is not null
 
 ),
 
@@ -80,9 +154,10 @@ final as (
         own.area_code,
         areas.area_name,
         own.indicator,
-        case when own.is_publishable then own.waarde end as waarde,
-        compared.peer_gemiddelde,
-        case when own.is_publishable then compared.positie end as positie,
+        own.waarde,
+        -- a mean of one or two peers would show a peer's value to whoever may not see it
+        {{ publish_average('compared.peer_gemiddelde', 'compared.n_peers') }} as peer_gemiddelde,
+        case when own.waarde is not null then compared.positie end as positie,
         compared.n_peers
     from publishable as own
     inner join compared

@@ -14,41 +14,81 @@ areas as (
 
 ),
 
+kerncijfers as (
+
+    select * from {{ ref('wijk_kerncijfers') }}
+
+),
+
+-- levels are rates over whole wijken; rate × months × inhabitants counts new trajectories, so a
+-- level is shown only at the precision of a rounded count of at least the threshold
+levels as (
+
+    select
+        effects.*,
+        {{ publish_rate(
+            'effects.niveau_voor * effects.n_maanden_voor / 12.0', 'kerncijfers.inwoners', 1000
+        ) }} * 12.0 / nullif(effects.n_maanden_voor, 0) as niveau_voor_gepubliceerd,
+        {{ publish_rate(
+            'effects.niveau_na * effects.n_maanden_na / 12.0', 'kerncijfers.inwoners', 1000
+        ) }} * 12.0 / nullif(effects.n_maanden_na, 0) as niveau_na_gepubliceerd
+    from effects
+    left join kerncijfers
+        on
+            effects.wijk_code = kerncijfers.wijk_code
+            and effects.startjaar = kerncijfers.year
+
+),
+
+-- the relative effect is taken against the published level (after minus effect): against the
+-- exact one, effect and relative effect together would give the exact level back
+relative as (
+
+    select
+        levels.*,
+        case
+            when levels.niveau_na_gepubliceerd - levels.effect > 0
+                then levels.niveau_na_gepubliceerd - levels.effect
+        end as basisniveau
+    from levels
+
+),
+
 final as (
 
     select
-        effects.gemeente_code,
+        relative.gemeente_code,
         areas.gemeente_name,
-        effects.wijk_code,
+        relative.wijk_code,
         areas.area_name as wijk_name,
-        effects.interventie_id,
-        effects.interventie_type,
-        effects.startdatum,
-        effects.startjaar,
-        effects.uitkomst,
-        effects.effect,
-        effects.effect_ondergrens,
-        effects.effect_bovengrens,
-        effects.p_waarde,
-        coalesce(effects.significant, false) as significant,
-        effects.effect_relatief,
-        effects.effect_relatief_ondergrens,
-        effects.effect_relatief_bovengrens,
-        effects.niveau_voor,
-        effects.niveau_na,
-        effects.n_maanden_voor,
-        effects.n_maanden_na,
-        effects.vergelijkingswijken,
-        effects.n_vergelijkingswijken,
-        effects.pct_eenoudergezinnen,
-        effects.pct_laag_inkomen,
-        effects.pct_bijstand,
-        effects.opmerking
-    from effects
+        relative.interventie_id,
+        relative.interventie_type,
+        relative.startdatum,
+        relative.startjaar,
+        relative.uitkomst,
+        relative.effect,
+        relative.effect_ondergrens,
+        relative.effect_bovengrens,
+        relative.p_waarde,
+        coalesce(relative.significant, false) as significant,
+        relative.effect / relative.basisniveau as effect_relatief,
+        relative.effect_ondergrens / relative.basisniveau as effect_relatief_ondergrens,
+        relative.effect_bovengrens / relative.basisniveau as effect_relatief_bovengrens,
+        relative.niveau_voor_gepubliceerd as niveau_voor,
+        relative.niveau_na_gepubliceerd as niveau_na,
+        relative.n_maanden_voor,
+        relative.n_maanden_na,
+        relative.vergelijkingswijken,
+        relative.n_vergelijkingswijken,
+        relative.pct_eenoudergezinnen,
+        relative.pct_laag_inkomen,
+        relative.pct_bijstand,
+        relative.opmerking
+    from relative
     left join areas
         on
-            effects.wijk_code = areas.area_code
-            and effects.startjaar = areas.year
+            relative.wijk_code = areas.area_code
+            and relative.startjaar = areas.year
 
 )
 

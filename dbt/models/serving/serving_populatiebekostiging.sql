@@ -14,10 +14,25 @@ areas as (
 
 ),
 
--- a wijk's realisation is hidden with its clients; within a gemeente, domain and year never alone
+cells as (
+
+    select * from {{ ref('disclosure_cells') }}
+    where area_level = 'wijk'
+
+),
+
+-- a wijk's realisation is hidden with its clients, as decided once for every table (disclosure_cells)
 flagged as (
 
-    {{ disclosure_flags('funding', ['year', 'gemeente_code', 'domein'], ['wijk_code'], ['clienten']) }}
+    select
+        funding.*,
+        coalesce(cells.hidden, true) as clienten__hidden
+    from funding
+    left join cells
+        on
+            funding.wijk_code = cells.area_code
+            and funding.year = cells.year
+            and funding.domein = cells.domein
 
 ),
 

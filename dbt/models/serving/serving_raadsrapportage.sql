@@ -1,10 +1,37 @@
 {{ config(alias='raadsrapportage') }}
 
+{#- Shares whose numerator is a count of people: published at the precision of their rounded base. -#}
+{%- set count_shares = [
+    'doelrealisatie_jeugd_pct', 'uitval_jeugd_pct', 'herinstroom_jeugd_pct', 'tevredenheid_pct',
+] -%}
+
 with
 
 report as (
 
     select * from {{ ref('raadsrapportage') }}
+
+),
+
+cells as (
+
+    select * from {{ ref('disclosure_cells') }}
+    where area_level = 'gemeente'
+
+),
+
+-- the client counts follow the one decision per cell (disclosure_cells), as in budget_realisatie
+with_cells as (
+
+    select
+        report.*,
+        cells.hidden as cell_hidden
+    from report
+    left join cells
+        on
+            report.gemeente_code = cells.area_code
+            and report.year = cells.year
+            and report.indicator = 'clienten_' || cells.domein
 
 ),
 
@@ -22,10 +49,16 @@ suppressed as (
         hoger_is_beter,
         volgorde,
         case
+            when coalesce(cell_hidden, false) then null
             when eenheid = 'aantal' then {{ suppress_count('waarde') }}
+            when indicator in (
+                {%- for share in count_shares %}
+                    '{{ share }}'{{ "," if not loop.last }}
+                {%- endfor %}
+            ) then {{ publish_rate('waarde', 'basis') }}
             else {{ suppress_with_base('waarde', 'basis') }}
         end as waarde
-    from report
+    from with_cells
 
 ),
 
@@ -48,8 +81,12 @@ final as (
         waarde,
         vorig_jaar,
         verandering,
-        regio_gemiddelde,
-        nederland_gemiddelde,
+        -- a mean over one or two gemeenten would show another gemeente's value to a gemeente
+        {{ publish_average('regio_gemiddelde', 'n_in_regio') }} as regio_gemiddelde,
+        {{ publish_average(
+            'nederland_gemiddelde',
+            'count(waarde) over (partition by year, indicator)',
+        ) }} as nederland_gemiddelde,
         positie_in_regio,
         n_in_regio,
         regio_code,

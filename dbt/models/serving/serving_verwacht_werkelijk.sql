@@ -14,13 +14,25 @@ areas as (
 
 ),
 
--- a wijk's figures are hidden with its clients; within a gemeente, domain, measure and year
--- never alone (complementary suppression, dbt/macros/disclosure.sql)
+cells as (
+
+    select * from {{ ref('disclosure_cells') }}
+    where area_level = 'wijk'
+
+),
+
+-- a wijk's figures are hidden with its clients, as decided once for every table (disclosure_cells)
 flagged as (
 
-    {{ disclosure_flags(
-        'expected', ['year', 'gemeente_code', 'domein', 'maat'], ['wijk_code'], ['clienten']
-    ) }}
+    select
+        expected.*,
+        coalesce(cells.hidden, true) as clienten__hidden
+    from expected
+    left join cells
+        on
+            expected.wijk_code = cells.area_code
+            and expected.year = cells.year
+            and expected.domein = cells.domein
 
 ),
 

@@ -8,6 +8,36 @@ veerkracht as (
 
 ),
 
+kerncijfers as (
+
+    select * from {{ ref('serving_wijk_kerncijfers') }}
+
+),
+
+-- inhabitants follow the one decision of wijk_kerncijfers (a wijk hidden there as a partner is
+-- hidden here too); the change is hidden when the year before was
+flagged as (
+
+    select
+        veerkracht.*,
+        (
+            veerkracht.inwoners is null
+            or veerkracht.inwoners < {{ var('suppression_threshold') }}
+            or (kerncijfers.wijk_code is not null and kerncijfers.inwoners is null)
+        ) as inwoners__hidden,
+        coalesce(previous.inwoners < {{ var('suppression_threshold') }}, false) as previous_year__hidden
+    from veerkracht
+    left join kerncijfers
+        on
+            veerkracht.wijk_code = kerncijfers.wijk_code
+            and veerkracht.year = kerncijfers.year
+    left join veerkracht as previous
+        on
+            veerkracht.wijk_code = previous.wijk_code
+            and veerkracht.year = previous.year + 1
+
+),
+
 suppressed as (
 
     select
@@ -16,20 +46,22 @@ suppressed as (
         gemeente_name,
         wijk_code,
         wijk_name,
-        {{ suppress_count('inwoners') }} as inwoners,
-        {{ suppress_with_base('pct_laag_inkomen', 'inwoners') }} as pct_laag_inkomen,
-        {{ suppress_with_base('pct_eenoudergezinnen', 'inwoners') }} as pct_eenoudergezinnen,
-        {{ suppress_with_base('pct_bijstand', 'inwoners') }} as pct_bijstand,
-        {{ suppress_with_base('pct_werkloos', 'inwoners') }} as pct_werkloos,
-        {{ suppress_with_base('pct_65_plus', 'inwoners') }} as pct_65_plus,
-        {{ suppress_with_base('pct_jonger_dan_15', 'inwoners') }} as pct_jonger_dan_15,
-        {{ suppress_with_base('pct_eenpersoonshuishoudens', 'inwoners') }} as pct_eenpersoonshuishoudens,
-        {{ suppress_with_base('gemiddeld_inkomen', 'inwoners') }} as gemiddeld_inkomen,
-        {{ suppress_with_base('veerkracht_index', 'inwoners') }} as veerkracht_index,
-        {{ suppress_with_base('veerkracht_rang', 'inwoners') }} as veerkracht_rang,
+        {{ publish_count('inwoners') }} as inwoners,
+        {{ publish_with_base('pct_laag_inkomen', 'inwoners') }} as pct_laag_inkomen,
+        {{ publish_with_base('pct_eenoudergezinnen', 'inwoners') }} as pct_eenoudergezinnen,
+        {{ publish_with_base('pct_bijstand', 'inwoners') }} as pct_bijstand,
+        {{ publish_with_base('pct_werkloos', 'inwoners') }} as pct_werkloos,
+        {{ publish_with_base('pct_65_plus', 'inwoners') }} as pct_65_plus,
+        {{ publish_with_base('pct_jonger_dan_15', 'inwoners') }} as pct_jonger_dan_15,
+        {{ publish_with_base('pct_eenpersoonshuishoudens', 'inwoners') }} as pct_eenpersoonshuishoudens,
+        {{ publish_with_base('gemiddeld_inkomen', 'inwoners') }} as gemiddeld_inkomen,
+        {{ publish_with_base('veerkracht_index', 'inwoners') }} as veerkracht_index,
+        {{ publish_with_base('veerkracht_rang', 'inwoners') }} as veerkracht_rang,
         veerkracht_rang_van,
-        {{ suppress_with_base('veerkracht_verandering', 'inwoners') }} as veerkracht_verandering
-    from veerkracht
+        case
+            when not previous_year__hidden then {{ publish_with_base('veerkracht_verandering', 'inwoners') }}
+        end as veerkracht_verandering
+    from flagged
 
 )
 

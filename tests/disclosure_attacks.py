@@ -1,0 +1,337 @@
+"""An attacker with every published table: tries to recover hidden or small counts.
+
+Every attack reads only what a dashboard user can reach (the published tables, all levels and
+years) and reports a finding when it pins down one exact value that disclosure control meant to
+hide: a count below the threshold, or a count hidden in some published table. All attacks work on
+whole columns at once (pandas), so they run the same on the demo and on a national build.
+
+- ``implied_counts``: a rate published beside a rounded base (in the same table or another one)
+  gives the numerator when only one whole number fits the base's rounding interval
+  (``benchmark`` clients per 1,000 × ``wijk_kerncijfers`` inwoners; ``aanbieder_resultaat``
+  uitval % × afgesloten trajecten).
+- ``intervention_levels``: levels in ``interventie_effect`` (rate per 1,000 per year × months ×
+  inwoners) imply counts of new trajectories.
+- ``hidden_here_published_there``: one cell hidden in one table while a figure derived from it is
+  published in another (the same wijk, year and domain).
+- ``differencing_levels``: a gemeente total known exactly minus the wijken known exactly leaves the
+  one wijk that is not.
+- ``differencing_years``: a value hidden in one year that follows from the next year's value and
+  its published change.
+- ``small_averages``: an average over fewer than three contributors, each of whom a gemeente role
+  may not see (peer means, regional means).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+THRESHOLD = 10
+ROUNDING_BASE = 5
+DOMAINS = ("jeugd", "wmo", "participatie")
+#: relative tolerance for "a whole number" (doubles carry ~16 digits; published rates far fewer)
+TOLERANCE = 1e-7
+
+Frames = dict[str, pd.DataFrame]
+Finding = dict[str, object]
+
+
+def implied_numerator(rate: pd.Series, base: pd.Series, scale: float, half_width: int) -> pd.Series:
+    """The one whole numerator that fits ``rate = numerator / base * scale`` for every whole base in
+    ``base ± half_width`` that gives a whole numerator at all; NA when none or several fit."""
+    rate = pd.to_numeric(rate, errors="coerce").astype(float)
+    base = pd.to_numeric(base, errors="coerce").astype(float)
+    candidates = []
+    for delta in range(-half_width, half_width + 1):
+        n = base + delta
+        k = rate * n / scale
+        whole = (k - k.round()).abs() <= TOLERANCE * np.maximum(1.0, k.abs())
+        candidates.append(k.round().where(whole & (n > 0)))
+    table = pd.concat(candidates, axis=1)
+    found = table.min(axis=1)
+    unique = table.nunique(axis=1) == 1
+    return found.where(unique & rate.notna() & base.notna()).astype("Int64")
+
+
+def _half_width(rounded: bool = True) -> int:
+    return ROUNDING_BASE // 2 if rounded else 0
+
+
+def _per_1000(frames: Frames) -> pd.DataFrame:
+    """Benchmark clients per 1,000 with the inwoners published for the same area and year."""
+    bench = frames["benchmark"]
+    rows = bench[bench["indicator"].str.endswith("_clienten_per_1000") & bench["waarde"].notna()].copy()
+    rows["domein"] = rows["indicator"].str.replace("_clienten_per_1000", "", regex=False)
+    wijk_inw = frames["wijk_kerncijfers"][["wijk_code", "year", "inwoners"]].rename(columns={"wijk_code": "area_code"})
+    gm_inw = frames["zvw_context"][["gemeente_code", "year", "inwoners"]].rename(columns={"gemeente_code": "area_code"})
+    wijk = rows[rows["area_level"] == "wijk"].merge(wijk_inw, on=["area_code", "year"], how="inner")
+    gemeente = rows[rows["area_level"] == "gemeente"].merge(gm_inw, on=["area_code", "year"], how="inner")
+    both = pd.concat([wijk, gemeente], ignore_index=True)
+    both["clienten"] = implied_numerator(both["waarde"], both["inwoners"], 1000.0, _half_width())
+    return both
+
+
+def hidden_client_cells(frames: Frames) -> pd.DataFrame:
+    """Every (area, year, domain) client count some published table hides."""
+    hidden = []
+    vw = frames["verwacht_werkelijk"]
+    rows = vw[(vw["maat"] == "clienten") & vw["werkelijk"].isna()]
+    hidden.append(
+        rows.assign(area_code=rows["wijk_code"], table="verwacht_werkelijk")[["area_code", "year", "domein", "table"]]
+    )
+    budget = frames["budget_realisatie"]
+    rows = budget[budget["clienten"].isna()]
+    hidden.append(
+        rows.assign(area_code=rows["gemeente_code"], table="budget_realisatie")[
+            ["area_code", "year", "domein", "table"]
+        ]
+    )
+    report = frames["raadsrapportage"]
+    rows = report[report["indicator"].str.startswith("clienten_") & report["waarde"].isna()]
+    hidden.append(
+        rows.assign(
+            area_code=rows["gemeente_code"],
+            domein=rows["indicator"].str.replace("clienten_", ""),
+            table="raadsrapportage",
+        )[["area_code", "year", "domein", "table"]]
+    )
+    return pd.concat(hidden, ignore_index=True).drop_duplicates(["area_code", "year", "domein"])
+
+
+def implied_counts(frames: Frames) -> list[Finding]:
+    findings = []
+    per_1000 = _per_1000(frames)
+    hidden = hidden_client_cells(frames)
+    known = per_1000[per_1000["clienten"].notna()].merge(hidden, on=["area_code", "year", "domein"], how="left")
+    for row in known.itertuples(index=False):
+        if row.clienten < THRESHOLD or isinstance(row.table, str):
+            findings.append(
+                {
+                    "attack": "benchmark rate × inwoners",
+                    "cell": f"{row.area_code} {row.year} {row.domein}",
+                    "value": int(row.clienten),
+                    "hidden_in": row.table if isinstance(row.table, str) else "below threshold",
+                }
+            )
+    providers = frames["aanbieder_resultaat"]
+    for rate, base in (("uitval_pct", "afgesloten_trajecten"), ("doelrealisatie_pct", "afgesloten_trajecten")):
+        numerator = implied_numerator(providers[rate], providers[base], 100.0, _half_width())
+        small = providers[numerator.notna() & (numerator < THRESHOLD)]
+        for index, row in small.iterrows():
+            findings.append(
+                {
+                    "attack": f"aanbieder_resultaat {rate} × {base}",
+                    "cell": f"{row['aanbieder_code']} {row['gemeente_code']} {row['year']} {row['domein']}",
+                    "value": int(numerator[index]),
+                    "hidden_in": "below threshold",
+                }
+            )
+    return findings
+
+
+def intervention_levels(frames: Frames) -> list[Finding]:
+    """New trajectories per 1,000 per year × months / 12 × inwoners: the count before and after."""
+    effects = frames["interventie_effect"]
+    effects = effects[effects["wijk_code"].notna()]
+    inwoners = frames["wijk_kerncijfers"][["wijk_code", "year", "inwoners"]]
+    findings = []
+    for offset in (0, -1, 1):
+        joined = effects.merge(
+            inwoners.assign(startjaar=inwoners["year"] - offset), on=["wijk_code", "startjaar"], how="inner"
+        )
+        for level, months in (("niveau_voor", "n_maanden_voor"), ("niveau_na", "n_maanden_na")):
+            rate = pd.to_numeric(joined[level], errors="coerce") * pd.to_numeric(joined[months], errors="coerce") / 12
+            count = implied_numerator(rate, joined["inwoners"], 1000.0, _half_width())
+            for index, row in joined[count.notna() & (count < THRESHOLD)].iterrows():
+                findings.append(
+                    {
+                        "attack": f"interventie_effect {level} × {months} × inwoners",
+                        "cell": f"{row['interventie_id']} {row['uitkomst']} (inwoners {row['year']})",
+                        "value": int(count[index]),
+                        "hidden_in": "below threshold",
+                    }
+                )
+    unique = {(f["attack"], f["cell"].split(" (")[0]): f for f in findings}
+    return list(unique.values())
+
+
+def hidden_here_published_there(frames: Frames) -> list[Finding]:
+    """A wijk-year-domain client count hidden in one table, a figure resting on it shown in another."""
+    hidden = hidden_client_cells(frames)
+    published = []
+    bench = frames["benchmark"]
+    rows = bench[bench["indicator"].str.endswith("_clienten_per_1000") & bench["waarde"].notna()]
+    published.append(
+        rows.assign(domein=rows["indicator"].str.replace("_clienten_per_1000", ""), shown_in="benchmark")[
+            ["area_code", "year", "domein", "shown_in"]
+        ]
+    )
+    funding = frames["populatiebekostiging"]
+    rows = funding[funding["werkelijke_kosten"].notna()]
+    published.append(
+        rows.assign(area_code=rows["wijk_code"], shown_in="populatiebekostiging")[
+            ["area_code", "year", "domein", "shown_in"]
+        ]
+    )
+    vw = frames["verwacht_werkelijk"]
+    rows = vw[vw["werkelijk"].notna()]
+    published.append(
+        rows.assign(area_code=rows["wijk_code"], shown_in="verwacht_werkelijk " + rows["maat"])[
+            ["area_code", "year", "domein", "shown_in"]
+        ]
+    )
+    clash = hidden.merge(pd.concat(published, ignore_index=True), on=["area_code", "year", "domein"])
+    return [
+        {
+            "attack": "hidden here, published there",
+            "cell": f"{row.area_code} {row.year} {row.domein}",
+            "value": None,
+            "hidden_in": f"{row.table}; shown in {row.shown_in}",
+        }
+        for row in clash.itertuples(index=False)
+    ]
+
+
+def differencing_levels(frames: Frames) -> list[Finding]:
+    """Gemeente total known exactly minus every wijk known exactly, when one wijk is left."""
+    per_1000 = _per_1000(frames)
+    exact = per_1000[per_1000["clienten"].notna()]
+    totals = exact[exact["area_level"] == "gemeente"][["area_code", "year", "domein", "clienten"]].rename(
+        columns={"area_code": "gemeente_code", "clienten": "totaal"}
+    )
+    vw = frames["verwacht_werkelijk"]
+    wijken = vw[vw["maat"] == "clienten"][["gemeente_code", "wijk_code", "year", "domein"]].drop_duplicates()
+    wijken = wijken.merge(
+        exact[exact["area_level"] == "wijk"][["area_code", "year", "domein", "clienten"]].rename(
+            columns={"area_code": "wijk_code"}
+        ),
+        on=["wijk_code", "year", "domein"],
+        how="left",
+    )
+    hidden = hidden_client_cells(frames).rename(columns={"area_code": "wijk_code"})
+    findings = []
+    keys = ["gemeente_code", "year", "domein"]
+    for key, group in wijken.merge(totals, on=keys).groupby(keys):
+        unknown = group[group["clienten"].isna()]
+        if len(unknown) != 1:
+            continue
+        value = int(group["totaal"].iloc[0] - group["clienten"].sum())
+        wijk = unknown["wijk_code"].iloc[0]
+        is_hidden = not hidden[
+            (hidden["wijk_code"] == wijk) & (hidden["year"] == key[1]) & (hidden["domein"] == key[2])
+        ].empty
+        if is_hidden or value < THRESHOLD:
+            findings.append(
+                {
+                    "attack": "gemeente total minus wijken",
+                    "cell": f"{wijk} {key[1]} {key[2]}",
+                    "value": value,
+                    "hidden_in": "verwacht_werkelijk" if is_hidden else "below threshold",
+                }
+            )
+    return findings
+
+
+def _previous_from_change(
+    frame: pd.DataFrame, keys: list[str], value: str, change: str | None, previous: str | None = None
+) -> pd.DataFrame:
+    """Rows whose previous-year value is hidden but follows from this year's value and change."""
+    this = frame[keys + ["year", value] + [c for c in (change, previous) if c]].copy()
+    if previous:
+        this["recovered"] = this[previous]
+    else:
+        this["recovered"] = this[value] - this[change]
+    this = this[this["recovered"].notna()]
+    before = frame[keys + ["year", value]].rename(columns={value: "before"})
+    before["year"] = before["year"] + 1
+    joined = this.merge(before, on=keys + ["year"], how="inner")
+    return joined[joined["before"].isna()]
+
+
+def differencing_years(frames: Frames) -> list[Finding]:
+    findings = []
+    checks: list[tuple[str, list[str], str, str | None, str | None]] = [
+        ("raadsrapportage", ["gemeente_code", "indicator"], "waarde", None, "vorig_jaar"),
+        ("raadsrapportage", ["gemeente_code", "indicator"], "waarde", "verandering", None),
+        ("wijk_veerkracht", ["wijk_code"], "veerkracht_index", "veerkracht_verandering", None),
+    ]
+    providers = frames["aanbieder_resultaat"]
+    for column in providers.columns:
+        if column.endswith("_verandering"):
+            checks.append(
+                (
+                    "aanbieder_resultaat",
+                    ["gemeente_code", "domein", "aanbieder_code"],
+                    column[: -len("_verandering")],
+                    column,
+                    None,
+                )
+            )
+    for table, keys, value, change, previous in checks:
+        for row in _previous_from_change(frames[table], keys, value, change, previous).itertuples(index=False):
+            findings.append(
+                {
+                    "attack": f"{table}: {value} of the year before from {previous or change}",
+                    "cell": " ".join(str(getattr(row, k)) for k in keys) + f" {row.year - 1}",
+                    "value": row.recovered,
+                    "hidden_in": table,
+                }
+            )
+    return findings
+
+
+def small_averages(frames: Frames) -> list[Finding]:
+    """Means over one or two others: a gemeente knowing its own value learns the other's."""
+    findings = []
+    bench = frames["benchmark"]
+    rows = bench[bench["peer_gemiddelde"].notna() & (bench["n_peers"] < 3)]
+    for row in rows.itertuples(index=False):
+        findings.append(
+            {
+                "attack": "peer mean over fewer than three",
+                "cell": f"{row.area_code} {row.year} {row.indicator}",
+                "value": row.peer_gemiddelde,
+                "hidden_in": f"{row.n_peers} peer(s)",
+            }
+        )
+    report = frames["raadsrapportage"]
+    rows = report[report["regio_gemiddelde"].notna() & (report["n_in_regio"] < 3)]
+    for row in rows.itertuples(index=False):
+        findings.append(
+            {
+                "attack": "regional mean over fewer than three gemeenten",
+                "cell": f"{row.regio_code} {row.year} {row.indicator}",
+                "value": row.regio_gemiddelde,
+                "hidden_in": f"{row.n_in_regio} gemeente(n)",
+            }
+        )
+    shown = report[report["waarde"].notna()].groupby(["year", "indicator"])["gemeente_code"].nunique()
+    national = report[report["nederland_gemiddelde"].notna()].merge(
+        shown.rename("n").reset_index(), on=["year", "indicator"]
+    )
+    for row in national[national["n"] < 3].itertuples(index=False):
+        findings.append(
+            {
+                "attack": "national mean over fewer than three gemeenten",
+                "cell": f"{row.year} {row.indicator}",
+                "value": row.nederland_gemiddelde,
+                "hidden_in": f"{row.n} gemeente(n)",
+            }
+        )
+    return findings
+
+
+ATTACKS: dict[str, Callable[[Frames], list[Finding]]] = {
+    "implied_counts": implied_counts,
+    "intervention_levels": intervention_levels,
+    "hidden_here_published_there": hidden_here_published_there,
+    "differencing_levels": differencing_levels,
+    "differencing_years": differencing_years,
+    "small_averages": small_averages,
+}
+
+
+def run_all(frames: Frames) -> dict[str, list[Finding]]:
+    return {name: attack(frames) for name, attack in ATTACKS.items()}
