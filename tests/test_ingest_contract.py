@@ -23,7 +23,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "var")
 
 
-def deliver(tmp_path: Path, text: str | bytes, name: str = "kwb_2022.csv") -> Path:
+def deliver(tmp_path: Path, text: str | bytes, name: str = "kwb_2019.csv") -> Path:
     path = tmp_path / name
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
     return path
@@ -45,21 +45,21 @@ def reasons_of(settings: Settings) -> pd.DataFrame:
     return pd.read_csv(files[0])
 
 
-FIXTURE_TEXT = KWB_FIXTURE.read_text()
+FIXTURE_TEXT = KWB_FIXTURE.read_text(encoding="utf-8")
 FIXTURE_ROWS = FIXTURE_TEXT.count("\n") - 1
 
 
 def test_clean_file_is_accepted_whole(settings, tmp_path):
     result = ingest(settings, deliver(tmp_path, FIXTURE_TEXT))
     assert result == {
-        "file": "kwb_2022.csv",
+        "file": "kwb_2019.csv",
         "status": "accepted",
         "rows": FIXTURE_ROWS,
         "rejected": 0,
-        "period": "2022",
+        "period": "2019",
     }
-    assert raw_rows(settings) == FIXTURE_ROWS
-    assert raw_rows(settings, "wijkenenbuurten = 'GM0501' and _period = '2022'") == 1
+    assert raw_rows(settings) == FIXTURE_ROWS == 159
+    assert raw_rows(settings, "wijkenenbuurten = 'GM0518' and _period = '2019' and aantalinwoners = 537833") == 1
     assert list((settings.archive_dir / "cbs_kwb").glob("*.parquet"))
 
 
@@ -70,21 +70,22 @@ def test_secret_values_become_null(settings, tmp_path):
 
 def test_bad_rows_are_quarantined_and_the_rest_continues(settings, tmp_path):
     lines = FIXTURE_TEXT.splitlines()
-    lines[3] = lines[3].replace("BU05010000", "BU0501000X")  # a wrong code (both code columns)
-    lines[5] = lines[5].replace(";2414;", ";-2414;")  # a negative population
+    lines[3] = lines[3].replace("BU05180170", "BU0518017X")  # a wrong code (both code columns)
+    fields = lines[5].split(";")
+    fields[6] = '"   -2105"'  # a negative population (AantalInwoners_5)
+    lines[5] = ";".join(fields)
     lines.append(lines[10])  # a duplicated area
     result = ingest(settings, deliver(tmp_path, "\n".join(lines) + "\n"))
     reasons = reasons_of(settings)
     assert result["status"] == "accepted"
     assert set(reasons["row"]) == {4, 6, 11, len(lines)}
     bad_code = reasons[reasons["row"] == 4].iloc[0]
-    assert bad_code["column"] in {"WijkenEnBuurten", "Codering"}
-    assert "str_matches" in bad_code["rule"]
-    assert "kwb_2022.csv, row 4" in bad_code["message"]
+    assert bad_code["column"] == "WijkenEnBuurten" and bad_code["rule"] == "area_code"
+    assert "kwb_2019.csv, row 4" in bad_code["message"]
     assert "AantalInwoners" in set(reasons[reasons["row"] == 6]["column"])
     assert raw_rows(settings) == FIXTURE_ROWS - 3  # the wrong code, the negative, both duplicates
     rejected = next((settings.quarantine_dir / "cbs_kwb").glob("*/rejected_rows.csv")).read_text()
-    assert "BU0501000X" in rejected
+    assert "BU0518017X" in rejected
 
 
 @pytest.mark.parametrize(
@@ -104,8 +105,8 @@ def test_unreadable_file_is_quarantined_whole_with_one_message(settings, tmp_pat
     assert result["status"] == "rejected"
     reasons = reasons_of(settings)
     assert len(reasons) == 1 and expected in reasons.loc[0, "message"]
-    assert "kwb_2022.csv" in reasons.loc[0, "message"]
-    quarantined = next((settings.quarantine_dir / "cbs_kwb").glob("*/kwb_2022.csv"))
+    assert "kwb_2019.csv" in reasons.loc[0, "message"]
+    quarantined = next((settings.quarantine_dir / "cbs_kwb").glob("*/kwb_2019.csv"))
     assert quarantined.read_bytes() == (content if isinstance(content, bytes) else content.encode())
 
 

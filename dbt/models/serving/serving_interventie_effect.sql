@@ -40,7 +40,7 @@ final as (
         effects.n_maanden_na,
         effects.vergelijkingswijken,
         effects.n_vergelijkingswijken,
-        effects.pct_eenoudergezinnen,
+        effects.pct_huishoudens_met_kinderen,
         effects.pct_laag_inkomen,
         effects.pct_bijstand,
         effects.opmerking

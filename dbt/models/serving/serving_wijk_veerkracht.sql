@@ -18,7 +18,7 @@ suppressed as (
         wijk_name,
         {{ suppress_count('inwoners') }} as inwoners,
         {{ suppress_with_base('pct_laag_inkomen', 'inwoners') }} as pct_laag_inkomen,
-        {{ suppress_with_base('pct_eenoudergezinnen', 'inwoners') }} as pct_eenoudergezinnen,
+        {{ suppress_with_base('pct_huishoudens_met_kinderen', 'inwoners') }} as pct_huishoudens_met_kinderen,
         {{ suppress_with_base('pct_bijstand', 'inwoners') }} as pct_bijstand,
         {{ suppress_with_base('pct_werkloos', 'inwoners') }} as pct_werkloos,
         {{ suppress_with_base('pct_65_plus', 'inwoners') }} as pct_65_plus,
