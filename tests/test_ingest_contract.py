@@ -148,6 +148,51 @@ def test_temporary_files_are_not_picked_up(settings):
     assert [p.name for p in landed_files(settings, "cbs_kwb")] == ["kwb_2021.csv"]
 
 
+# --- KWB layouts of other years, on the real 2019 rows ---------------------------------------------
+
+
+def relabelled(year: int, drop: tuple[str, ...] = ()) -> str:
+    """The real 2019 file with the header keys of another KWB year and without the topics `drop`."""
+    rows = [line.split(";") for line in FIXTURE_TEXT.removeprefix("\ufeff").splitlines()]
+    header = [name.strip('"') for name in rows[0]]
+    renamed = {cbs_kwb.KWB_KEYS[2019][name]: key for name, key in cbs_kwb.KWB_KEYS[year].items()}
+    keep = [i for i, key in enumerate(header) if cbs_kwb.strip_suffix(key) not in drop]
+    rows[0] = [f'"{renamed.get(key, key)}"' for key in header]
+    return "\ufeff" + "\n".join(";".join(row[i] for i in keep) for row in rows) + "\n"
+
+
+def test_a_year_is_read_by_its_own_keys_and_a_missing_topic_stays_empty(settings, tmp_path, caplog):
+    text = relabelled(2024, drop=("HuishoudensMetEenLaagInkomen",))
+    assert '"JongerenMetJeugdzorgInNatura_91"' in text and '"HuishoudensTotaal_29"' in text
+    with caplog.at_level("WARNING", logger="mmr.ingest"):
+        result = ingest(settings, deliver(tmp_path, text, name="kwb_2024.csv"))
+    assert result["status"] == "accepted" and result["rows"] == FIXTURE_ROWS and result["rejected"] == 0
+    assert "KWB 2024 has no HuishoudensMetEenLaagInkomen" in caplog.text
+    with warehouse.connect(settings, read_only=True) as con:
+        row = con.execute(
+            "select aantalinwoners, huishoudenstotaal, jongerenmetjeugdzorginnatura, wmoclienten "
+            "from raw.cbs_kwb where wijkenenbuurten = 'GM0518'"
+        ).fetchone()
+    assert row == (537833.0, 263371.0, 15595.0, 38085.0)
+    assert raw_rows(settings, "huishoudensmeteenlaaginkomen is not null") == 0
+
+
+def test_a_year_without_care_topics_is_accepted(settings, tmp_path):
+    care = ("JongerenMetJeugdzorgInNatura", "PercentageJongerenMetJeugdzorg", "WmoClienten", "WmoClientenRelatief")
+    result = ingest(settings, deliver(tmp_path, relabelled(2017, drop=care), name="kwb_2017.csv"))
+    assert result["status"] == "accepted" and result["rows"] == FIXTURE_ROWS
+    assert raw_rows(settings, "wmoclienten is null and jongerenmetjeugdzorginnatura is null") == FIXTURE_ROWS
+    assert raw_rows(settings, "gemiddeldinkomenperinwoner = 27.1 and wijkenenbuurten = 'GM0518'") == 1
+
+
+def test_a_topic_under_another_key_is_found_by_its_name_and_named_in_a_warning(settings, tmp_path, caplog):
+    text = FIXTURE_TEXT.replace('"WmoClienten_89"', '"WmoClienten_189"')
+    with caplog.at_level("WARNING", logger="mmr.ingest"):
+        ingest(settings, deliver(tmp_path, text))
+    assert "WmoClienten (WmoClienten_189, not WmoClienten_89)" in caplog.text
+    assert raw_rows(settings, "wmoclienten = 38085 and wijkenenbuurten = 'GM0518'") == 1
+
+
 # --- Many files at once: the chunked path of sources with a SQL contract -------------------------
 
 PROEF_COLUMNS = ["code", "jaar", "bedrag", "datum"]

@@ -8,8 +8,8 @@ mark, `;`-separated, every field quoted (numbers too), area codes padded right t
 (`JongerenMetJeugdzorgInNatura_87` in 2019, `_91` in 2024) and several topics share a name
 (`Appartement_48` electricity, `Appartement_56` gas).
 
-`KWB_KEYS` states, per KWB year and StatLine table, the key of each topic MMR reads (see
-`docs/cbs_kwb.md`). A file is read by its year's keys; a topic whose key is not there is taken
+`kwb_keys.KWB_KEYS` states, per KWB year and StatLine table, the key of each topic MMR reads
+(`docs/cbs_kwb.md` has the table). A file is read by its year's keys; a topic whose key is not there is taken
 from the one column with the same name and another suffix (with a warning naming both), and a
 topic the year does not have at all stays empty (null) for that year, with a warning naming the
 topics: the models that use it degrade for that year, they do not stop. Years without a

@@ -12,18 +12,14 @@
   rejects the whole file.
 """
 
-import csv
-import logging
 from collections.abc import Callable
 from functools import lru_cache
-from pathlib import Path
 
 import pandas as pd
 
 from dagster_project.lib import ingest
 from dagster_project.lib.ingest import Rule
 
-log = logging.getLogger("mmr.ingest")
 EARLIEST = "1900-01-01"
 MONTH_START = "strptime('${month}-01', '%Y-%m-%d')::date"
 
@@ -53,14 +49,6 @@ def gemeenten() -> pd.DataFrame:
     return frame.assign(upper=frame["name"].str.upper())
 
 
-def valid_on(day: str) -> pd.DataFrame:
-    """The gemeenten that existed on an ISO date."""
-    frame = gemeenten()
-    started = (frame["valid_from"] == "") | (frame["valid_from"] <= day)
-    running = (frame["valid_to"] == "") | (frame["valid_to"] > day)
-    return frame[started & running]
-
-
 def gemeente_valid_on(column: str, day_sql: str, by: str = "code", value_sql: str | None = None) -> Rule:
     """The value (a GM code, or with `by="upper"` an upper-case name) names a gemeente that
     existed on `day_sql`, an ISO date string expression (may use `${year}`/`${month}`).
@@ -87,17 +75,6 @@ def municipal_rules(start: str = "startdatum", end: str = "einddatum") -> list[R
         date_in_range(end, future=True),
         *within_month(start, end),
     ]
-
-
-def ignored_columns(path: Path, expected: list[str], delimiter: str = ";", normalise=str.strip) -> list[str]:
-    """Columns in the file's header that the contract does not know; logged as a warning."""
-    with path.open("rb") as handle:
-        first = handle.readline().decode("utf-8-sig", errors="replace")
-    header = [normalise(c.strip()) for c in next(csv.reader([first], delimiter=delimiter), [])]
-    extra = [c for c in header if c and c not in expected and c not in ingest.STATLINE_ROW_NUMBER]
-    if extra and len(header) > 1:
-        log.warning("%s: columns %s are not in the contract; accepted and ignored", path.name, ", ".join(extra))
-    return extra
 
 
 def reader(
