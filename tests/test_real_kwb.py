@@ -7,7 +7,9 @@ sources did not deliver read empty tables.
 """
 
 import csv
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -29,11 +31,21 @@ def delivered_wijken() -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def real_home(tmp_path_factory) -> tuple[Path, object]:
+def real_home(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """A fresh home with only the real file, after `mmr run --no-demo`.
+
+    `MMR_TEST_REAL_KWB_HOME` names such a home that already ran, with the run's output (ending in
+    `RC=<exit code>`) in `mmr_run.log`, to iterate on the assertions quickly.
+    """
+    reuse = os.environ.get("MMR_TEST_REAL_KWB_HOME")
+    if reuse:
+        output = (Path(reuse) / "mmr_run.log").read_text(encoding="utf-8")
+        code = int(output.rstrip().rsplit("RC=", 1)[1])
+        return Path(reuse), subprocess.CompletedProcess(["mmr", "run", "--no-demo"], code, output, "")
     home = tmp_path_factory.mktemp("real_kwb_home")
     (home / "landing" / "cbs_kwb").mkdir(parents=True)
     shutil.copy(KWB_FIXTURE, home / "landing" / "cbs_kwb" / "kwb_2019.csv")
-    result = mmr(home, "run", "--no-demo", check=False, timeout=1800)
+    result = mmr(home, "run", "--no-demo", check=False, timeout=3600)
     return home, result
 
 

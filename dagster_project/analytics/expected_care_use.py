@@ -77,6 +77,7 @@ COEFFICIENT_COLUMNS = {
 def _empty(columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})
 
+
 ACTUAL_SQL = """
 select
     cast(extract(year from month) as integer) as year,
