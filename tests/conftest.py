@@ -15,7 +15,7 @@ pytest_plugins = ["tests.superset_fixtures"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-KWB_FIXTURE = FIXTURES / "cbs_kwb" / "kwb_2022.csv"
+KWB_FIXTURE = FIXTURES / "cbs_kwb" / "kwb_2019.csv"
 
 
 def mmr(

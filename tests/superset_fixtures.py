@@ -35,7 +35,7 @@ INTERFACE_COLUMNS: dict[str, list[str]] = {
         "wijk_name",
         "inwoners",
         "pct_laag_inkomen",
-        "pct_eenoudergezinnen",
+        "pct_huishoudens_met_kinderen",
         "pct_bijstand",
         "pct_werkloos",
         "pct_65_plus",

@@ -31,12 +31,14 @@ INTERFACE = {
 PLANTED_TERMS = {
     "jeugd": {
         "b_low_income": "pct_laag_inkomen",
-        "b_single_parent": "pct_eenoudergezinnen",
+        "b_with_kids": "pct_huishoudens_met_kinderen",
         "b_welfare": "pct_bijstand",
     },
     "wmo": {"c_share_65": "pct_65_plus", "c_low_income": "pct_laag_inkomen", "c_welfare": "pct_bijstand"},
 }
 NEW_TRAJECTORIES = "nieuwe jeugdhulptrajecten per 1.000 inwoners per jaar"
+# KWB 2024 (85984NED) publishes no share of low-income households: that year's models leave it out
+NOT_PUBLISHED = {2024: {"pct_laag_inkomen"}}
 
 
 def build(home: Path, sql: str) -> pd.DataFrame:
@@ -80,6 +82,7 @@ def test_resilience_follows_the_weights_seed(demo_home):
     top = frame[frame["veerkracht_rang"] <= frame["veerkracht_rang_van"] * 0.2]
     bottom = frame[frame["veerkracht_rang"] > frame["veerkracht_rang_van"] * 0.8]
     assert top["pct_laag_inkomen"].mean() < bottom["pct_laag_inkomen"].mean()
+    assert frame.loc[frame["year"] == 2024, "pct_laag_inkomen"].isna().all()
     assert top["pct_bijstand"].mean() < bottom["pct_bijstand"].mean()
 
 
@@ -92,6 +95,9 @@ def test_expected_vs_actual_coefficients_have_the_planted_signs(demo_home, truth
         planted = truth["models"][domain]["coefficients"]
         for name, term in terms.items():
             for year in years:
+                if term in NOT_PUBLISHED.get(year, set()):
+                    assert (year, domain, term) not in coefficients.index
+                    continue
                 fitted = coefficients[(year, domain, term)]
                 assert np.sign(fitted) == np.sign(planted[name]), (domain, year, term, fitted, planted[name])
     # participation follows welfare dependency by construction

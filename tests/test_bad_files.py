@@ -13,6 +13,7 @@ the file and the column. A missing or renamed column rejects the whole file.
 import dataclasses
 import io
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ JEUGD = gemeente_jeugd.COLUMNS
 JEUGD_BASE = "jeugd_GM0489_2022-01.csv"
 JEUGD_NEXT = "jeugd_GM0489_2022-02.csv"
 VEKTIS_BASE = "vektis_zvw_gemeente_2022.csv"
-KWB_BASE = "kwb_2022.csv"
+KWB_BASE = "kwb_2019.csv"
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +127,11 @@ def duplicate_line(index: int) -> Callable[[str], str]:
 
 def kwb_line(old: str, new: str) -> Callable[[str], str]:
     return lambda text: text.replace(old, new)
+
+
+def kwb_codes_of(gemeente: str) -> Callable[[str], str]:
+    """Every area code of the delivered gemeente (GM0518, its wijken and buurten) moved to another."""
+    return lambda text: re.sub(r'"(GM|WK|BU)0518', rf'"\g<1>{gemeente}', text)
 
 
 def corrected(text: str) -> str:
@@ -249,12 +255,12 @@ CASES = {
     ),
     "unknown-gemeente-kwb": Case(
         "cbs_kwb",
-        kwb_line('"BU05010001"', '"BU99990001"'),
+        kwb_line('"BU05180170"', '"BU99990170"'),
         "accepted",
         1,
         frozenset({"known_ref_gemeenten"}),
-        "BU99990001",
-        5,
+        "BU99990170",
+        4,
         name="kwb_2021.csv",
     ),
     "unknown-gemeente-vektis": Case(
@@ -269,9 +275,9 @@ CASES = {
     ),
     "gemeente-after-its-merger-kwb": Case(
         "cbs_kwb",
-        kwb_line(";8047;", ";8051;"),
+        kwb_codes_of("0501"),
         "accepted",
-        30,
+        159,
         frozenset({"gemeente_valid_in_period"}),
         "GM0501",
         None,

@@ -95,49 +95,57 @@ def landing(settings: Settings, source: str) -> list[str]:
 
 
 def test_cbs_fetch_follows_every_page_and_lands_what_a_statline_download_holds(settings, server):
-    landed = cbs_odata.fetch_kwb(2022, settings)
-    assert landed.path == settings.landing_dir / "cbs_kwb" / "kwb_2022.csv"
-    assert (landed.rows, landed.status) == (30, "landed")
+    landed = cbs_odata.fetch_kwb(2019, settings)
+    assert landed.path == settings.landing_dir / "cbs_kwb" / "kwb_2019.csv"
+    assert (landed.rows, landed.status) == (159, "landed")
     pages = [p for p in server.seen if "TypedDataSet" in p]
-    assert len(pages) == 3 and "$skip=12" in pages[1] and "$skip=24" in pages[2]
-    fetched = cbs_kwb.parse(landed.path).drop(columns=["ID"])
-    manual = cbs_kwb.parse(KWB_FIXTURE).drop(columns=["ID"])
+    assert len(pages) == 3 and "$skip=60" in pages[1] and "$skip=120" in pages[2]
+    fetched = cbs_kwb.parse(landed.path)
+    manual = cbs_kwb.parse(KWB_FIXTURE)
     pd.testing.assert_frame_equal(fetched, manual)
-    assert "NL00" not in landed.path.read_text()
-    assert "Ongehuwd" not in landed.path.read_text().splitlines()[0]
+    content = landed.path.read_bytes()
+    assert content.startswith(b"\xef\xbb\xbf") and b"NL00" not in content
+    header = content.decode("utf-8-sig").splitlines()[0]
+    assert '"AantalInwoners_5"' in header and '"JongerenMetJeugdzorgInNatura_87"' in header
+    assert "Ongehuwd" not in header
+    # as the download: every field quoted, numbers padded left, `.` where CBS has no value
+    assert '"GM0518    ";"\'s-Gravenhage' in content.decode("utf-8-sig")
+    assert '"  537833"' in content.decode("utf-8-sig") and '"       ."' in content.decode("utf-8-sig")
 
 
 def test_fetched_cbs_file_is_ingested_with_its_values(settings):
-    cbs_odata.fetch_kwb(2022, settings)
-    cbs_odata.fetch_kwb(2023, settings)
+    cbs_odata.fetch_kwb(2019, settings)
     stats = ingest_all(settings, [cbs_kwb.SPEC])[cbs_kwb.SPEC.asset_key]
     assert stats["rejected_files"] == 0 and stats["quarantined_rows"] == 0
-    assert dict(query(settings, "select _period, count(*) from raw.cbs_kwb group by 1")) == {"2022": 30, "2023": 4}
+    assert dict(query(settings, "select _period, count(*) from raw.cbs_kwb group by 1")) == {"2019": 159}
     assert query(
         settings,
-        "select aantalinwoners, gemiddeldehuishoudensgrootte, gemiddeldinkomenperinwoner "
-        "from raw.cbs_kwb where wijkenenbuurten = 'GM0501'",
-    ) == [(8047.0, 2.2, 25.3)]
-    # 2023 numbers its topics differently (GemiddeldInkomenPerInwoner_75): same raw column
-    ((income,),) = query(
-        settings, "select gemiddeldinkomenperinwoner from raw.cbs_kwb where wijkenenbuurten = 'GM1992'"
-    )
-    assert income is not None and income > 0
+        "select aantalinwoners, gemiddeldehuishoudensgrootte, gemiddeldinkomenperinwoner, "
+        "jongerenmetjeugdzorginnatura, percentagejongerenmetjeugdzorg, wmoclienten "
+        "from raw.cbs_kwb where wijkenenbuurten = 'GM0518'",
+    ) == [(537833.0, 2.0, 27.1, 15595.0, 10.8, 38085.0)]
     ((secret,),) = query(settings, "select count(*) from raw.cbs_kwb where gemiddeldinkomenperinwoner is null")
     assert secret >= 1
 
 
 def test_refetching_an_unchanged_table_is_a_no_op(settings):
-    first = cbs_odata.fetch_kwb(2022, settings)
+    first = cbs_odata.fetch_kwb(2019, settings)
     mtime = first.path.stat().st_mtime_ns
-    again = cbs_odata.fetch_kwb(2022, settings)
+    again = cbs_odata.fetch_kwb(2019, settings)
     assert again.status == "unchanged" and again.path.stat().st_mtime_ns == mtime
 
 
 def test_new_periods_come_from_the_catalog(settings):
     assert cbs_odata.new_periods(settings) == {2022: "85318NED", 2023: "85618NED", 2024: "85984NED"}
-    cbs_odata.fetch_kwb(2022, settings)
-    assert cbs_odata.new_periods(settings) == {2023: "85618NED", 2024: "85984NED"}
+    earlier = settings.model_copy(update={"cbs_kwb_from_year": 2019})
+    assert cbs_odata.new_periods(earlier) == {
+        2019: "84583NED",
+        2022: "85318NED",
+        2023: "85618NED",
+        2024: "85984NED",
+    }
+    cbs_odata.fetch_kwb(2019, settings)
+    assert cbs_odata.new_periods(earlier) == {2022: "85318NED", 2023: "85618NED", 2024: "85984NED"}
     later = settings.model_copy(update={"cbs_kwb_from_year": 2024})
     assert cbs_odata.new_periods(later) == {2024: "85984NED"}
 
@@ -151,31 +159,31 @@ def test_a_table_that_is_not_recorded_gives_a_clear_error_and_lands_nothing(sett
 
 
 def test_a_failing_last_page_lands_nothing_and_keeps_the_earlier_file(settings, server):
-    earlier = cbs_odata.fetch_kwb(2022, settings).path.read_bytes()
-    server.fail["ODataFeed/odata/85318NED/TypedDataSet.skip=24"] = 500
-    (settings.landing_dir / "cbs_kwb" / "kwb_2022.csv").unlink()
+    earlier = cbs_odata.fetch_kwb(2019, settings).path.read_bytes()
+    server.fail["ODataFeed/odata/84583NED/TypedDataSet.skip=120"] = 500
+    (settings.landing_dir / "cbs_kwb" / "kwb_2019.csv").unlink()
     with pytest.raises(FetchError, match="HTTP 500"):
-        cbs_odata.fetch_kwb(2022, settings)
+        cbs_odata.fetch_kwb(2019, settings)
     assert landing(settings, "cbs_kwb") == []
     server.fail.clear()
-    cbs_odata.fetch_kwb(2022, settings)
-    server.fail["ODataFeed/odata/85318NED/TypedDataSet.skip=12"] = 503
+    cbs_odata.fetch_kwb(2019, settings)
+    server.fail["ODataFeed/odata/84583NED/TypedDataSet.skip=60"] = 503
     with pytest.raises(FetchError, match="HTTP 503"):
-        cbs_odata.fetch_kwb(2022, settings)
-    assert landing(settings, "cbs_kwb") == ["kwb_2022.csv"]
-    assert (settings.landing_dir / "cbs_kwb" / "kwb_2022.csv").read_bytes() == earlier
+        cbs_odata.fetch_kwb(2019, settings)
+    assert landing(settings, "cbs_kwb") == ["kwb_2019.csv"]
+    assert (settings.landing_dir / "cbs_kwb" / "kwb_2019.csv").read_bytes() == earlier
 
 
 def test_a_table_id_of_another_year_is_refused(settings):
-    with pytest.raises(FetchError, match="85318NED is 'Kerncijfers wijken en buurten 2022', not .* 2023"):
-        cbs_odata.fetch_kwb(2023, settings, table="85318NED")
+    with pytest.raises(FetchError, match="84583NED is 'Kerncijfers wijken en buurten 2019', not .* 2023"):
+        cbs_odata.fetch_kwb(2023, settings, table="84583NED")
     assert landing(settings, "cbs_kwb") == []
 
 
 def test_an_unreachable_server_gives_a_clear_error(tmp_path):
     settings = Settings(home=tmp_path / "var", cbs_odata_url="http://127.0.0.1:9", fetch_timeout_seconds=2)
     with pytest.raises(FetchError, match="cannot reach http://127.0.0.1:9"):
-        cbs_odata.fetch_kwb(2022, settings)
+        cbs_odata.fetch_kwb(2019, settings)
 
 
 # --- Vektis --------------------------------------------------------------------------------------
@@ -299,11 +307,11 @@ def defs(tmp_path, monkeypatch, server):
 
 def test_fetch_job_lands_and_the_landing_sensor_takes_over(defs, tmp_path):
     result = defs.resolve_job_def("cbs_fetch_job").execute_in_process(
-        run_config={"ops": {"fetch_cbs_kwb": {"config": {"years": [2022]}}}}
+        run_config={"ops": {"fetch_cbs_kwb": {"config": {"years": [2019]}}}}
     )
     assert result.success
     [landed] = result.output_for_node("fetch_cbs_kwb")
-    assert landed["file"] == "kwb_2022.csv" and landed["rows"] == 30
+    assert landed["file"] == "kwb_2019.csv" and landed["rows"] == 159
     sensor = defs.resolve_sensor_def("landing_sensor")
     cursor = None
     for _ in range(2):
@@ -314,16 +322,15 @@ def test_fetch_job_lands_and_the_landing_sensor_takes_over(defs, tmp_path):
     assert request.tags["mmr/sources"] == "cbs_kwb"
 
 
-def test_fetch_job_without_years_fetches_new_periods_and_fails_clearly(defs, tmp_path):
+def test_fetch_job_without_years_fetches_new_periods_and_fails_clearly(defs, tmp_path, monkeypatch):
+    monkeypatch.setenv("MMR_CBS_KWB_FROM_YEAR", "2019")
+    get_settings.cache_clear()
     result = defs.resolve_job_def("cbs_fetch_job").execute_in_process(raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "85984NED" in failure.event_specific_data.error.message
+    assert "85318NED" in failure.event_specific_data.error.message
     # each period lands on its own: the ones fetched before the failure stay for the sensor
-    assert sorted(p.name for p in (tmp_path / "var" / "landing" / "cbs_kwb").iterdir()) == [
-        "kwb_2022.csv",
-        "kwb_2023.csv",
-    ]
+    assert sorted(p.name for p in (tmp_path / "var" / "landing" / "cbs_kwb").iterdir()) == ["kwb_2019.csv"]
 
 
 def test_vektis_fetch_job(defs, tmp_path):
@@ -350,9 +357,9 @@ def test_cli_fetch(tmp_path, server, monkeypatch):
     monkeypatch.setenv("MMR_CBS_ODATA_URL", server.base)
     monkeypatch.setenv("MMR_VEKTIS_URL", server.base)
     home = tmp_path / "var"
-    out = mmr(home, "fetch", "cbs", "--year", "2022").stdout
-    assert "kwb_2022.csv" in out and "landed" in out
-    assert (home / "landing" / "cbs_kwb" / "kwb_2022.csv").exists()
+    out = mmr(home, "fetch", "cbs", "--year", "2019").stdout
+    assert "kwb_2019.csv" in out and "landed" in out
+    assert (home / "landing" / "cbs_kwb" / "kwb_2019.csv").exists()
     failed = mmr(home, "fetch", "vektis", "--year", "2024", check=False)
     assert failed.returncode == 1 and "HTTP 404" in failed.stdout
     assert not (home / "landing" / "vektis_zvw").exists() or not any((home / "landing" / "vektis_zvw").iterdir())

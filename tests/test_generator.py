@@ -43,6 +43,11 @@ def _read(path: Path, sep: str = ";") -> pd.DataFrame:
     return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
 
 
+def _kwb(path: Path) -> pd.DataFrame:
+    """A generated KWB file as text with the padding CBS writes removed."""
+    return _read(path).apply(lambda column: column.str.strip())
+
+
 def _municipal(out: Path, domain: str) -> pd.DataFrame:
     files = sorted((out / f"gemeente_{domain}").glob("*.csv"))
     return pd.concat([_read(p) for p in files], ignore_index=True)
@@ -68,31 +73,60 @@ def test_same_seed_is_byte_identical_and_other_seed_differs(demo, tmp_path):
 
 
 def test_kwb_layout(demo):
+    """Each year as the TypedDataSet CSV CBS offers, under that year's keys (see the real 2019 file)."""
     out, _, _ = demo
     path = out / "cbs_kwb" / "kwb_2023.csv"
-    header = path.read_text(encoding="utf-8").splitlines()[0]
-    assert header.startswith('"ID";"WijkenEnBuurten";"Gemeentenaam_1";"SoortRegio_2";"Codering_3"')
-    assert header.endswith('"MeestVoorkomendePostcode_113";"Dekkingspercentage_114"')
-    rows = list(csv.reader(path.open(encoding="utf-8"), delimiter=";"))
-    columns = rows[0]
-    assert len(columns) == 31
-    frame = pd.DataFrame(rows[1:], columns=columns)
+    content = path.read_bytes()
+    assert content.startswith(b"\xef\xbb\xbf")
+    text = content.decode("utf-8-sig")
+    header = text.splitlines()[0]
+    assert header.startswith(
+        '"ID";"WijkenEnBuurten";"Gemeentenaam_1";"SoortRegio_2";"Codering_3";"IndelingswijzigingWijkenEnBuurten_4";'
+        '"AantalInwoners_5";"Mannen_6"'
+    )
+    # KWB 2023 (85618NED) numbers its topics differently from 2019
+    assert '"HuishoudensTotaal_29"' in header and '"JongerenMetJeugdzorgInNatura_96"' in header
+    assert '"GemiddeldInkomenPerInwoner_81"' in header and '"HuishoudensMetEenLaagInkomen_87"' in header
+    rows = list(csv.reader(text.splitlines(), delimiter=";"))
+    frame = pd.DataFrame(rows[1:], columns=rows[0])
     assert frame["WijkenEnBuurten"].str.len().eq(10).all()
+    assert frame["Gemeentenaam_1"].str.len().eq(40).all()
     codes = frame["WijkenEnBuurten"].str.strip()
     assert codes.str.match(r"^(GM\d{4}|WK\d{6}|BU\d{8})$").all()
     assert (frame["Codering_3"] == frame["WijkenEnBuurten"]).all()
     assert set(frame["SoortRegio_2"]) == {"Gemeente  ", "Wijk      ", "Buurt     "}
-    assert (frame["IndelingswijzigingWijkenEnBuurten_4"] == "1").all()
-    assert "." in set(frame["GemiddeldInkomenPerInwoner_72"]), "small buurten are suppressed"
+    gemeente = frame["SoortRegio_2"].str.strip() == "Gemeente"
+    assert (frame.loc[gemeente, "IndelingswijzigingWijkenEnBuurten_4"] == ".").all()
+    assert (frame.loc[~gemeente, "IndelingswijzigingWijkenEnBuurten_4"] == "1").all()
+    assert frame["AantalInwoners_5"].str.len().eq(8).all()
+    assert "       ." in set(frame["GemiddeldInkomenPerInwoner_81"]), "small buurten are suppressed"
     buurt = frame[frame["SoortRegio_2"].str.strip() == "Buurt"]
-    assert buurt["MeestVoorkomendePostcode_113"].str.match(r"^\d{4}$").all()
-    assert set(buurt["Dekkingspercentage_114"]) <= {"1", "2", "3", "4", "5", "6"}
-    income = pd.to_numeric(frame["GemiddeldInkomenPerInwoner_72"].replace(".", None))
+    assert buurt["MeestVoorkomendePostcode_113"].str.strip().str.match(r"^\d{4}$").all()
+    assert set(buurt["Dekkingspercentage_114"].str.strip()) <= {"1", "2", "3", "4", "5", "6"}
+    income = pd.to_numeric(frame["GemiddeldInkomenPerInwoner_81"].str.strip().replace(".", None))
     assert income.dropna().between(10, 80).all()
-    # raw text: strings quoted, numbers not, suppressed numbers a lone dot
-    line = path.read_text(encoding="utf-8").splitlines()[1]
-    assert re.match(r'^0;"GM\d{4}    ";"', line)
-    assert ";.;" in path.read_text(encoding="utf-8")
+    # raw text: every field quoted, numbers padded left, suppressed numbers a padded dot
+    line = text.splitlines()[1]
+    assert re.match(r'^"0";"GM\d{4}    ";"', line)
+    assert ';"       .";' in text
+    # youth care: a count (rounded to fives) and the percentage of youth, as CBS publishes both
+    care = pd.to_numeric(frame["JongerenMetJeugdzorgInNatura_96"].str.strip().replace(".", None)).dropna()
+    assert (care % 5 == 0).all() and care.max() > 100
+    share = pd.to_numeric(frame["PercentageJongerenMetJeugdzorg_97"].str.strip().replace(".", None)).dropna()
+    assert share.between(0, 100).all()
+
+
+def test_kwb_years_follow_their_tables(demo):
+    """2022 is written in the layout of 2019/2020; 2024 has no share of low-income households."""
+    out, _, _ = demo
+    header = {
+        year: (out / "cbs_kwb" / f"kwb_{year}.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+        for year in (2022, 2024)
+    }
+    assert '"HuishoudensMetEenLaagInkomen_78"' in header[2022] and '"HuishoudensTotaal_28"' in header[2022]
+    assert "HuishoudensMetEenLaagInkomen" not in header[2024]
+    assert '"JongerenMetJeugdzorgInNatura_91"' in header[2024] and '"Bevolkingsdichtheid_34"' in header[2024]
+    assert "Eenouderhuishoudens" not in header[2022] + header[2024]
 
 
 @pytest.mark.parametrize(
@@ -146,7 +180,7 @@ def test_every_bsn_passes_the_elfproef(demo):
 
 def test_addresses_place_households_in_buurten(demo):
     out, _, _ = demo
-    kwb = _read(out / "cbs_kwb" / "kwb_2023.csv")
+    kwb = _kwb(out / "cbs_kwb" / "kwb_2023.csv")
     postcodes = set(kwb["MeestVoorkomendePostcode_113"]) - {"."}
     pc6 = _read(out / "gebieden" / "pc6_gwb_2023.csv")
     assert list(pc6.columns) == ["PC6", "Buurt2023", "Wijk2023", "Gemeente2023"]
@@ -190,7 +224,7 @@ def test_other_sources_contracts(demo):
     assert interventions["wijkcode"].str.match(r"^WK\d{6}$").all()
     starts = pd.to_datetime(interventions["startdatum"], format="%d-%m-%Y")
     for wijk, year in zip(interventions["wijkcode"], starts.dt.year, strict=True):
-        codes = set(_read(out / "cbs_kwb" / f"kwb_{year}.csv")["WijkenEnBuurten"].str.strip())
+        codes = set(_kwb(out / "cbs_kwb" / f"kwb_{year}.csv")["WijkenEnBuurten"].str.strip())
         assert wijk in codes
     zorg = _read(out / "cbs_wijk_zorg" / "wijk_zorg_2023.csv")
     assert zorg["WijkenEnBuurten"].str.strip().str.match(r"^(GM\d{4}|WK\d{6})$").all()
@@ -219,15 +253,15 @@ def test_merger_and_recoding(demo):
     truth = json.loads(truth_path.read_text(encoding="utf-8"))
     merger = truth["merger"]
     assert merger["new"] == "GM1992" and set(merger["old"]) == {"GM0501", "GM0530", "GM0614"}
-    k22 = _read(out / "cbs_kwb" / "kwb_2022.csv")["WijkenEnBuurten"].str.strip()
-    k23 = _read(out / "cbs_kwb" / "kwb_2023.csv")["WijkenEnBuurten"].str.strip()
+    k22 = _kwb(out / "cbs_kwb" / "kwb_2022.csv")["WijkenEnBuurten"].str.strip()
+    k23 = _kwb(out / "cbs_kwb" / "kwb_2023.csv")["WijkenEnBuurten"].str.strip()
     assert {"GM0501", "GM0530", "GM0614"} <= set(k22) and "GM1992" not in set(k22)
     assert "GM1992" in set(k23) and not ({"GM0501", "GM0530", "GM0614"} & set(k23))
     assert (out / "gemeente_jeugd" / "jeugd_GM0501_2022-12.csv").exists()
     assert (out / "gemeente_jeugd" / "jeugd_GM1992_2023-01.csv").exists()
     assert not (out / "gemeente_jeugd" / "jeugd_GM0501_2023-01.csv").exists()
     recode = truth["recode"]
-    k24 = set(_read(out / "cbs_kwb" / "kwb_2024.csv")["WijkenEnBuurten"].str.strip())
+    k24 = set(_kwb(out / "cbs_kwb" / "kwb_2024.csv")["WijkenEnBuurten"].str.strip())
     assert recode["old_wijk"] in set(k23) and recode["old_wijk"] not in k24
     assert len(recode["new_wijken"]) == 2 and set(recode["new_wijken"]) <= k24
 
@@ -274,7 +308,7 @@ def test_truth_keys(demo):
         assert key in truth, key
     assert truth["row_counts"] == summary
     assert truth["interventions"], "demo has interventions"
-    assert {"b0", "b_low_income", "b_single_parent", "b_welfare"} <= set(truth["models"]["jeugd"]["coefficients"])
+    assert {"b0", "b_low_income", "b_with_kids", "b_welfare"} <= set(truth["models"]["jeugd"]["coefficients"])
     multi = truth["multi_domain_households"]["2023"]
     assert multi["2"] > 0 and multi["3"] > 0
 
@@ -284,14 +318,14 @@ def test_planted_risk_relation(demo):
     out, truth_path, _ = demo
     truth = json.loads(truth_path.read_text(encoding="utf-8"))
     c = truth["models"]["jeugd"]["coefficients"]
-    kwb = _read(out / "cbs_kwb" / "kwb_2023.csv")
+    kwb = _kwb(out / "cbs_kwb" / "kwb_2023.csv")
     wijk = kwb[kwb["SoortRegio_2"].str.strip() == "Wijk"].copy()
     buurt = kwb[kwb["SoortRegio_2"].str.strip() == "Buurt"].copy()
     num = lambda f, col: pd.to_numeric(f[col].replace(".", None))  # noqa: E731
     wijk["risk"] = (
-        c["b_low_income"] * num(wijk, "HuishoudensMetEenLaagInkomen_78") / 100
-        + c["b_single_parent"] * num(wijk, "Eenouderhuishoudens_34") / num(wijk, "HuishoudensTotaal_28")
-        + c["b_welfare"] * num(wijk, "PersonenPerSoortUitkeringBijstand_83") / num(wijk, "AantalInwoners_5")
+        c["b_low_income"] * num(wijk, "HuishoudensMetEenLaagInkomen_87") / 100
+        + c["b_with_kids"] * num(wijk, "HuishoudensMetKinderen_32") / num(wijk, "HuishoudensTotaal_29")
+        + c["b_welfare"] * num(wijk, "PersonenPerSoortUitkeringBijstand_92") / num(wijk, "AantalInwoners_5")
     )
     wijk["youth"] = num(wijk, "k_0Tot15Jaar_8") + (0.3 * num(wijk, "k_15Tot25Jaar_9")).round()
     # postcode-4 -> wijk via the buurt rows

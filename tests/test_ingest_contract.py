@@ -24,7 +24,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "var")
 
 
-def deliver(tmp_path: Path, text: str | bytes, name: str = "kwb_2022.csv") -> Path:
+def deliver(tmp_path: Path, text: str | bytes, name: str = "kwb_2019.csv") -> Path:
     path = tmp_path / name
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
     return path
@@ -46,21 +46,21 @@ def reasons_of(settings: Settings) -> pd.DataFrame:
     return pd.read_csv(files[0])
 
 
-FIXTURE_TEXT = KWB_FIXTURE.read_text()
+FIXTURE_TEXT = KWB_FIXTURE.read_text(encoding="utf-8")
 FIXTURE_ROWS = FIXTURE_TEXT.count("\n") - 1
 
 
 def test_clean_file_is_accepted_whole(settings, tmp_path):
     result = ingest(settings, deliver(tmp_path, FIXTURE_TEXT))
     assert result == {
-        "file": "kwb_2022.csv",
+        "file": "kwb_2019.csv",
         "status": "accepted",
         "rows": FIXTURE_ROWS,
         "rejected": 0,
-        "period": "2022",
+        "period": "2019",
     }
-    assert raw_rows(settings) == FIXTURE_ROWS
-    assert raw_rows(settings, "wijkenenbuurten = 'GM0501' and _period = '2022'") == 1
+    assert raw_rows(settings) == FIXTURE_ROWS == 159
+    assert raw_rows(settings, "wijkenenbuurten = 'GM0518' and _period = '2019' and aantalinwoners = 537833") == 1
     assert list((settings.archive_dir / "cbs_kwb").glob("*.parquet"))
 
 
@@ -71,21 +71,22 @@ def test_secret_values_become_null(settings, tmp_path):
 
 def test_bad_rows_are_quarantined_and_the_rest_continues(settings, tmp_path):
     lines = FIXTURE_TEXT.splitlines()
-    lines[3] = lines[3].replace("BU05010000", "BU0501000X")  # a wrong code (both code columns)
-    lines[5] = lines[5].replace(";2414;", ";-2414;")  # a negative population
+    lines[3] = lines[3].replace("BU05180170", "BU0518017X")  # a wrong code (both code columns)
+    fields = lines[5].split(";")
+    fields[6] = '"   -2105"'  # a negative population (AantalInwoners_5)
+    lines[5] = ";".join(fields)
     lines.append(lines[10])  # a duplicated area
     result = ingest(settings, deliver(tmp_path, "\n".join(lines) + "\n"))
     reasons = reasons_of(settings)
     assert result["status"] == "accepted"
     assert set(reasons["row"]) == {4, 6, 11, len(lines)}
     bad_code = reasons[reasons["row"] == 4].iloc[0]
-    assert bad_code["column"] in {"WijkenEnBuurten", "Codering"}
-    assert "str_matches" in bad_code["rule"]
-    assert "kwb_2022.csv, row 4" in bad_code["message"]
+    assert bad_code["column"] == "WijkenEnBuurten" and bad_code["rule"] == "area_code"
+    assert "kwb_2019.csv, row 4" in bad_code["message"]
     assert "AantalInwoners" in set(reasons[reasons["row"] == 6]["column"])
     assert raw_rows(settings) == FIXTURE_ROWS - 3  # the wrong code, the negative, both duplicates
     rejected = next((settings.quarantine_dir / "cbs_kwb").glob("*/rejected_rows.csv")).read_text()
-    assert "BU0501000X" in rejected
+    assert "BU0518017X" in rejected
 
 
 @pytest.mark.parametrize(
@@ -105,8 +106,8 @@ def test_unreadable_file_is_quarantined_whole_with_one_message(settings, tmp_pat
     assert result["status"] == "rejected"
     reasons = reasons_of(settings)
     assert len(reasons) == 1 and expected in reasons.loc[0, "message"]
-    assert "kwb_2022.csv" in reasons.loc[0, "message"]
-    quarantined = next((settings.quarantine_dir / "cbs_kwb").glob("*/kwb_2022.csv"))
+    assert "kwb_2019.csv" in reasons.loc[0, "message"]
+    quarantined = next((settings.quarantine_dir / "cbs_kwb").glob("*/kwb_2019.csv"))
     assert quarantined.read_bytes() == (content if isinstance(content, bytes) else content.encode())
 
 
@@ -146,6 +147,51 @@ def test_temporary_files_are_not_picked_up(settings):
     from dagster_project.ingest import landed_files
 
     assert [p.name for p in landed_files(settings, "cbs_kwb")] == ["kwb_2021.csv"]
+
+
+# --- KWB layouts of other years, on the real 2019 rows ---------------------------------------------
+
+
+def relabelled(year: int, drop: tuple[str, ...] = ()) -> str:
+    """The real 2019 file with the header keys of another KWB year and without the topics `drop`."""
+    rows = [line.split(";") for line in FIXTURE_TEXT.removeprefix("\ufeff").splitlines()]
+    header = [name.strip('"') for name in rows[0]]
+    renamed = {cbs_kwb.KWB_KEYS[2019][name]: key for name, key in cbs_kwb.KWB_KEYS[year].items()}
+    keep = [i for i, key in enumerate(header) if cbs_kwb.strip_suffix(key) not in drop]
+    rows[0] = [f'"{renamed.get(key, key)}"' for key in header]
+    return "\ufeff" + "\n".join(";".join(row[i] for i in keep) for row in rows) + "\n"
+
+
+def test_a_year_is_read_by_its_own_keys_and_a_missing_topic_stays_empty(settings, tmp_path, caplog):
+    text = relabelled(2024, drop=("HuishoudensMetEenLaagInkomen",))
+    assert '"JongerenMetJeugdzorgInNatura_91"' in text and '"HuishoudensTotaal_29"' in text
+    with caplog.at_level("WARNING", logger="mmr.ingest"):
+        result = ingest(settings, deliver(tmp_path, text, name="kwb_2024.csv"))
+    assert result["status"] == "accepted" and result["rows"] == FIXTURE_ROWS and result["rejected"] == 0
+    assert "KWB 2024 has no HuishoudensMetEenLaagInkomen" in caplog.text
+    with warehouse.connect(settings, read_only=True) as con:
+        row = con.execute(
+            "select aantalinwoners, huishoudenstotaal, jongerenmetjeugdzorginnatura, wmoclienten "
+            "from raw.cbs_kwb where wijkenenbuurten = 'GM0518'"
+        ).fetchone()
+    assert row == (537833.0, 263371.0, 15595.0, 38085.0)
+    assert raw_rows(settings, "huishoudensmeteenlaaginkomen is not null") == 0
+
+
+def test_a_year_without_care_topics_is_accepted(settings, tmp_path):
+    care = ("JongerenMetJeugdzorgInNatura", "PercentageJongerenMetJeugdzorg", "WmoClienten", "WmoClientenRelatief")
+    result = ingest(settings, deliver(tmp_path, relabelled(2017, drop=care), name="kwb_2017.csv"))
+    assert result["status"] == "accepted" and result["rows"] == FIXTURE_ROWS
+    assert raw_rows(settings, "wmoclienten is null and jongerenmetjeugdzorginnatura is null") == FIXTURE_ROWS
+    assert raw_rows(settings, "gemiddeldinkomenperinwoner = 27.1 and wijkenenbuurten = 'GM0518'") == 1
+
+
+def test_a_topic_under_another_key_is_found_by_its_name_and_named_in_a_warning(settings, tmp_path, caplog):
+    text = FIXTURE_TEXT.replace('"WmoClienten_89"', '"WmoClienten_189"')
+    with caplog.at_level("WARNING", logger="mmr.ingest"):
+        ingest(settings, deliver(tmp_path, text))
+    assert "WmoClienten (WmoClienten_189, not WmoClienten_89)" in caplog.text
+    assert raw_rows(settings, "wmoclienten = 38085 and wijkenenbuurten = 'GM0518'") == 1
 
 
 # --- Many files at once: the chunked path of sources with a SQL contract -------------------------

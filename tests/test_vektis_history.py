@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dagster_project.sources import contract_rules
+from dagster_project import ingest
 from dagster_project.synthetic import generate
 from dagster_project.synthetic import vektis as synthetic_vektis
 from tests.conftest import mmr
@@ -42,7 +42,7 @@ def costs(frame: pd.DataFrame) -> pd.Series:
 def home(tmp_path_factory) -> dict:
     home = tmp_path_factory.mktemp("vektis_history")
     generate("demo", 42, home / "landing", home / "generator" / "truth.json", progress=False)
-    national = vektis_file(2015, contract_rules.valid_on("2015-01-01"))
+    national = vektis_file(2015, ingest.valid_on("2015-01-01"))
     published = synthetic_vektis.published(national, 2015)
     (home / "landing" / "vektis_zvw" / "vektis_zvw_gemeente_2015.csv").write_bytes(
         published.to_csv(sep=";", index=False, float_format="%.2f", lineterminator="\r\n").encode("cp1252")
@@ -68,7 +68,7 @@ def test_the_older_national_file_is_built_and_published(home):
     gemeenten = build(
         home["home"], "select count(distinct gemeente_code) from marts_core.fct_zvw_cost where year = 2015"
     )
-    assert gemeenten == [(len(contract_rules.valid_on("2015-01-01")),)]
+    assert gemeenten == [(len(ingest.valid_on("2015-01-01")),)]
     assert build(home["home"], "select count(*) from marts_core.dim_period where period_key = '2015'") == [(1,)]
 
 
@@ -96,7 +96,7 @@ def test_zvw_context_shows_2015_for_the_region_and_the_national_benchmark(home):
 @pytest.fixture(scope="module")
 def held_back(home) -> dict:
     """A 2021 file (2020 layout) of three gemeenten with AANTAL_BSN and AANTAL_VERZEKERDEJAREN swapped."""
-    gemeenten = contract_rules.valid_on("2021-01-01")
+    gemeenten = ingest.valid_on("2021-01-01")
     gemeenten = gemeenten[gemeenten["code"].isin(["GM0489", "GM0501", "GM1930"])]
     published = synthetic_vektis.published(vektis_file(2021, gemeenten), 2021)
     published = published.rename(

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dagster_project.lib import ingest
+from dagster_project import ingest
 from dagster_project.settings import Settings
 from dagster_project.sources import vektis_layout, vektis_zvw
 from dagster_project.synthetic import vektis as synthetic_vektis

@@ -22,7 +22,9 @@ artefact. The coefficients (with standard errors and intervals) are stored too.
 Caveats: the model explains use by the published risk factors only; a wijk "above expectation"
 may have needs the factors miss, not only inefficient care. The fit includes the wijken it
 judges, so a strong outlier pulls its own expectation up a little. Wijken with a missing risk
-factor or no population get no expectation. Clients without a known wijk are left out.
+factor or no population get no expectation; a factor missing for every wijk of a year (a topic
+that year's KWB does not publish) is left out of that year's models, which the coefficient table
+shows. Clients without a known wijk are left out.
 """
 
 import warnings
@@ -38,6 +40,7 @@ from dagster_project.analytics.warehouse_tables import (
     DOMAINS,
     RISK_FACTORS,
     analytics_key,
+    factors_in,
     mart_key,
     query,
     risk_profile,
@@ -51,6 +54,29 @@ TWEEDIE_POWER = 1.5
 EXPOSURE = {"jeugd": "inwoners_jonger_dan_15", "wmo": "inwoners", "participatie": "inwoners"}
 MEASURES = ["clienten", "kosten"]
 SIGNAL_ABOVE, SIGNAL_BELOW, SIGNAL_NONE = "hoger dan verwacht", "lager dan verwacht", "conform verwachting"
+_TEXT, _NUMBER = "string", "float64"
+#: The tables' columns and types, for a warehouse without care records (nothing to fit).
+EXPECTED_COLUMNS = {
+    "year": "int64",
+    **dict.fromkeys(["gemeente_code", "wijk_code", "domein", "maat"], _TEXT),
+    **dict.fromkeys(["populatie", "verwacht", "werkelijk", "ratio", "log_se", "interval_factor"], _NUMBER),
+    **dict.fromkeys(["ratio_ondergrens", "ratio_bovengrens"], _NUMBER),
+    "signaal": _TEXT,
+    "clienten": _NUMBER,
+}
+COEFFICIENT_COLUMNS = {
+    "year": "int64",
+    **dict.fromkeys(["domein", "maat", "term"], _TEXT),
+    **dict.fromkeys(["coefficient", "std_error", "ondergrens", "bovengrens", "p_value"], _NUMBER),
+    "family": _TEXT,
+    "n_wijken": "int64",
+    "deviance_explained": _NUMBER,
+}
+
+
+def _empty(columns: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})
+
 
 ACTUAL_SQL = """
 select
@@ -78,8 +104,8 @@ def wijk_use(profile: pd.DataFrame, actual: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def design(frame: pd.DataFrame) -> pd.DataFrame:
-    return sm.add_constant(frame[RISK_FACTORS].astype(float) / 100.0, has_constant="add")
+def design(frame: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
+    return sm.add_constant(frame[factors].astype(float) / 100.0, has_constant="add")
 
 
 def _negative_binomial_alpha(y: np.ndarray, x: pd.DataFrame, offset: np.ndarray) -> float:
@@ -96,11 +122,15 @@ def _negative_binomial_alpha(y: np.ndarray, x: pd.DataFrame, offset: np.ndarray)
     return alpha if np.isfinite(alpha) and alpha > 1e-8 else 1e-8
 
 
-def fit_measure(frame: pd.DataFrame, measure: str, confidence: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fit one (year, domain, measure) model; return per-wijk expectations and the coefficient table."""
-    data = frame.dropna(subset=[*RISK_FACTORS, "exposure"])
+def fit_measure(
+    frame: pd.DataFrame, measure: str, confidence: float, factors: list[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit one (year, domain, measure) model on `factors` (default: every risk factor); return
+    per-wijk expectations and the coefficient table."""
+    factors = RISK_FACTORS if factors is None else factors
+    data = frame.dropna(subset=[*factors, "exposure"])
     data = data[data["exposure"] > 0]
-    x = design(data)
+    x = design(data, factors)
     offset = np.log(data["exposure"].to_numpy(dtype=float))
     y = data[measure].to_numpy(dtype=float)
     if measure == "clienten":
@@ -168,14 +198,15 @@ def expected_vs_actual(frame: pd.DataFrame, confidence: float) -> tuple[pd.DataF
     """Fit every (year, domain, measure); one table of expectations, one of coefficients."""
     rows, coefficients = [], []
     for (year, domain), part in frame.groupby(["year", "domein"], sort=True):
+        factors = factors_in(part)
         for measure in MEASURES:
-            if part[measure].sum() <= 0 or part[RISK_FACTORS].dropna().shape[0] <= len(RISK_FACTORS) + 2:
+            if not factors or part[measure].sum() <= 0 or part[factors].dropna().shape[0] <= len(factors) + 2:
                 continue
-            expected, coefs = fit_measure(part, measure, confidence)
+            expected, coefs = fit_measure(part, measure, confidence, factors)
             rows.append(expected)
             coefficients.append(coefs.assign(year=year, domein=domain, maat=measure))
-    expected = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    coefs = pd.concat(coefficients, ignore_index=True) if coefficients else pd.DataFrame()
+    expected = pd.concat(rows, ignore_index=True) if rows else _empty(EXPECTED_COLUMNS)
+    coefs = pd.concat(coefficients, ignore_index=True) if coefficients else _empty(COEFFICIENT_COLUMNS)
     if len(coefs):
         coefs = coefs[["year", "domein", "maat", *[c for c in coefs.columns if c not in ("year", "domein", "maat")]]]
     return expected, coefs

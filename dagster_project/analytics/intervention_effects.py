@@ -42,8 +42,8 @@ from sklearn.preprocessing import StandardScaler
 from statsmodels.stats.meta_analysis import combine_effects
 
 from dagster_project.analytics.warehouse_tables import (
-    RISK_FACTORS,
     analytics_key,
+    factors_in,
     mart_key,
     query,
     risk_profile,
@@ -53,7 +53,7 @@ from dagster_project.analytics.warehouse_tables import (
 from dagster_project.settings import get_settings
 
 OUTCOME_NEW = "nieuwe jeugdhulptrajecten per 1.000 inwoners per jaar"
-FAMILY_CONTEXT = ["pct_eenoudergezinnen", "pct_laag_inkomen", "pct_bijstand"]
+FAMILY_CONTEXT = ["pct_huishoudens_met_kinderen", "pct_laag_inkomen", "pct_bijstand"]
 ESTIMATE_COLUMNS = [
     "effect",
     "effect_ondergrens",
@@ -182,14 +182,16 @@ def comparison_wijken(
     profile: pd.DataFrame, treated_code: str, year: int, candidates: set[str], k: int
 ) -> tuple[list[str], pd.Series | None]:
     """The k wijken nearest to the treated wijk by risk profile in `year` (standardised over all wijken)."""
-    rows = profile[profile["year"] == year].dropna(subset=RISK_FACTORS).drop_duplicates("reference_wijk_code")
+    year_rows = profile[profile["year"] == year]
+    factors = factors_in(year_rows)
+    rows = year_rows.dropna(subset=factors).drop_duplicates("reference_wijk_code")
     treated = rows[rows["reference_wijk_code"] == treated_code]
     pool = rows[rows["reference_wijk_code"].isin(candidates)]
-    if treated.empty or pool.empty:
+    if treated.empty or pool.empty or not factors:
         return [], None
-    scaler = StandardScaler().fit(rows[RISK_FACTORS].to_numpy(dtype=float))
-    nn = NearestNeighbors(n_neighbors=min(k, len(pool))).fit(scaler.transform(pool[RISK_FACTORS].to_numpy(float)))
-    _, index = nn.kneighbors(scaler.transform(treated[RISK_FACTORS].to_numpy(float)))
+    scaler = StandardScaler().fit(rows[factors].to_numpy(dtype=float))
+    nn = NearestNeighbors(n_neighbors=min(k, len(pool))).fit(scaler.transform(pool[factors].to_numpy(float)))
+    _, index = nn.kneighbors(scaler.transform(treated[factors].to_numpy(float)))
     return pool["reference_wijk_code"].iloc[index[0]].tolist(), treated.iloc[0]
 
 

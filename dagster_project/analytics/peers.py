@@ -10,7 +10,14 @@ holds the key indicators per area and year with the count they rest on, so the s
 values that may be published, in SQL, after disclosure control.
 
 Caveats: peers are comparable on the risk factors only (not on size or urbanity); areas with a
-missing factor have no peers and are nobody's peer that year.
+missing factor have no peers and are nobody's peer that year. A factor no area has in a year (a
+topic that year's KWB does not publish) is left out of that year's matching.
+
+Sources: the factors of `wijk_risicoprofiel` / `gemeente_risicoprofiel`, all from CBS Kerncijfers
+wijken en buurten (table per year, 2019: 84583NED): pct_laag_inkomen HuishoudensMetEenLaagInkomen,
+pct_huishoudens_met_kinderen HuishoudensMetKinderen / HuishoudensTotaal, pct_bijstand
+PersonenPerSoortUitkeringBijstand, pct_werkloos PersonenPerSoortUitkeringWW, pct_65_plus
+k_65JaarOfOuder (per inwoner, AantalInwoners); the models' YAML names the key of each year.
 """
 
 import dagster as dg
@@ -22,6 +29,7 @@ from sklearn.preprocessing import StandardScaler
 from dagster_project.analytics.warehouse_tables import (
     RISK_FACTORS,
     analytics_key,
+    factors_in,
     mart_key,
     query,
     table_metadata,
@@ -41,11 +49,11 @@ from marts_outcome.gemeente_risicoprofiel
 VALUES_SQL = """
 with profiles as (
     select 'wijk' as area_level, wijk_code as area_code, gemeente_code, year, inwoners,
-        pct_laag_inkomen, pct_eenoudergezinnen, pct_bijstand, pct_werkloos, pct_65_plus
+        pct_laag_inkomen, pct_huishoudens_met_kinderen, pct_bijstand, pct_werkloos, pct_65_plus
     from marts_outcome.wijk_risicoprofiel
     union all
     select 'gemeente', gemeente_code, gemeente_code, year, inwoners,
-        pct_laag_inkomen, pct_eenoudergezinnen, pct_bijstand, pct_werkloos, pct_65_plus
+        pct_laag_inkomen, pct_huishoudens_met_kinderen, pct_bijstand, pct_werkloos, pct_65_plus
     from marts_outcome.gemeente_risicoprofiel
 ),
 use_by_area as (
@@ -78,7 +86,7 @@ resilience as (
 wide as (
     select
         profiles.area_level, profiles.area_code, profiles.gemeente_code, profiles.year, profiles.inwoners,
-        profiles.pct_laag_inkomen, profiles.pct_eenoudergezinnen, profiles.pct_bijstand,
+        profiles.pct_laag_inkomen, profiles.pct_huishoudens_met_kinderen, profiles.pct_bijstand,
         profiles.pct_werkloos, profiles.pct_65_plus,
         resilience.veerkracht_index,
         coalesce(use_wide.jeugd, 0) as jeugd,
@@ -95,8 +103,8 @@ select area_level, area_code, gemeente_code, year, indicator, waarde, basis
 from (
     select area_level, area_code, gemeente_code, year, 'pct_laag_inkomen' as indicator,
         pct_laag_inkomen as waarde, inwoners as basis from wide
-    union all select area_level, area_code, gemeente_code, year, 'pct_eenoudergezinnen',
-        pct_eenoudergezinnen, inwoners from wide
+    union all select area_level, area_code, gemeente_code, year, 'pct_huishoudens_met_kinderen',
+        pct_huishoudens_met_kinderen, inwoners from wide
     union all select area_level, area_code, gemeente_code, year, 'pct_bijstand', pct_bijstand, inwoners from wide
     union all select area_level, area_code, gemeente_code, year, 'pct_werkloos', pct_werkloos, inwoners from wide
     union all select area_level, area_code, gemeente_code, year, 'pct_65_plus', pct_65_plus, inwoners from wide
@@ -121,10 +129,12 @@ PEER_COLUMNS = ["year", "area_level", "area_code", "gemeente_code", "peer_code",
 def find_peers(profiles: pd.DataFrame, k_by_level: dict[str, int]) -> pd.DataFrame:
     """The k nearest areas of the same level and year by standardised risk profile, the area itself excluded."""
     parts = []
-    for (year, level), group in profiles.dropna(subset=RISK_FACTORS).groupby(["year", "area_level"], sort=True):
-        if len(group) < 2:
+    for (year, level), all_areas in profiles.groupby(["year", "area_level"], sort=True):
+        factors = factors_in(all_areas)
+        group = all_areas.dropna(subset=factors)
+        if len(group) < 2 or not factors:
             continue
-        features = StandardScaler().fit_transform(group[RISK_FACTORS].to_numpy(dtype=float))
+        features = StandardScaler().fit_transform(group[factors].to_numpy(dtype=float))
         k = min(k_by_level[level], len(group) - 1)
         distance, index = NearestNeighbors(n_neighbors=k + 1).fit(features).kneighbors(features)
         own = np.arange(len(group))[:, None]

@@ -23,12 +23,20 @@ PROFILE_TABLE = "marts_outcome.wijk_risicoprofiel"
 #: population as its offset already.
 RISK_FACTORS = [
     "pct_laag_inkomen",
-    "pct_eenoudergezinnen",
+    "pct_huishoudens_met_kinderen",
     "pct_bijstand",
     "pct_werkloos",
     "pct_65_plus",
 ]
 DOMAINS = ["jeugd", "wmo", "participatie"]
+
+
+def factors_in(frame: pd.DataFrame) -> list[str]:
+    """The risk factors with a value for some area of `frame` (one year). A factor the year's KWB
+    table does not publish (the share of low-income households from 2024 on) is left out of that
+    year's models and matches instead of leaving every area without a result; the coefficient
+    tables show which terms a year's model has."""
+    return [factor for factor in RISK_FACTORS if frame[factor].notna().any()]
 
 
 def mart_key(model: str) -> dg.AssetKey:

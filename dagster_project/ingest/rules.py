@@ -12,17 +12,12 @@
   rejects the whole file.
 """
 
-import csv
-import logging
 from functools import lru_cache
-from pathlib import Path
 
 import pandas as pd
 
 from dagster_project.ingest.contract import SEEDS_DIR, Rule, code_list, quote
-from dagster_project.ingest.reading import STATLINE_ROW_NUMBER
 
-log = logging.getLogger("mmr.ingest")
 EARLIEST = "1900-01-01"
 MONTH_START = "strptime('${month}-01', '%Y-%m-%d')::date"
 
@@ -82,14 +77,3 @@ def municipal_rules(start: str = "startdatum", end: str = "einddatum") -> list[R
         date_in_range(end, future=True),
         *within_month(start, end),
     ]
-
-
-def ignored_columns(path: Path, expected: list[str], delimiter: str = ";", normalise=str.strip) -> list[str]:
-    """Columns in the file's header that the contract does not know; logged as a warning."""
-    with path.open("rb") as handle:
-        first = handle.readline().decode("utf-8-sig", errors="replace")
-    header = [normalise(c.strip()) for c in next(csv.reader([first], delimiter=delimiter), [])]
-    extra = [c for c in header if c and c not in expected and c not in STATLINE_ROW_NUMBER]
-    if extra and len(header) > 1:
-        log.warning("%s: columns %s are not in the contract; accepted and ignored", path.name, ", ".join(extra))
-    return extra

@@ -1,19 +1,21 @@
 """CBS open data connector: Kerncijfers wijken en buurten (KWB) fetched from the OData feed.
 
-CBS publishes KWB as one StatLine table per year (`85318NED` is 2022, `85618NED` 2023,
-`85984NED` 2024). The connector uses the maintained client `cbsodata` against the OData v3 bulk
-feed (`/ODataFeed/odata/<table>/`), which pages with `odata.nextLink`:
+CBS publishes KWB as one StatLine table per year (`84583NED` is 2019, `85318NED` 2022,
+`85984NED` 2024; `kwb_keys.KWB_TABLES`). The connector uses the maintained client `cbsodata`
+against the OData v3 bulk feed (`/ODataFeed/odata/<table>/`), which pages with `odata.nextLink`:
 
 - `TableInfos` must name the table "Kerncijfers wijken en buurten <year>": a wrong id fails
   before anything is written;
-- `DataProperties` gives the column keys of that year (the numeric suffix moves between years);
-  the columns the `cbs_kwb` contract knows are kept, a missing required one is an error;
+- `DataProperties` gives the column keys of that year (the numeric suffix moves between years):
+  the keys of the topics `cbs_kwb` reads are found as the source finds them in a download (the
+  year's key list, else the name without the suffix), a missing required one is an error;
 - `TypedDataSet` gives the rows: codes and names space-padded as in the StatLine CSV, `null`
   where CBS keeps a value secret. The national row (`SoortRegio` `Land`) is left out: the
   delivered-file contract covers gemeenten, wijken and buurten.
 
-The result is written as the StatLine typed-dataset CSV `cbs_kwb/kwb_<year>.csv` (`;`, quoted
-header and strings, `.` for secret values), exactly what `cbs_kwb` ingests from a manual
+The result is written as the TypedDataSet CSV CBS offers for download, `cbs_kwb/kwb_<year>.csv`
+(UTF-8 with a byte-order mark, `;`, every field quoted, numbers padded left, `.` for secret
+values), the year's own keys in the header: exactly what `cbs_kwb` ingests from a manual
 download. New periods are found in the CBS catalog (`ODataCatalog/Tables`), by title.
 """
 
@@ -30,24 +32,13 @@ import requests
 from dagster_project.ingest.fetch import fetch_definitions
 from dagster_project.lib.connectors import FetchError, Landed, land
 from dagster_project.settings import Settings, get_settings
-from dagster_project.sources import cbs_kwb
+from dagster_project.sources import cbs_kwb, kwb_keys
 
 SOURCE = cbs_kwb.SOURCE
 TITLE = "Kerncijfers wijken en buurten"
 TITLE_PATTERN = re.compile(rf"^{TITLE} (?P<year>\d{{4}})$", re.IGNORECASE)
 # StatLine table ids of KWB per year; the catalog is asked for years not listed here.
-KWB_TABLES = {
-    2017: "83765NED",
-    2018: "84286NED",
-    2019: "84583NED",
-    2020: "84799NED",
-    2021: "85039NED",
-    2022: "85318NED",
-    2023: "85618NED",
-    2024: "85984NED",
-}
-KEPT = cbs_kwb.KNOWN_COLUMNS
-REQUIRED = [*cbs_kwb.KEY_COLUMNS, "AantalInwoners"]
+KWB_TABLES = kwb_keys.KWB_TABLES
 _CLIENT_LOCK = threading.Lock()
 
 
@@ -106,20 +97,31 @@ def table_id(year: int, settings: Settings) -> str:
     return found[year]["id"]
 
 
-def to_statline_csv(properties: list[dict], rows: list[dict]) -> tuple[bytes, int]:
-    """The TypedDataSet rows as StatLine's typed-dataset CSV with the contract's columns:
-    strings quoted, numbers as CBS sent them, `.` where CBS keeps a value secret (null)."""
+def _field(value: object) -> str:
+    """A TypedDataSet value as the CSV download writes it: text as sent (padded), numbers padded
+    left to eight characters, `.` for null."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ".".rjust(8)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value).rjust(8)
+    return str(value)
+
+
+def to_statline_csv(properties: list[dict], rows: list[dict], year: int | None = None) -> tuple[bytes, int]:
+    """The TypedDataSet rows as the TypedDataSet CSV download, with the year's keys of the topics
+    `cbs_kwb` reads: every field quoted, `.` where CBS keeps a value secret (null)."""
     keys = [p["Key"] for p in properties if p.get("Key") and p.get("Type") != "TopicGroup"]
-    chosen = ["ID"] + [k for k in keys if cbs_kwb.strip_suffix(k) in KEPT and k != "ID"]
-    present = {cbs_kwb.strip_suffix(k) for k in chosen}
-    missing = [c for c in REQUIRED if c not in present]
-    if missing:
-        raise FetchError(f"CBS: the table has no column {', '.join(missing)}; nothing was landed")
-    soort = next(k for k in chosen if cbs_kwb.strip_suffix(k) == "SoortRegio")
+    found, missing = cbs_kwb.resolve(keys, year, f"KWB {year}")
+    lacking = [c for c in kwb_keys.REQUIRED if c in missing]
+    if lacking:
+        raise FetchError(f"CBS: the table has no column {', '.join(lacking)}; nothing was landed")
+    chosen = ["ID"] + [k for k in keys if k in found]
+    soort = next(k for k in chosen if found.get(k) == "SoortRegio")
     frame = pd.DataFrame(rows, columns=chosen, dtype=object)
-    frame = frame[frame[soort].astype(str).str.strip() != "Land"].fillna(".")
-    text = frame.to_csv(sep=";", index=False, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
-    return text.encode("utf-8"), len(frame)
+    frame = frame[frame[soort].astype(str).str.strip() != "Land"]
+    frame = frame.map(_field).assign(ID=frame["ID"].astype(str))
+    text = frame.to_csv(sep=";", index=False, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    return ("\ufeff" + text).encode("utf-8"), len(frame)
 
 
 def fetch_kwb(year: int, settings: Settings | None = None, table: str | None = None) -> Landed:
@@ -134,7 +136,7 @@ def fetch_kwb(year: int, settings: Settings | None = None, table: str | None = N
     rows = _call(settings, f"table {table} (TypedDataSet)", cbsodata.get_meta, table, "TypedDataSet")
     if not rows:
         raise FetchError(f"CBS table {table}: the TypedDataSet is empty; nothing was landed")
-    content, count = to_statline_csv(properties, rows)
+    content, count = to_statline_csv(properties, rows, year)
     path, status = land(settings, SOURCE, f"kwb_{year}.csv", content)
     return Landed(SOURCE, str(year), path, count, status, f"{settings.cbs_odata_url} {table}")
 

@@ -134,7 +134,7 @@ def generate(scale: str, seed: int, out_dir: Path | None, truth_path: Path | Non
         bar.update(task, description="CBS, Vektis, finance")
         for year in years:
             buurten = pd.concat(buurt_tables[year], ignore_index=True)
-            counter.add("cbs_kwb", cbs.write_kwb(buurten, out_dir / "cbs_kwb" / f"kwb_{year}.csv"))
+            counter.add("cbs_kwb", cbs.write_kwb(buurten, out_dir / "cbs_kwb" / f"kwb_{year}.csv", year))
             counter.add(
                 "cbs_wijk_zorg", cbs.write_wijk_zorg(buurten, year, out_dir / "cbs_wijk_zorg" / f"wijk_zorg_{year}.csv")
             )

@@ -1,12 +1,18 @@
 """CBS deliveries: Kerncijfers wijken en buurten (KWB) and care use per wijk.
 
-`cbs_kwb/kwb_<year>.csv` is StatLine's typed-dataset CSV (the layout the ingestion relies on):
-`;`-separated, quoted header, quoted strings, codes space-padded to ten characters, decimal
-point, a lone `.` for secret values. One row per gemeente, wijk and buurt, gemeente first, each
-wijk followed by its buurten. Buurten under 200 inhabitants get `.` for income, benefit and care
-columns. Benefit counts are rounded to tens. Column 87 (JongerenMetJeugdzorgInNatura) is the
-percentage of youth (0-17) with Jeugd care in the year and column 89 (WmoClienten) the number of
-Wmo clients (rounded to fives), both counted from the municipal records.
+`cbs_kwb/kwb_<year>.csv` imitates the TypedDataSet CSV CBS offers for download (the real 2019
+file is `tests/fixtures/cbs_kwb/kwb_2019.csv`): UTF-8 with a byte-order mark, `;`, every field
+quoted, codes and names padded right (10 and 40 characters), numbers padded left to 8
+characters, `.` (padded) where CBS keeps a value secret. The header holds the year's own
+StatLine keys (`dagster_project/sources/kwb_keys.py`; a year without a verified key list takes
+the layout of the nearest verified year), only for the topics MMR reads, and only the topics
+that year's table has: no jeugdzorg and Wmo topics up to 2017, no share of low-income
+households from 2024 on. One row per gemeente, wijk and buurt, gemeente first, each wijk
+followed by its buurten. Buurten under 200 inhabitants get `.` for income, benefit and care
+columns. Benefit counts are rounded to tens. JongerenMetJeugdzorgInNatura is the number of
+youth (0-17) with Jeugd care in the year (rounded to fives) and PercentageJongerenMetJeugdzorg
+their share of all youth; WmoClienten the number of Wmo clients (rounded to fives) and
+WmoClientenRelatief per 1,000 inhabitants; all counted from the municipal records.
 
 `cbs_wijk_zorg/wijk_zorg_<year>.csv` follows the same conventions (OData typed dataset of the
 CBS tables on jeugdhulp, Wmo-cliënten and bijstand per wijk), one row per gemeente and wijk:
@@ -24,50 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dagster_project.sources import kwb_keys
+
 from .writers import fmt_dec, fmt_int, pad, statline_csv
 
-KWB_COLUMNS = [
-    "ID",
-    "WijkenEnBuurten",
-    "Gemeentenaam_1",
-    "SoortRegio_2",
-    "Codering_3",
-    "IndelingswijzigingWijkenEnBuurten_4",
-    "AantalInwoners_5",
-    "Mannen_6",
-    "Vrouwen_7",
-    "k_0Tot15Jaar_8",
-    "k_15Tot25Jaar_9",
-    "k_25Tot45Jaar_10",
-    "k_45Tot65Jaar_11",
-    "k_65JaarOfOuder_12",
-    "HuishoudensTotaal_28",
-    "Eenpersoonshuishoudens_29",
-    "HuishoudensZonderKinderen_30",
-    "HuishoudensMetKinderen_31",
-    "GemiddeldeHuishoudensgrootte_32",
-    "Bevolkingsdichtheid_33",
-    "Eenouderhuishoudens_34",
-    "GemiddeldInkomenPerInwoner_72",
-    "HuishoudensMetEenLaagInkomen_78",
-    "PersonenPerSoortUitkeringBijstand_83",
-    "PersonenPerSoortUitkeringAO_84",
-    "PersonenPerSoortUitkeringWW_85",
-    "PersonenPerSoortUitkeringAOW_86",
-    "JongerenMetJeugdzorgInNatura_87",
-    "WmoClienten_89",
-    "MeestVoorkomendePostcode_113",
-    "Dekkingspercentage_114",
-]
-KWB_TEXT = {
-    "WijkenEnBuurten",
-    "Gemeentenaam_1",
-    "SoortRegio_2",
-    "Codering_3",
-    "IndelingswijzigingWijkenEnBuurten_4",
-    "MeestVoorkomendePostcode_113",
-    "Dekkingspercentage_114",
-}
 SUM_COLUMNS = [
     "pop",
     "men",
@@ -81,7 +47,6 @@ SUM_COLUMNS = [
     "hh_single",
     "hh_without_kids",
     "hh_with_kids",
-    "single_parent",
     "welfare",
     "ao",
     "ww",
@@ -121,50 +86,66 @@ def kwb_frame(buurten: pd.DataFrame) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-def write_kwb(buurten: pd.DataFrame, path: Path) -> int:
+def _text(values, width: int) -> np.ndarray:
+    return np.char.rjust(np.asarray(values).astype(str), width).astype(object)
+
+
+def _number(values, secret=None, digits: int | None = None, width: int = 8) -> np.ndarray:
+    return _text(fmt_int(values, secret) if digits is None else fmt_dec(values, secret, digits), width)
+
+
+def write_kwb(buurten: pd.DataFrame, path: Path, year: int) -> int:
     rows = kwb_frame(buurten)
-    is_bu = (rows["level"] == "Buurt").to_numpy()
+    level = rows["level"].to_numpy()
+    is_bu = level == "Buurt"
     small = is_bu & (rows["pop"].to_numpy() < SMALL_BUURT)
     pop = rows["pop"].to_numpy()
-    out = pd.DataFrame(
-        {
-            "ID": np.arange(len(rows)).astype(str),
-            "WijkenEnBuurten": pad(rows["code"]),
-            "Gemeentenaam_1": pad(rows["gm_name"], 50),
-            "SoortRegio_2": pad(rows["level"]),
-            "Codering_3": pad(rows["code"]),
-            "IndelingswijzigingWijkenEnBuurten_4": "1",
-            "AantalInwoners_5": fmt_int(pop),
-            "Mannen_6": fmt_int(rows["men"]),
-            "Vrouwen_7": fmt_int(rows["women"]),
-            "k_0Tot15Jaar_8": fmt_int(rows["age_0_15"]),
-            "k_15Tot25Jaar_9": fmt_int(rows["age_15_25"]),
-            "k_25Tot45Jaar_10": fmt_int(rows["age_25_45"]),
-            "k_45Tot65Jaar_11": fmt_int(rows["age_45_65"]),
-            "k_65JaarOfOuder_12": fmt_int(rows["age_65"]),
-            "HuishoudensTotaal_28": fmt_int(rows["households"]),
-            "Eenpersoonshuishoudens_29": fmt_int(rows["hh_single"]),
-            "HuishoudensZonderKinderen_30": fmt_int(rows["hh_without_kids"]),
-            "HuishoudensMetKinderen_31": fmt_int(rows["hh_with_kids"]),
-            "GemiddeldeHuishoudensgrootte_32": fmt_dec(pop / rows["households"].clip(lower=1)),
-            "Bevolkingsdichtheid_33": fmt_int(np.round(pop / rows["area_km2"].clip(lower=0.01))),
-            "Eenouderhuishoudens_34": fmt_int(rows["single_parent"]),
-            "GemiddeldInkomenPerInwoner_72": fmt_dec(rows["income"], small),
-            "HuishoudensMetEenLaagInkomen_78": fmt_dec(rows["low_income"], small),
-            "PersonenPerSoortUitkeringBijstand_83": fmt_int(rows["welfare"], small),
-            "PersonenPerSoortUitkeringAO_84": fmt_int(rows["ao"], small),
-            "PersonenPerSoortUitkeringWW_85": fmt_int(rows["ww"], small),
-            "PersonenPerSoortUitkeringAOW_86": fmt_int(rows["aow"], small),
-            "JongerenMetJeugdzorgInNatura_87": fmt_dec(
-                100 * rows["jeugd_clients"] / rows["youth"].clip(lower=1), small | (rows["youth"].to_numpy() < 20)
-            ),
-            "WmoClienten_89": fmt_int(np.round(rows["wmo_clients"] / 5) * 5, small),
-            "MeestVoorkomendePostcode_113": np.where(is_bu, rows["pc4"].fillna(0).astype(int).astype(str), "."),
-            "Dekkingspercentage_114": np.where(is_bu, rows["dekking"].fillna(1).astype(int).astype(str), "."),
-        }
-    )
-    statline_csv(out[KWB_COLUMNS], KWB_TEXT, path)
-    return len(out)
+    youth_small = small | (rows["youth"].to_numpy() < 20)
+    jeugd = rows["jeugd_clients"].to_numpy()
+    wmo = rows["wmo_clients"].to_numpy()
+    topics = {
+        "Gemeentenaam": pad(rows["gm_name"], 40),
+        "SoortRegio": pad(rows["level"]),
+        "Codering": pad(rows["code"]),
+        "IndelingswijzigingWijkenEnBuurten": np.where(level == "Gemeente", ".", "1").astype(object),
+        "AantalInwoners": _number(pop),
+        "Mannen": _number(rows["men"]),
+        "Vrouwen": _number(rows["women"]),
+        "k_0Tot15Jaar": _number(rows["age_0_15"]),
+        "k_15Tot25Jaar": _number(rows["age_15_25"]),
+        "k_25Tot45Jaar": _number(rows["age_25_45"]),
+        "k_45Tot65Jaar": _number(rows["age_45_65"]),
+        "k_65JaarOfOuder": _number(rows["age_65"]),
+        "HuishoudensTotaal": _number(rows["households"]),
+        "Eenpersoonshuishoudens": _number(rows["hh_single"]),
+        "HuishoudensZonderKinderen": _number(rows["hh_without_kids"]),
+        "HuishoudensMetKinderen": _number(rows["hh_with_kids"]),
+        "GemiddeldeHuishoudensgrootte": _number(pop / rows["households"].clip(lower=1), digits=1),
+        "Bevolkingsdichtheid": _number(np.round(pop / rows["area_km2"].clip(lower=0.01))),
+        "GemiddeldInkomenPerInwoner": _number(rows["income"], small, digits=1),
+        "HuishoudensMetEenLaagInkomen": _number(rows["low_income"], small, digits=1),
+        "PersonenPerSoortUitkeringBijstand": _number(rows["welfare"], small),
+        "PersonenPerSoortUitkeringAO": _number(rows["ao"], small),
+        "PersonenPerSoortUitkeringWW": _number(rows["ww"], small),
+        "PersonenPerSoortUitkeringAOW": _number(rows["aow"], small),
+        "JongerenMetJeugdzorgInNatura": _number(np.round(jeugd / 5) * 5, youth_small),
+        "PercentageJongerenMetJeugdzorg": _number(100 * jeugd / rows["youth"].clip(lower=1), youth_small, digits=1),
+        "WmoClienten": _number(np.round(wmo / 5) * 5, small),
+        "WmoClientenRelatief": _number(np.round(1000 * wmo / np.maximum(pop, 1)), small),
+        "MeestVoorkomendePostcode": _text(np.where(is_bu, rows["pc4"].fillna(0).astype(int).astype(str), "."), 10),
+        "Dekkingspercentage": _text(np.where(is_bu, rows["dekking"].fillna(1).astype(int).astype(str), "."), 8),
+    }
+    keys = kwb_keys.keys_of(year)
+    ordered = sorted((int(key.rsplit("_", 1)[1]), name, key) for name, key in keys.items() if name in topics)
+    out = {"ID": np.arange(len(rows)).astype(str).astype(object), "WijkenEnBuurten": pad(rows["code"])}
+    out |= {key: topics[name] for _, name, key in ordered}
+    quoted = ['"' + values + '"' for values in out.values()]
+    lines = quoted[0]
+    for values in quoted[1:]:
+        lines = lines + ";" + values
+    header = ";".join(f'"{key}"' for key in out)
+    path.write_text("\ufeff" + header + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return len(rows)
 
 
 def write_wijk_zorg(buurten: pd.DataFrame, year: int, path: Path) -> int:

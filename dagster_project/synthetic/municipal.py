@@ -348,7 +348,7 @@ def participatie_for_unit(ctx: GroupContext, unit: Unit) -> dict:
         pid = hhg * 6
         start = np.datetime64(f"{year}-01-01") + (rng.random(k) * 365).astype(np.int64)
         dur = np.ceil(rng.exponential(30.0, k)).astype(np.int64)
-        p_parent = np.clip(3 * d["x_single_parent"][b], 0.05, 0.5)
+        p_parent = np.clip(0.6 * d["x_with_kids"][b], 0.05, 0.5)
         u = rng.random(k)
         lv = np.where(u < p_parent, 1, np.where(u < p_parent + 0.25, 2, 0))
         start_m = _months(start)

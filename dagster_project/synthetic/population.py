@@ -2,9 +2,11 @@
 
 Each buurt has a latent deprivation `z` (gemeente + wijk + buurt effect, larger cities a little
 more deprived) and a latent age profile `a` (young families vs. elderly). The published KWB
-figures (age bands, households, single parents, low incomes, welfare) follow from them. The
-planted models below use exactly the *published* (rounded) KWB values as covariates, so an
-analyst can recover the coefficients from the KWB file and the municipal records.
+figures (age bands, households, households with children, low incomes, welfare) follow from
+them. The planted models below use exactly the *published* (rounded) KWB values as covariates,
+so an analyst can recover the coefficients from the KWB file and the municipal records. Every
+covariate is a topic real KWB tables publish (keys of KWB 2019, 84583NED); there is no
+single-parent figure in KWB, so none is planted.
 """
 
 from __future__ import annotations
@@ -20,21 +22,21 @@ from .geography import Unit
 JEUGD_MODEL = {
     "formula": (
         "new_jeugd_trajectories ~ Poisson(youth_0_17 * exp(b0 + b_low_income*low_income_share "
-        "+ b_single_parent*single_parent_share + b_welfare*welfare_share + b_age_0_15*share_0_15 "
+        "+ b_with_kids*with_kids_share + b_welfare*welfare_share + b_age_0_15*share_0_15 "
         "+ b_trend*(year-2015) + log(intervention_multiplier)))"
     ),
     "unit": "buurt x year",
     "covariates": {
         "low_income_share": "HuishoudensMetEenLaagInkomen_78 / 100",
-        "single_parent_share": "Eenouderhuishoudens_34 / HuishoudensTotaal_28",
+        "with_kids_share": "HuishoudensMetKinderen_31 / HuishoudensTotaal_28",
         "welfare_share": "PersonenPerSoortUitkeringBijstand_83 / AantalInwoners_5 (before suppression)",
         "share_0_15": "k_0Tot15Jaar_8 / AantalInwoners_5",
         "youth_0_17": "k_0Tot15Jaar_8 + round(0.3 * k_15Tot25Jaar_9)",
     },
     "coefficients": {
-        "b0": -3.55,
+        "b0": -4.15,
         "b_low_income": 3.0,
-        "b_single_parent": 5.0,
+        "b_with_kids": 3.0,
         "b_welfare": 8.0,
         "b_age_0_15": -2.0,
         "b_trend": 0.02,
@@ -69,11 +71,11 @@ OVER_USE = {
 MULTI_DOMAIN_MODEL = {
     "formula": (
         "multi_domain_households ~ Poisson(households * exp(m0 + m_risk * risk_score)); "
-        "risk_score = b_low_income*low_income_share + b_single_parent*single_parent_share "
+        "risk_score = b_low_income*low_income_share + b_with_kids*with_kids_share "
         "+ b_welfare*welfare_share (Jeugd coefficients)"
     ),
     "unit": "buurt x year",
-    "coefficients": {"m0": -8.15, "m_risk": 3.0},
+    "coefficients": {"m0": -9.95, "m_risk": 3.0},
     "domain_sets": {"jeugd+participatie": 0.35, "jeugd+wmo": 0.15, "wmo+participatie": 0.25, "all_three": 0.25},
     "note": (
         "each multi-domain household receives the first new Jeugd trajectory / Wmo provision / benefit "
@@ -94,7 +96,7 @@ def latent(seed: int, unit: Unit) -> dict[str, np.ndarray]:
     out = {"z": z, "a": a}
     # Factor-specific variation (wijk + buurt) so the risk factors are not collinear.
     extra = rng_for(seed, "latent-factors", unit.code)
-    for factor in ("e_low_income", "e_single_parent", "e_welfare"):
+    for factor in ("e_low_income", "e_with_kids", "e_welfare"):
         wijk_e = extra.normal(0.0, 0.3, size=unit.n_wijken)
         out[factor] = wijk_e[unit.bu_wijk] + extra.normal(0.0, 0.15, size=unit.n_buurten)
     out["over_use"] = np.ones(unit.n_buurten)
@@ -134,12 +136,9 @@ def demographics(seed: int, unit: Unit, lat: dict[str, np.ndarray], year: int) -
     hh_size = np.clip(2.15 + 0.18 * a - 0.05 * z, 1.7, 3.2)
     households = np.maximum(np.round(pop / hh_size), 1).astype(np.int64)
     single = np.round(households * np.clip(0.38 - 0.06 * a + 0.04 * z, 0.1, 0.7)).astype(np.int64)
-    with_kids = np.round(households * np.clip(0.30 + 0.06 * a, 0.05, 0.6)).astype(np.int64)
-    with_kids = np.minimum(with_kids, households - single)
+    with_kids = np.round(households * np.clip((0.30 + 0.06 * a) * np.exp(lat["e_with_kids"]), 0.05, 0.6))
+    with_kids = np.minimum(with_kids.astype(np.int64), households - single)
     without_kids = households - single - with_kids
-    single_parent = np.minimum(
-        np.round(households * np.clip(0.06 * np.exp(0.35 * z + lat["e_single_parent"]), 0.01, 0.25)), with_kids
-    ).astype(np.int64)
     low_income = np.round(np.clip(8.0 * np.exp(0.45 * z + lat["e_low_income"]), 1.0, 45.0), 1)
     income = np.round(32.0 * np.exp(-0.15 * z) * 1.02 ** (year - 2020), 1)
     # CBS publishes benefit counts rounded to tens.
@@ -163,7 +162,6 @@ def demographics(seed: int, unit: Unit, lat: dict[str, np.ndarray], year: int) -
         "hh_single": single,
         "hh_without_kids": without_kids,
         "hh_with_kids": with_kids,
-        "single_parent": single_parent,
         "density": density,
         "income": income,
         "low_income": low_income,
@@ -182,7 +180,7 @@ def covariates(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     pop = np.maximum(d["pop"], 1)
     x = {
         "x_low_income": d["low_income"] / 100.0,
-        "x_single_parent": d["single_parent"] / np.maximum(d["households"], 1),
+        "x_with_kids": d["hh_with_kids"] / np.maximum(d["households"], 1),
         "x_welfare": d["welfare"] / pop,
         "x_age_0_15": d["age_0_15"] / pop,
         "x_age_65": d["age_65"] / pop,
@@ -190,9 +188,7 @@ def covariates(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
     c = JEUGD_MODEL["coefficients"]
     x["risk_score"] = (
-        c["b_low_income"] * x["x_low_income"]
-        + c["b_single_parent"] * x["x_single_parent"]
-        + c["b_welfare"] * x["x_welfare"]
+        c["b_low_income"] * x["x_low_income"] + c["b_with_kids"] * x["x_with_kids"] + c["b_welfare"] * x["x_welfare"]
     )
     return x
 

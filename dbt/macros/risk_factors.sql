@@ -4,7 +4,7 @@
 {% macro risk_factors() -%}
     {{ return({
         'pct_laag_inkomen': ('aandeel_laag_inkomen', 1.0),
-        'pct_eenoudergezinnen': ('aandeel_eenouderhuishoudens', 1.0),
+        'pct_huishoudens_met_kinderen': ('aandeel_huishoudens_met_kinderen', 1.0),
         'pct_bijstand': ('aandeel_bijstand', 0.1),
         'pct_werkloos': ('aandeel_ww', 0.1),
         'pct_65_plus': ('aandeel_65_plus', 1.0),

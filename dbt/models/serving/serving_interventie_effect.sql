@@ -80,7 +80,7 @@ final as (
         relative.n_maanden_na,
         relative.vergelijkingswijken,
         relative.n_vergelijkingswijken,
-        relative.pct_eenoudergezinnen,
+        relative.pct_huishoudens_met_kinderen,
         relative.pct_laag_inkomen,
         relative.pct_bijstand,
         relative.opmerking

@@ -48,7 +48,7 @@ suppressed as (
         wijk_name,
         {{ publish_count('inwoners') }} as inwoners,
         {{ publish_with_base('pct_laag_inkomen', 'inwoners') }} as pct_laag_inkomen,
-        {{ publish_with_base('pct_eenoudergezinnen', 'inwoners') }} as pct_eenoudergezinnen,
+        {{ publish_with_base('pct_huishoudens_met_kinderen', 'inwoners') }} as pct_huishoudens_met_kinderen,
         {{ publish_with_base('pct_bijstand', 'inwoners') }} as pct_bijstand,
         {{ publish_with_base('pct_werkloos', 'inwoners') }} as pct_werkloos,
         {{ publish_with_base('pct_65_plus', 'inwoners') }} as pct_65_plus,

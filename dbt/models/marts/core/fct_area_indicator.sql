@@ -5,7 +5,7 @@
     'aandeel_65_plus': 'inwoners_65_plus * 100.0 / nullif(inwoners, 0)',
     'huishoudgrootte': 'inwoners * 1.0 / nullif(huishoudens, 0)',
     'aandeel_eenpersoonshuishoudens': 'huishoudens_eenpersoons * 100.0 / nullif(huishoudens, 0)',
-    'aandeel_eenouderhuishoudens': 'huishoudens_eenouder * 100.0 / nullif(huishoudens, 0)',
+    'aandeel_huishoudens_met_kinderen': 'huishoudens_met_kinderen * 100.0 / nullif(huishoudens, 0)',
     'gemiddeld_inkomen': 'gemiddeld_inkomen',
     'aandeel_laag_inkomen': 'pct_huishoudens_laag_inkomen',
     'aandeel_bijstand': 'personen_bijstand * 1000.0 / nullif(inwoners, 0)',

@@ -32,7 +32,6 @@ renamed as (
         huishoudenstotaal as huishoudens,
         eenpersoonshuishoudens as huishoudens_eenpersoons,
         huishoudensmetkinderen as huishoudens_met_kinderen,
-        eenouderhuishoudens as huishoudens_eenouder,
 
         -- income and benefits
         gemiddeldinkomenperinwoner as gemiddeld_inkomen,
@@ -41,8 +40,10 @@ renamed as (
         personenpersoortuitkeringww as personen_ww,
 
         -- care
-        jongerenmetjeugdzorginnatura as pct_jongeren_met_jeugdzorg,
+        jongerenmetjeugdzorginnatura as jongeren_met_jeugdzorg,
+        percentagejongerenmetjeugdzorg as pct_jongeren_met_jeugdzorg,
         wmoclienten as wmo_clienten,
+        wmoclientenrelatief as wmo_clienten_per_1000,
 
         -- lineage
         _batch_id as batch_id
