@@ -10,6 +10,7 @@ which); expected values are always read from the database Superset reads.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -214,6 +215,22 @@ def test_dashboards_filter_on_gemeente_wijk_year_and_domain() -> None:
         wijk = [f for f in dashboard["metadata"]["native_filter_configuration"] if f["name"] == "Wijk"]
         gemeente = next(f for f in dashboard["metadata"]["native_filter_configuration"] if f["name"] == "Gemeente")
         assert all(f["cascadeParentIds"] == [gemeente["id"]] for f in wijk), f"{title}: wijken follow the gemeente"
+
+
+def test_charts_name_indicators_that_exist_and_label_them_in_dutch() -> None:
+    """A filter on an indicator code that the serving tables do not hold shows "Geen data"; a chart
+    that groups by the code shows raw keys. Codes come from `dim_indicator` (seed `ref_indicators`),
+    labels from its `indicator_label`."""
+    seed = PROJECT_ROOT / "dbt" / "seeds" / "ref_indicators.csv"
+    codes = {row["indicator_code"] for row in csv.DictReader(seed.open(encoding="utf-8"))}
+    for path, chart in load_assets()["charts"].items():
+        params = chart["params"]
+        for adhoc in params.get("adhoc_filters", []):
+            if adhoc.get("subject") == "indicator":
+                values = adhoc["comparator"] if isinstance(adhoc["comparator"], list) else [adhoc["comparator"]]
+                assert set(values) <= codes, f"{path.name}: unknown indicator {set(values) - codes}"
+        shown = [params.get("x_axis"), *params.get("groupby", []), *params.get("all_columns", [])]
+        assert "indicator" not in shown, f"{path.name}: shows indicator codes; use indicator_label"
 
 
 def test_wijkprofiel_has_a_map_kpis_and_trends() -> None:

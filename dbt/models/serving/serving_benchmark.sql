@@ -20,6 +20,12 @@ areas as (
 
 ),
 
+indicators as (
+
+    select * from {{ ref('dim_indicator') }}
+
+),
+
 -- a value is published only when the count it rests on is not suppressed
 publishable as (
 
@@ -80,6 +86,8 @@ final as (
         own.area_code,
         areas.area_name,
         own.indicator,
+        indicators.indicator_label,
+        indicators.unit_group as eenheid,
         case when own.is_publishable then own.waarde end as waarde,
         compared.peer_gemiddelde,
         case when own.is_publishable then compared.positie end as positie,
@@ -95,6 +103,8 @@ final as (
         on
             own.area_code = areas.area_code
             and own.year = areas.year
+    left join indicators
+        on own.indicator = indicators.indicator_code
 
 )
 
