@@ -33,7 +33,12 @@ ERROR_SELECTORS = [
     "[data-test='query-error-tooltip-trigger']",
     ".alert-danger",
 ]
-ERROR_TEXTS = ["Unexpected error", "Onverwachte fout", "An error occurred"]
+ERROR_TEXTS = [
+    "Unexpected error",
+    "Onverwachte fout",
+    "An error occurred",
+    "Content Security Policy",
+]
 # Superset's generic texts for a chart without a figure (English and its Dutch translation): a
 # chart must show its figure or a reason in words of its own instead.
 NO_DATA_TEXTS = [
