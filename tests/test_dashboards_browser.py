@@ -74,6 +74,8 @@ holders => holders.map(holder => ({
   title: (holder.querySelector("[data-test='editable-title'], .header-title") || {}).innerText || '',
   text: holder.innerText,
   canvas: [...holder.querySelectorAll('canvas')].flatMap(c => c.__mmrTexts || []).join('\\n'),
+  drawn: holder.querySelectorAll('canvas, svg path, table td').length,
+  visible: holder.getBoundingClientRect().height > 0,
 }))
 """
 
@@ -122,6 +124,9 @@ def dutch_number(text: str) -> float:
 def chart_problems(chart: dict) -> list[str]:
     """What is wrong with one rendered chart: no figure and no reason, a share above 100 %, a raw key."""
     title, shown = chart["title"], f"{chart['text']}\n{chart['canvas']}"
+    figure = shown.replace(title, "").strip()
+    if not chart.get("visible", True) or not (figure or chart.get("drawn")):
+        return [f"{title or 'a chart'}: nothing drawn"]
     problems = [f"{title}: shows '{text}'" for text in NO_DATA_TEXTS if text in shown]
     if title not in NOT_A_SHARE:
         problems += [
@@ -148,7 +153,9 @@ def page(request, browser, superset_session: Settings):
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("Chromium is missing: make browser-deps")
     username, password = list(users(superset_session).items())[USERS.index(request.param)]
-    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="nl-NL")
+    # taller than every dashboard: Superset draws only the charts in view, and a full-page screenshot
+    # that grows the viewport would catch them redrawing
+    context = browser.new_context(viewport={"width": 1600, "height": 3000}, locale="nl-NL")
     context.add_init_script(RECORD_CANVAS_TEXT)
     page = context.new_page()
     page.goto(f"{superset.url(superset_session)}/login/")
@@ -179,6 +186,7 @@ def test_dashboard_shows_every_figure(page, superset_session: Settings, dashboar
     page.wait_for_selector("[data-test='dashboard-content-wrapper']", timeout=60_000)
     expected = first_tab_charts(dashboard)
     rendered, loading = wait_for_charts(page, expected)
+    charts = page.locator("[data-test='dashboard-component-chart-holder']").evaluate_all(CHART_TEXTS)
     shot = SCREENSHOTS / page.mmr_user / f"{dashboard['slug']}.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shot), full_page=True)
@@ -193,7 +201,6 @@ def test_dashboard_shows_every_figure(page, superset_session: Settings, dashboar
         assert message not in text, f"{where}: '{message}' on the page"
     assert title in text
 
-    charts = page.locator("[data-test='dashboard-component-chart-holder']").evaluate_all(CHART_TEXTS)
     assert len(charts) >= expected, f"{where}: {len(charts)} chart holders, {expected} expected"
     problems = [problem for chart in charts for problem in chart_problems(chart)]
     assert not problems, f"{where}:\n" + "\n".join(problems)
@@ -210,3 +217,4 @@ def test_the_checks_catch_what_a_policy_officer_would_misread() -> None:
         "C: raw key 'wmo_clienten_per_1000' in a label"
     ]
     assert chart_problems({"title": "Realisatie van budget", "text": "104,2 %", "canvas": ""}) == []
+    assert chart_problems({"title": "D", "text": "D", "canvas": "", "drawn": 0}) == ["D: nothing drawn"]

@@ -328,6 +328,46 @@ def test_every_chart_of_every_dashboard_returns_data(api: Api) -> None:
 
 
 @pytest.mark.superset
+def test_flagged_wijken_name_the_signals_or_say_why_there_are_none(api: Api, superset_home: Settings) -> None:
+    """One row in every selection: the flagged wijken as counted in the serving table, "no wijk
+    flagged" when all were assessed within the band, or "nothing to assess" when there are no rows."""
+    dashboard = api.dashboard("Verwacht vs werkelijk & veerkracht")
+    chart_id = next(
+        c["id"]
+        for c in api.get(f"/api/v1/dashboard/{dashboard['id']}/charts")["result"]
+        if c["slice_name"] == "Gesignaleerde wijken"
+    )
+    flagged = "signaal in ('hoger dan verwacht', 'lager dan verwacht')"
+    selections = serving_query(
+        superset_home.serving_db,
+        f"select gemeente_name, year, count(signaal), count(*) filter (where {flagged}) "
+        "from main.verwacht_werkelijk group by all order by all",
+    )
+    seen = set()
+    for gemeente, year, assessed, n_flagged in selections:
+        if (n_flagged > 0) in seen:
+            continue
+        seen.add(n_flagged > 0)
+        context = api.query_context(chart_id)
+        context["queries"][0]["filters"] = [
+            {"col": "gemeente_name", "op": "==", "val": gemeente},
+            {"col": "year", "op": "==", "val": year},
+        ]
+        [row] = api.chart_data(chart_id, context)
+        assert row["n_gesignaleerd"] == n_flagged
+        if n_flagged:
+            assert row["signalering"].count(" dan verwacht, werkelijk/verwacht ") == n_flagged
+        else:
+            assert row["signalering"].startswith("Geen wijk gesignaleerd in deze selectie")
+            assert f"bij alle {assessed} beoordeelde wijkcijfers" in row["signalering"]
+    assert seen == {True, False}, "the demo has selections with and without flagged wijken"
+    context = api.query_context(chart_id)
+    context["queries"][0]["filters"] = [{"col": "year", "op": "==", "val": 1900}]
+    [row] = api.chart_data(chart_id, context)
+    assert row["signalering"].startswith("Geen wijkcijfers om te beoordelen"), row
+
+
+@pytest.mark.superset
 def test_wijkprofiel_charts_return_serving_values(api: Api, superset_home: Settings) -> None:
     serving_db = superset_home.serving_db
     dashboard = api.dashboard()
