@@ -154,7 +154,7 @@ def page(request, browser, superset_session: Settings):
         pytest.skip("Chromium is missing: make browser-deps")
     username, password = list(users(superset_session).items())[USERS.index(request.param)]
     # taller than every dashboard: Superset draws only the charts in view, and a full-page screenshot
-    # that grows the viewport would catch them redrawing
+    # resizes the page and catches every chart redrawing (a grey page)
     context = browser.new_context(viewport={"width": 1600, "height": 3000}, locale="nl-NL")
     context.add_init_script(RECORD_CANVAS_TEXT)
     page = context.new_page()
@@ -189,7 +189,7 @@ def test_dashboard_shows_every_figure(page, superset_session: Settings, dashboar
     charts = page.locator("[data-test='dashboard-component-chart-holder']").evaluate_all(CHART_TEXTS)
     shot = SCREENSHOTS / page.mmr_user / f"{dashboard['slug']}.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shot), full_page=True)
+    page.screenshot(path=str(shot))  # the viewport holds the whole dashboard; no resize, no redraw
 
     where = f"{title} as {page.mmr_user} ({shot})"
     assert rendered >= expected, f"{where}: {rendered} of {expected} charts rendered"
