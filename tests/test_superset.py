@@ -10,6 +10,7 @@ which); expected values are always read from the database Superset reads.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -216,6 +217,22 @@ def test_dashboards_filter_on_gemeente_wijk_year_and_domain() -> None:
         assert all(f["cascadeParentIds"] == [gemeente["id"]] for f in wijk), f"{title}: wijken follow the gemeente"
 
 
+def test_charts_name_indicators_that_exist_and_label_them_in_dutch() -> None:
+    """A filter on an indicator code that the serving tables do not hold shows "Geen data"; a chart
+    that groups by the code shows raw keys. Codes come from `dim_indicator` (seed `ref_indicators`),
+    labels from its `indicator_label`."""
+    seed = PROJECT_ROOT / "dbt" / "seeds" / "ref_indicators.csv"
+    codes = {row["indicator_code"] for row in csv.DictReader(seed.open(encoding="utf-8"))}
+    for path, chart in load_assets()["charts"].items():
+        params = chart["params"]
+        for adhoc in params.get("adhoc_filters", []):
+            if adhoc.get("subject") == "indicator":
+                values = adhoc["comparator"] if isinstance(adhoc["comparator"], list) else [adhoc["comparator"]]
+                assert set(values) <= codes, f"{path.name}: unknown indicator {set(values) - codes}"
+        shown = [params.get("x_axis"), *params.get("groupby", []), *params.get("all_columns", [])]
+        assert "indicator" not in shown, f"{path.name}: shows indicator codes; use indicator_label"
+
+
 def test_wijkprofiel_has_a_map_kpis_and_trends() -> None:
     assets = load_assets()
     dashboard = next(d for d in assets["dashboards"].values() if d["dashboard_title"] == DASHBOARD_TITLE)
@@ -308,6 +325,46 @@ def test_every_chart_of_every_dashboard_returns_data(api: Api) -> None:
             if not api.chart_data(chart["id"]):
                 empty.append(f"{title}: {chart['slice_name']}")
     assert not empty, f"charts without rows: {empty}"
+
+
+@pytest.mark.superset
+def test_flagged_wijken_name_the_signals_or_say_why_there_are_none(api: Api, superset_home: Settings) -> None:
+    """One row in every selection: the flagged wijken as counted in the serving table, "no wijk
+    flagged" when all were assessed within the band, or "nothing to assess" when there are no rows."""
+    dashboard = api.dashboard("Verwacht vs werkelijk & veerkracht")
+    chart_id = next(
+        c["id"]
+        for c in api.get(f"/api/v1/dashboard/{dashboard['id']}/charts")["result"]
+        if c["slice_name"] == "Gesignaleerde wijken"
+    )
+    flagged = "signaal in ('hoger dan verwacht', 'lager dan verwacht')"
+    selections = serving_query(
+        superset_home.serving_db,
+        f"select gemeente_name, year, count(signaal), count(*) filter (where {flagged}) "
+        "from main.verwacht_werkelijk group by all order by all",
+    )
+    seen = set()
+    for gemeente, year, assessed, n_flagged in selections:
+        if (n_flagged > 0) in seen:
+            continue
+        seen.add(n_flagged > 0)
+        context = api.query_context(chart_id)
+        context["queries"][0]["filters"] = [
+            {"col": "gemeente_name", "op": "==", "val": gemeente},
+            {"col": "year", "op": "==", "val": year},
+        ]
+        [row] = api.chart_data(chart_id, context)
+        assert row["n_gesignaleerd"] == n_flagged
+        if n_flagged:
+            assert row["signalering"].count(" dan verwacht, werkelijk/verwacht ") == n_flagged
+        else:
+            assert row["signalering"].startswith("Geen wijk gesignaleerd in deze selectie")
+            assert f"bij alle {assessed} beoordeelde wijkcijfers" in row["signalering"]
+    assert seen == {True, False}, "the demo has selections with and without flagged wijken"
+    context = api.query_context(chart_id)
+    context["queries"][0]["filters"] = [{"col": "year", "op": "==", "val": 1900}]
+    [row] = api.chart_data(chart_id, context)
+    assert row["signalering"].startswith("Geen wijkcijfers om te beoordelen"), row
 
 
 @pytest.mark.superset

@@ -26,6 +26,12 @@ cells as (
 
 ),
 
+indicators as (
+
+    select * from {{ ref('dim_indicator') }}
+
+),
+
 -- clients per 1,000 rest on the client count of their area, year and domain; cost per inhabitant
 -- on all three (the cost of a hidden domain would follow from it minus the published others)
 domain_of as (
@@ -154,6 +160,8 @@ final as (
         own.area_code,
         areas.area_name,
         own.indicator,
+        indicators.indicator_label,
+        indicators.unit_group as eenheid,
         own.waarde,
         -- a mean of one or two peers would show a peer's value to whoever may not see it
         {{ publish_average('compared.peer_gemiddelde', 'compared.n_peers') }} as peer_gemiddelde,
@@ -170,6 +178,8 @@ final as (
         on
             own.area_code = areas.area_code
             and own.year = areas.year
+    left join indicators
+        on own.indicator = indicators.indicator_code
 
 )
 

@@ -6,12 +6,35 @@ indicators as (
 
 ),
 
+-- the unit a dashboard formats the figure by: %, €, per 1.000, aantal or as it is
+grouped as (
+
+    select
+        *,
+        case
+            when eenheid like 'procent%' then 'procent'
+            when eenheid = 'euro' then 'euro'
+            when eenheid like 'per 1000%' then 'per_1000'
+            when eenheid = 'aantal' then 'aantal'
+            else 'overig'
+        end as unit_group
+    from indicators
+
+),
+
 final as (
 
     select
         indicator_code,
         naam as indicator_name,
+        naam || case unit_group
+            when 'procent' then ' (%)'
+            when 'euro' then ' (€)'
+            when 'overig' then ' (' || eenheid || ')'
+            else ''
+        end as indicator_label,
         eenheid as unit,
+        unit_group,
         bron as source,
         case
             when bron like 'cbs%' then 'cbs'
@@ -25,7 +48,7 @@ final as (
             when bron = 'gemeente_participatie' then 'participatie'
         end as domain,
         richting_is_risico as unfavourable_direction
-    from indicators
+    from grouped
 
 )
 

@@ -1,43 +1,36 @@
-{#- indicator: (label, unit, higher is better, value, base count, source) -#}
+{#- indicator: (unit, higher is better, value, base count, source); labels come from dim_indicator -#}
 {%- set indicators = {
-    'inwoners': ('Inwoners', 'aantal', none, 'inwoners', 'inwoners', 'context'),
+    'inwoners': ('aantal', none, 'inwoners', 'inwoners', 'context'),
     'kosten_sociaal_domein_per_inwoner': (
-        'Kosten sociaal domein per inwoner (€)', 'euro', none,
-        'kosten_sociaal_domein / nullif(inwoners, 0)', 'inwoners', 'context'),
+        'euro', none, 'kosten_sociaal_domein / nullif(inwoners, 0)', 'inwoners', 'context'),
     'zvw_kosten_per_verzekerde': (
-        'Zvw-kosten per verzekerde (€)', 'euro', none,
-        'zvw_kosten_totaal / nullif(verzekerden, 0)', 'verzekerden', 'context'),
+        'euro', none, 'zvw_kosten_totaal / nullif(verzekerden, 0)', 'verzekerden', 'context'),
     'huishoudens_met_ondersteuning': (
-        'Huishoudens met ondersteuning', 'aantal', none,
-        'huishoudens_met_ondersteuning', 'huishoudens_met_ondersteuning', 'context'),
+        'aantal', none, 'huishoudens_met_ondersteuning', 'huishoudens_met_ondersteuning', 'context'),
     'huishoudens_multi_domein': (
-        'Huishoudens met ondersteuning in 2 of 3 domeinen', 'aantal', none,
-        'huishoudens_multi_domein', 'huishoudens_multi_domein', 'context'),
+        'aantal', none, 'huishoudens_multi_domein', 'huishoudens_multi_domein', 'context'),
     'aandeel_kosten_multi_domein': (
-        'Aandeel kosten naar huishoudens in meerdere domeinen (%)', 'pct', none,
-        'kosten_multi_domein * 100.0 / nullif(kosten_sociaal_domein, 0)', 'huishoudens_multi_domein', 'context'),
-    'clienten_jeugd': ('Cliënten Jeugd', 'aantal', none, 'clienten_jeugd', 'clienten_jeugd', 'money'),
-    'clienten_wmo': ('Cliënten Wmo', 'aantal', none, 'clienten_wmo', 'clienten_wmo', 'money'),
-    'clienten_participatie': (
-        'Cliënten Participatie', 'aantal', none, 'clienten_participatie', 'clienten_participatie', 'money'),
+        'pct', none, 'kosten_multi_domein * 100.0 / nullif(kosten_sociaal_domein, 0)',
+        'huishoudens_multi_domein', 'context'),
+    'clienten_jeugd': ('aantal', none, 'clienten_jeugd', 'clienten_jeugd', 'money'),
+    'clienten_wmo': ('aantal', none, 'clienten_wmo', 'clienten_wmo', 'money'),
+    'clienten_participatie': ('aantal', none, 'clienten_participatie', 'clienten_participatie', 'money'),
     'realisatie_pct_begroting': (
-        'Realisatie als % van de begroting', 'pct', none,
-        'realisatie * 100.0 / nullif(budget, 0)', 'clienten', 'money'),
+        'pct', none, 'realisatie * 100.0 / nullif(budget, 0)', 'clienten', 'money'),
     'doelrealisatie_jeugd_pct': (
-        'Doelrealisatie Jeugd (%)', 'pct', true,
-        'doel_bereikt * 100.0 / nullif(doel_beoordeeld, 0)', 'doel_beoordeeld', 'outcomes'),
+        'pct', true, 'doel_bereikt * 100.0 / nullif(doel_beoordeeld, 0)', 'doel_beoordeeld', 'outcomes'),
     'uitval_jeugd_pct': (
-        'Uitval Jeugd (%)', 'pct', false,
-        'uitgevallen * 100.0 / nullif(afgesloten_trajecten, 0)', 'afgesloten_trajecten', 'outcomes'),
+        'pct', false, 'uitgevallen * 100.0 / nullif(afgesloten_trajecten, 0)',
+        'afgesloten_trajecten', 'outcomes'),
     'herinstroom_jeugd_pct': (
-        'Herinstroom Jeugd binnen 12 maanden (%)', 'pct', false,
-        'heringestroomd * 100.0 / nullif(afgesloten_met_follow_up, 0)', 'afgesloten_met_follow_up', 'outcomes'),
+        'pct', false, 'heringestroomd * 100.0 / nullif(afgesloten_met_follow_up, 0)',
+        'afgesloten_met_follow_up', 'outcomes'),
     'gemiddelde_duur_jeugd_maanden': (
-        'Gemiddelde duur afgesloten Jeugdtrajecten (maanden)', 'maanden', none,
-        'duur_maanden_totaal / nullif(afgesloten_trajecten, 0)', 'afgesloten_trajecten', 'outcomes'),
+        'maanden', none, 'duur_maanden_totaal / nullif(afgesloten_trajecten, 0)',
+        'afgesloten_trajecten', 'outcomes'),
     'tevredenheid_pct': (
-        'Tevredenheidscoëfficiënt Jeugd en Wmo (% positief)', 'pct', true,
-        'antwoorden_positief * 100.0 / nullif(antwoorden, 0)', 'respondenten', 'satisfaction'),
+        'pct', true, 'antwoorden_positief * 100.0 / nullif(antwoorden, 0)',
+        'respondenten', 'satisfaction'),
 } -%}
 
 with
@@ -57,6 +50,12 @@ budget as (
 providers as (
 
     select * from {{ ref('aanbieder_resultaat') }}
+
+),
+
+indicator_labels as (
+
+    select * from {{ ref('dim_indicator') }}
 
 ),
 
@@ -126,12 +125,11 @@ satisfaction as (
 
 long as (
 
-    {%- for code, (label, unit, higher_is_better, value, base, cte) in indicators.items() %}
+    {%- for code, (unit, higher_is_better, value, base, cte) in indicators.items() %}
         select
             year,
             gemeente_code,
             '{{ code }}' as indicator,
-            '{{ label }}' as indicator_label,
             '{{ unit }}' as eenheid,
             {{ 'cast(null as boolean)' if higher_is_better is none else higher_is_better }} as hoger_is_beter,
             {{ loop.index }} as volgorde,
@@ -155,10 +153,20 @@ gemeenten as (
 located as (
 
     select
-        long.*,
+        long.year,
+        long.gemeente_code,
+        long.indicator,
+        indicator_labels.indicator_label,
+        long.eenheid,
+        long.hoger_is_beter,
+        long.volgorde,
+        long.waarde,
+        long.basis,
         gemeenten.area_name as gemeente_name,
         coalesce(gemeenten.jeugdregio, 'onbekend') as regio_code
     from long
+    left join indicator_labels
+        on long.indicator = indicator_labels.indicator_code
     left join gemeenten
         on long.gemeente_code = gemeenten.area_code
 
