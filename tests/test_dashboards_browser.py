@@ -16,12 +16,12 @@ import re
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 
 from dagster_project.ops import superset
 from dagster_project.settings import PROJECT_ROOT, Settings
-from tests.superset_fixtures import gemeente_codes
 
 ASSETS = PROJECT_ROOT / "superset" / "assets"
 SCREENSHOTS = Path(os.environ.get("MMR_SCREENSHOTS") or PROJECT_ROOT / "var" / "screenshots")
@@ -138,9 +138,22 @@ def chart_problems(chart: dict) -> list[str]:
     return problems
 
 
+def current_gemeenten(serving_db: Path) -> list[str]:
+    """Gemeenten that exist in the latest year with data: the dashboards open on that year.
+
+    A gemeente merged away earlier (Brielle into Voorne aan Zee) has no row in that year; its users
+    are a known gap of the year filter, noted in superset/README.md."""
+    with duckdb.connect(str(serving_db), read_only=True) as con:
+        rows = con.execute(
+            "select distinct gemeente_code from main.wijk_kerncijfers "
+            "where year = (select max(year) from main.wijk_kerncijfers) order by 1"
+        ).fetchall()
+    return [code for (code,) in rows]
+
+
 def users(settings: Settings) -> dict[str, str]:
     """Username and password of admin, the regional user and the users of two gemeente roles."""
-    names = ["regio_analist"] + [f"beleid_{code.lower()}" for code in gemeente_codes(settings.serving_db)[:2]]
+    names = ["regio_analist"] + [f"beleid_{code.lower()}" for code in current_gemeenten(settings.serving_db)[:2]]
     passwords = {name: (settings.superset_home / "passwords" / name).read_text().strip() for name in names}
     return {"admin": superset.admin_password(settings), **passwords}
 
