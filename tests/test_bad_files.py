@@ -10,7 +10,6 @@ Rule for extra columns: accepted, the extra column is ignored (not stored) and a
 the file and the column. A missing or renamed column rejects the whole file.
 """
 
-import dataclasses
 import io
 import logging
 import re
@@ -153,11 +152,9 @@ def vektis_row(name: str, value: str, row: int = 1) -> Callable[[str], str]:
 
 def merged_away_in_2023(text: str) -> str:
     """A 2023 file of Barendrecht in which one row names Brielle, merged into Voorne aan Zee in 2023."""
-    lines = [
-        line for line in lines_of(text)[:1] + lines_of(text)[1:] if ";BARENDRECHT;" in line or line.startswith("JAAR")
-    ]
+    lines = lines_of(text)[:1] + [line for line in lines_of(text)[1:] if ";BARENDRECHT;" in line]
     lines[1] = lines[1].replace(";BARENDRECHT;", ";BRIELLE;")
-    return joined(lines).replace("\n2022;", "\n2023;")
+    return joined(lines)
 
 
 # --- the corpus ----------------------------------------------------------------------------------
@@ -194,11 +191,15 @@ CASES = {
         "rejected",
         fragment="not UTF-8",
     ),
+    # Vektis publishes in Windows-1252 as well: the file is read, and the misspelt name is unknown
     "latin-1-vektis": Case(
         "vektis_zvw",
         lambda t: t.replace("BARENDRECHT", "BARENDRÉCHT").encode("latin-1"),
-        "rejected",
-        fragment="not UTF-8",
+        "accepted",
+        38,
+        frozenset({"known_ref_gemeenten_naam"}),
+        "'BARENDRÉCHT'",
+        name="vektis_zvw_gemeente_2021.csv",
     ),
     "missing-column": Case("gemeente_jeugd", drop_column("agb_code"), "rejected", fragment="missing columns agb_code"),
     "renamed-column": Case(
@@ -265,7 +266,7 @@ CASES = {
     ),
     "unknown-gemeente-vektis": Case(
         "vektis_zvw",
-        vektis_row("GEMEENTENAAM", "ATLANTIS"),
+        vektis_row("gemeentenaam", "ATLANTIS"),
         "accepted",
         1,
         frozenset({"known_ref_gemeenten_naam"}),
@@ -341,7 +342,7 @@ CASES = {
     ),
     "negative-cost-vektis": Case(
         "vektis_zvw",
-        vektis_row("KOSTEN_FARMACIE", "-5.00", 3),
+        vektis_row("kosten_farmacie", "-5.00", 3),
         "accepted",
         1,
         frozenset({"in_range"}),
@@ -357,9 +358,6 @@ CASES = {
     "corrected-redelivery": Case("gemeente_jeugd", corrected, "accepted", name=JEUGD_BASE),
 }
 # Vektis and KWB row-level cases deliver another year of the same layout, so fix their year column
-for key in ("unknown-gemeente-vektis", "negative-cost-vektis"):
-    edit = CASES[key].edit
-    CASES[key] = dataclasses.replace(CASES[key], edit=lambda t, e=edit: e(t).replace("\n2022;", "\n2021;"))
 
 
 def ingest_one(settings: Settings, source: str, path: Path) -> dict:
@@ -398,7 +396,7 @@ def test_bad_file(case_id, tmp_path, demo, caplog):
     else:
         source_name, name = base_name, case.name or base_name
     content = case.edit(clean(demo, case.source, source_name))
-    rows_in_file = len(content.splitlines()) - 1 if isinstance(content, str) else 0
+    rows_in_file = len(content.splitlines()) - 1
     with caplog.at_level(logging.WARNING, logger="mmr.ingest"):
         result = ingest_one(settings, case.source, deliver(tmp_path / "second", name, content))
 
