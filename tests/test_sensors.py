@@ -183,7 +183,7 @@ def test_schedules_request_the_pipeline(defs, name):
 
 def test_a_run_that_failed_is_retried_a_few_times_then_the_sensor_gives_up(sensor, tmp_path):
     from dagster_project.definitions import defs
-    from dagster_project.lib.landing_sensor import ATTEMPTS, DELIVERY_TAG
+    from dagster_project.ingest.sensor import ATTEMPTS, DELIVERY_TAG
 
     land(tmp_path, "cbs_kwb", "kwb_2022.csv")
     job = defs.resolve_job_def("mmr_job")
