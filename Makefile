@@ -14,8 +14,8 @@ uv: ## Install uv when it is missing
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
 
 setup: uv ## Install both environments from their lockfiles (pipeline, Superset)
-	$(UV) sync --frozen
-	$(UV) sync --frozen --project superset
+	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --project superset
 	npm ci --prefix expectations/vendor --no-audit --no-fund --ignore-scripts --loglevel=error
 
 run: setup ## Generate demo data, run the whole pipeline, start Dagster and Superset
