@@ -233,7 +233,7 @@ def superset_session(tmp_path_factory: pytest.TempPathFactory, superset_serving_
     codes = gemeente_codes(serving_db)
     users = [
         {"username": f"beleid_{code.lower()}", "first_name": "Beleid", "last_name": code, "roles": [f"gemeente_{code}"]}
-        for code in codes[:2]
+        for code in codes
     ]
     users.append({"username": "regio_analist", "first_name": "Regio", "last_name": "Analist", "roles": ["regio"]})
     users.append(

@@ -38,13 +38,16 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversion
 
 from dagster_project.analytics.warehouse_tables import (
     DOMAINS,
+    NUMBER,
     RISK_FACTORS,
+    TEXT,
     analytics_key,
     factors_in,
     mart_key,
     query,
     risk_profile,
     table_metadata,
+    typed,
     write_tables,
 )
 from dagster_project.settings import get_settings
@@ -54,28 +57,23 @@ TWEEDIE_POWER = 1.5
 EXPOSURE = {"jeugd": "inwoners_jonger_dan_15", "wmo": "inwoners", "participatie": "inwoners"}
 MEASURES = ["clienten", "kosten"]
 SIGNAL_ABOVE, SIGNAL_BELOW, SIGNAL_NONE = "hoger dan verwacht", "lager dan verwacht", "conform verwachting"
-_TEXT, _NUMBER = "string", "float64"
 #: The tables' columns and types, for a warehouse without care records (nothing to fit).
 EXPECTED_COLUMNS = {
     "year": "int64",
-    **dict.fromkeys(["gemeente_code", "wijk_code", "domein", "maat"], _TEXT),
-    **dict.fromkeys(["populatie", "verwacht", "werkelijk", "ratio", "log_se", "interval_factor"], _NUMBER),
-    **dict.fromkeys(["ratio_ondergrens", "ratio_bovengrens"], _NUMBER),
-    "signaal": _TEXT,
-    "clienten": _NUMBER,
+    **dict.fromkeys(["gemeente_code", "wijk_code", "domein", "maat"], TEXT),
+    **dict.fromkeys(["populatie", "verwacht", "werkelijk", "ratio", "log_se", "interval_factor"], NUMBER),
+    **dict.fromkeys(["ratio_ondergrens", "ratio_bovengrens"], NUMBER),
+    "signaal": TEXT,
+    "clienten": NUMBER,
 }
 COEFFICIENT_COLUMNS = {
     "year": "int64",
-    **dict.fromkeys(["domein", "maat", "term"], _TEXT),
-    **dict.fromkeys(["coefficient", "std_error", "ondergrens", "bovengrens", "p_value"], _NUMBER),
-    "family": _TEXT,
+    **dict.fromkeys(["domein", "maat", "term"], TEXT),
+    **dict.fromkeys(["coefficient", "std_error", "ondergrens", "bovengrens", "p_value"], NUMBER),
+    "family": TEXT,
     "n_wijken": "int64",
-    "deviance_explained": _NUMBER,
+    "deviance_explained": NUMBER,
 }
-
-
-def _empty(columns: dict[str, str]) -> pd.DataFrame:
-    return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})
 
 
 ACTUAL_SQL = """
@@ -205,8 +203,8 @@ def expected_vs_actual(frame: pd.DataFrame, confidence: float) -> tuple[pd.DataF
             expected, coefs = fit_measure(part, measure, confidence, factors)
             rows.append(expected)
             coefficients.append(coefs.assign(year=year, domein=domain, maat=measure))
-    expected = pd.concat(rows, ignore_index=True) if rows else _empty(EXPECTED_COLUMNS)
-    coefs = pd.concat(coefficients, ignore_index=True) if coefficients else _empty(COEFFICIENT_COLUMNS)
+    expected = typed(pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(), EXPECTED_COLUMNS)
+    coefs = typed(pd.concat(coefficients, ignore_index=True) if coefficients else pd.DataFrame(), COEFFICIENT_COLUMNS)
     if len(coefs):
         coefs = coefs[["year", "domein", "maat", *[c for c in coefs.columns if c not in ("year", "domein", "maat")]]]
     return expected, coefs

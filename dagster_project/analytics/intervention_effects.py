@@ -42,12 +42,17 @@ from sklearn.preprocessing import StandardScaler
 from statsmodels.stats.meta_analysis import combine_effects
 
 from dagster_project.analytics.warehouse_tables import (
+    DAY,
+    NUMBER,
+    TEXT,
+    WHOLE,
     analytics_key,
     factors_in,
     mart_key,
     query,
     risk_profile,
     table_metadata,
+    typed,
     write_tables,
 )
 from dagster_project.settings import get_settings
@@ -65,37 +70,29 @@ ESTIMATE_COLUMNS = [
     "effect_relatief_bovengrens",
     "niveau_voor",
     "niveau_na",
-    "n_maanden_voor",
-    "n_maanden_na",
 ]
-EFFECT_COLUMNS = [
-    "interventie_id",
-    "gemeente_code",
-    "wijk_code",
-    "reference_wijk_code",
-    "interventie_type",
-    "startdatum",
-    "startjaar",
-    "vergelijkingswijken",
-    "n_vergelijkingswijken",
-    *FAMILY_CONTEXT,
-    "uitkomst",
-    *ESTIMATE_COLUMNS,
-    "opmerking",
-]
-BY_TYPE_COLUMNS = [
-    "interventie_type",
-    "uitkomst",
-    "n_interventies",
-    "effect",
-    "effect_ondergrens",
-    "effect_bovengrens",
-    "effect_relatief",
-    "effect_relatief_ondergrens",
-    "effect_relatief_bovengrens",
-    "p_waarde",
-    "significant",
-]
+EFFECT_COLUMNS = {
+    **dict.fromkeys(["interventie_id", "gemeente_code", "wijk_code", "reference_wijk_code", "interventie_type"], TEXT),
+    "startdatum": DAY,
+    "startjaar": WHOLE,
+    "vergelijkingswijken": TEXT,
+    "n_vergelijkingswijken": WHOLE,
+    **dict.fromkeys(FAMILY_CONTEXT, NUMBER),
+    "uitkomst": TEXT,
+    **dict.fromkeys(ESTIMATE_COLUMNS, NUMBER),
+    "n_maanden_voor": WHOLE,
+    "n_maanden_na": WHOLE,
+    "opmerking": TEXT,
+}
+BY_TYPE_COLUMNS = {
+    "interventie_type": TEXT,
+    "uitkomst": TEXT,
+    "n_interventies": WHOLE,
+    **dict.fromkeys(["effect", "effect_ondergrens", "effect_bovengrens"], NUMBER),
+    **dict.fromkeys(["effect_relatief", "effect_relatief_ondergrens", "effect_relatief_bovengrens"], NUMBER),
+    "p_waarde": NUMBER,
+    "significant": "boolean",
+}
 
 # One row per reference wijk × month × outcome with the count; wijken mapping one-to-one only.
 PANEL_SQL = """
@@ -265,7 +262,7 @@ def estimate_effects(
                 result = did(data, data["reference_wijk_code"] == item.reference_wijk_code, start_month, confidence)
                 note = None if result else "geen maanden voor of na de start in de data"
             rows.append({**base, "uitkomst": outcome, **(result or {}), "opmerking": note})
-    effects = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
+    effects = typed(pd.DataFrame(rows, columns=list(EFFECT_COLUMNS)), EFFECT_COLUMNS)
     effects["significant"] = (effects["effect_ondergrens"] > 0) | (effects["effect_bovengrens"] < 0)
     return effects, pooled_effects(effects, confidence)
 
@@ -303,7 +300,7 @@ def pooled_effects(effects: pd.DataFrame, confidence: float) -> pd.DataFrame:
         row["p_waarde"] = float(2 * norm.sf(abs(z_value)))
         row["significant"] = bool(row["effect_ondergrens"] > 0 or row["effect_bovengrens"] < 0)
         rows.append(row)
-    return pd.DataFrame(rows, columns=BY_TYPE_COLUMNS)
+    return typed(pd.DataFrame(rows, columns=list(BY_TYPE_COLUMNS)), BY_TYPE_COLUMNS)
 
 
 @dg.multi_asset(

@@ -27,12 +27,15 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
 from dagster_project.analytics.warehouse_tables import (
+    NUMBER,
     RISK_FACTORS,
+    TEXT,
     analytics_key,
     factors_in,
     mart_key,
     query,
     table_metadata,
+    typed,
     write_tables,
 )
 from dagster_project.settings import get_settings
@@ -123,7 +126,12 @@ where waarde is not null
 order by area_level, area_code, year, indicator
 """
 
-PEER_COLUMNS = ["year", "area_level", "area_code", "gemeente_code", "peer_code", "peer_rang", "afstand"]
+PEER_COLUMNS = {
+    "year": "int64",
+    **dict.fromkeys(["area_level", "area_code", "gemeente_code", "peer_code"], TEXT),
+    "peer_rang": "int64",
+    "afstand": NUMBER,
+}
 
 
 def find_peers(profiles: pd.DataFrame, k_by_level: dict[str, int]) -> pd.DataFrame:
@@ -157,7 +165,7 @@ def find_peers(profiles: pd.DataFrame, k_by_level: dict[str, int]) -> pd.DataFra
                 }
             )
         )
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=PEER_COLUMNS)
+    return typed(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), PEER_COLUMNS)
 
 
 @dg.multi_asset(

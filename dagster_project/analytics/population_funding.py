@@ -23,7 +23,16 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from dagster_project.analytics.warehouse_tables import analytics_key, mart_key, query, table_metadata, write_tables
+from dagster_project.analytics.warehouse_tables import (
+    NUMBER,
+    TEXT,
+    analytics_key,
+    mart_key,
+    query,
+    table_metadata,
+    typed,
+    write_tables,
+)
 from dagster_project.settings import Settings, get_settings
 
 NEED_SQL = """
@@ -47,22 +56,13 @@ select gemeente_code, year, domain as domein, begroting_primair, begroting_na_wi
 from marts_core.fct_budget
 """
 
-COLUMNS = [
-    "year",
-    "gemeente_code",
-    "wijk_code",
-    "domein",
-    "verwachte_kosten",
-    "behoefte_aandeel",
-    "inwoners_aandeel",
-    "verwachte_behoefte_aandeel",
-    "budget_gemeente",
-    "budget_toegewezen",
-    "werkelijke_kosten",
-    "verschuiving",
-    "clienten",
-    "scenario",
-]
+COLUMNS = {
+    "year": "int64",
+    **dict.fromkeys(["gemeente_code", "wijk_code", "domein"], TEXT),
+    **dict.fromkeys(["verwachte_kosten", "behoefte_aandeel", "inwoners_aandeel", "verwachte_behoefte_aandeel"], NUMBER),
+    **dict.fromkeys(["budget_gemeente", "budget_toegewezen", "werkelijke_kosten", "verschuiving", "clienten"], NUMBER),
+    "scenario": TEXT,
+}
 
 
 def scenario_budgets(budgets: pd.DataFrame, settings: Settings) -> pd.DataFrame:
@@ -88,9 +88,8 @@ def allocate(need: pd.DataFrame, budgets: pd.DataFrame, need_weight: float, scen
     data["budget_toegewezen"] = data["verwachte_behoefte_aandeel"] * data["budget_gemeente"]
     data["verschuiving"] = data["budget_toegewezen"] - data["werkelijke_kosten"]
     data["scenario"] = scenario
-    return data.replace([np.inf, -np.inf], np.nan)[COLUMNS].sort_values(
-        ["year", "gemeente_code", "domein", "wijk_code"]
-    )
+    allocation = data.replace([np.inf, -np.inf], np.nan)[list(COLUMNS)]
+    return typed(allocation.sort_values(["year", "gemeente_code", "domein", "wijk_code"]), COLUMNS)
 
 
 def describe_scenario(settings: Settings) -> str:

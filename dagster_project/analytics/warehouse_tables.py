@@ -39,6 +39,18 @@ def factors_in(frame: pd.DataFrame) -> list[str]:
     return [factor for factor in RISK_FACTORS if frame[factor].notna().any()]
 
 
+TEXT, NUMBER, WHOLE, DAY = "string", "float64", "Int64", "datetime64[s]"
+
+
+def typed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """`frame` with its declared column types, also when an analysis had nothing to fit (a
+    warehouse without care records): a column of no values would be stored as INTEGER, and the
+    serving models compare codes and multiply figures."""
+    if frame.empty:
+        return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})
+    return frame.astype({name: kind for name, kind in columns.items() if kind == TEXT})
+
+
 def mart_key(model: str) -> dg.AssetKey:
     """The Dagster key of a dbt model under `marts/` (see dagster_project.dbt.MmrTranslator)."""
     return dg.AssetKey(["marts", model])
