@@ -146,32 +146,26 @@ def test_dagster_ui_shows_the_assets_and_the_passed_check(pipeline: Pipeline):
         process.wait(timeout=30)
 
 
-def test_second_run_is_idempotent_and_republishes(pipeline: Pipeline):
-    before = pipeline.served_run()["metadata"]
-    [(rows_before,)] = pipeline.published("select count(*) from wijk_kerncijfers")
-    [(batches_before,)] = pipeline.warehouse("select count(*) from raw.ingestion_log")
-    result = pipeline.mmr("run", "--no-demo")
-    assert "Published" in result.stdout
-    after = pipeline.served_run()["metadata"]
-    assert after["dagster_run_id"] != before["dagster_run_id"]
-    assert pipeline.published("select count(*) from wijk_kerncijfers") == [(rows_before,)]
-    assert pipeline.warehouse("select count(*) from raw.ingestion_log") == [(batches_before,)]
-    assert pipeline.served_run(previous=True)["metadata"]["dagster_run_id"] == before["dagster_run_id"]
-
-
-def test_a_bad_delivery_is_quarantined_and_the_publish_goes_on(pipeline: Pipeline):
+def test_a_second_run_with_a_bad_delivery_quarantines_it_and_republishes_the_same(pipeline: Pipeline):
+    """Nothing is ingested twice, the bad file is quarantined, and the rest publishes again unchanged."""
     home = pipeline.home
+    before = pipeline.served_run()["metadata"]
     rows_before = pipeline.published("select count(*) from wijk_kerncijfers")
+    [(batches_before,)] = pipeline.warehouse("select count(*) from raw.ingestion_log")
     bad = KWB_FIXTURE.read_text().replace(";", ",")
     (home / "landing" / "cbs_kwb" / "kwb_2030.csv").write_text(bad)
     result = pipeline.mmr("run", "--no-demo")
     assert "Published" in result.stdout
+    after = pipeline.served_run()["metadata"]
+    assert after["dagster_run_id"] != before["dagster_run_id"]
+    assert pipeline.served_run(previous=True)["metadata"]["dagster_run_id"] == before["dagster_run_id"]
+    assert pipeline.published("select count(*) from wijk_kerncijfers") == rows_before
     reasons = list((home / "quarantine" / "cbs_kwb").glob("kwb_2030-*/reasons.csv"))
     assert reasons and "delimiter" in reasons[0].read_text()
-    assert pipeline.published("select count(*) from wijk_kerncijfers") == rows_before
     assert pipeline.warehouse("select status from raw.ingestion_log where file_name = 'kwb_2030.csv'") == [
         ("rejected",)
     ]
+    assert pipeline.warehouse("select count(*) from raw.ingestion_log") == [(batches_before + 1,)]
     (home / "landing" / "cbs_kwb" / "kwb_2030.csv").unlink()
 
 
