@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from dagster_project.ops import runlog
 from dagster_project.settings import Settings
 
 #: The dimension that makes the region: the sources it is built from are never held back.
@@ -199,4 +200,5 @@ def hold_back(settings: Settings, manifest: dict[str, Any], failed: list[FailedT
                 )
                 con.execute("commit")
                 held.append(item)
+        runlog.sync_sources(settings, con, {item.source for item in held})
     return held

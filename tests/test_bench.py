@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     home = tmp_path_factory.mktemp("bench_home")
-    mmr(home, "bench", "--scale", "demo", "--repeats", "2", timeout=1800)
+    mmr(home, "bench", "--scale", "demo", "--repeats", "1", timeout=1800)
     return home, json.loads((home / "bench" / "report.json").read_text())
 
 
@@ -32,7 +32,7 @@ def test_report_has_every_measure(report):
         data["verdicts"]["ingest_rows_per_second_per_core"]["measured"]
         == measured["ingest"]["rows_per_second_per_core"]
     )
-    assert measured["chart_queries"]["queries"] == 2 * measured["chart_queries"]["charts"] > 0
+    assert measured["chart_queries"]["queries"] == measured["chart_queries"]["charts"] > 0
     assert 0 < measured["chart_queries"]["p50_ms"] <= measured["chart_queries"]["p95_ms"]
     assert set(data["verdicts"]) == set(data["targets"])
     assert data["machine"]["cpus"] >= 1

@@ -9,6 +9,8 @@ import pytest
 
 from dagster_project import holdback
 from dagster_project.dbt import dbt_project
+from dagster_project.lib import warehouse
+from dagster_project.ops import runlog
 from dagster_project.settings import Settings
 
 
@@ -53,10 +55,7 @@ def test_only_batches_since_the_last_publish_are_held_back_and_the_superseded_on
     with duckdb.connect(str(settings.build_db)) as con:
         con.execute("create schema raw")
         con.execute("create schema audit")
-        con.execute(
-            "create table raw.ingestion_log (batch_id varchar, source varchar, file_name varchar, period varchar, "
-            "status varchar, message varchar, ingested_at timestamp)"
-        )
+        con.execute(warehouse.INGESTION_LOG_DDL)
         con.execute("create table audit.publish_log (published_at timestamp, status varchar)")
         rows = [
             ("b-2015", "vektis_zvw_gemeente_2015.csv", "2015", datetime(2026, 1, 1)),
@@ -65,7 +64,8 @@ def test_only_batches_since_the_last_publish_are_held_back_and_the_superseded_on
         ]
         for batch, name, period, at in rows:
             con.execute(
-                "insert into raw.ingestion_log values (?, 'vektis_zvw', ?, ?, 'accepted', '', ?)",
+                "insert into raw.ingestion_log (batch_id, source, file_name, period, status, message, ingested_at) "
+                "values (?, 'vektis_zvw', ?, ?, 'accepted', '', ?)",
                 [batch, name, period, at],
             )
         con.execute("insert into audit.publish_log values ('2026-02-01', 'published')")
@@ -88,3 +88,4 @@ def test_only_batches_since_the_last_publish_are_held_back_and_the_superseded_on
     reasons = pd.read_csv(folder / "reasons.csv", dtype=str, keep_default_na=False)
     assert list(reasons["rule"]) == ["dbt:insured_years_at_most_persons"]
     assert "vektis_zvw_gemeente_2021.csv" in reasons["message"][0]
+    assert ("new-2021", "held_back") in runlog.query(settings, "select batch_id, status from ingestion_log")

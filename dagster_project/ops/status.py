@@ -206,7 +206,8 @@ def _render_sources(console: Console, settings: Settings) -> None:
     if attention:
         console.print("Batches that need attention (latest first):")
         for source, file_name, state, message in attention:
-            console.print(f"  {source}/{file_name}: {state}: {escape(message or '')}"[:240])
+            label = state.replace("_", " ").capitalize()
+            console.print(f"  {source}/{file_name}: {label}: {escape(message or '')}"[:240])
     quarantined = sorted(settings.quarantine_dir.glob("*/*/reasons.csv"))
     if quarantined:
         console.print(f"[yellow]Quarantine[/]: {len(quarantined)} batches; reasons in {settings.quarantine_dir}")
