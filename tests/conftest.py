@@ -42,6 +42,18 @@ def mmr(
     return result
 
 
+#: Fixtures of the one shared demo run (and the services on it): their tests run on one worker.
+SHARED_RUN = {"demo_home", "pipeline", "shared_pipeline", "superset_session"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs two workers (`--dist loadgroup`): every test of the shared demo run goes to
+    one of them, so the demo pipeline runs once; every other module goes whole to either worker."""
+    for item in items:
+        group = "shared_demo_run" if SHARED_RUN & set(item.fixturenames) else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo region generated and the whole pipeline run once, exactly as `make run` does.
