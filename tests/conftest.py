@@ -46,12 +46,11 @@ def mmr(
 SHARED_RUN = {"demo_home", "pipeline", "shared_pipeline", "superset_session"}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_itemcollected(item: pytest.Item) -> None:
     """`make test` runs two workers (`--dist loadgroup`): every test of the shared demo run goes to
     one of them, so the demo pipeline runs once; every other module goes whole to either worker."""
-    for item in items:
-        group = "shared_demo_run" if SHARED_RUN & set(item.fixturenames) else item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(group))
+    group = "shared_demo_run" if SHARED_RUN & set(getattr(item, "fixturenames", ())) else item.module.__name__
+    item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
