@@ -43,9 +43,9 @@ TEXT, NUMBER, WHOLE, DAY = "string", "float64", "Int64", "datetime64[s]"
 
 
 def typed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
-    """`frame` with its declared column types, also when an analysis had nothing to fit (a
-    warehouse without care records): a column of no values would be stored as INTEGER, and the
-    serving models compare codes and multiply figures."""
+    """`frame` with its text columns as text, and with every declared type when an analysis had
+    nothing to fit (a warehouse without care records): a column of no values, or of only nulls,
+    would be stored as INTEGER, and the serving models compare codes and multiply figures."""
     if frame.empty:
         return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})
     return frame.astype({name: kind for name, kind in columns.items() if kind == TEXT})
