@@ -260,3 +260,57 @@ def superset_session(tmp_path_factory: pytest.TempPathFactory, superset_serving_
         finally:
             superset.stop(settings)
             assert not superset.is_running(settings)
+
+
+# --- the session's Superset as its users ----------------------------------------------------------
+
+DASHBOARD_TITLE = "Wijkprofiel"
+COUNT = {"expressionType": "SQL", "sqlExpression": "COUNT(*)", "label": "n"}
+
+
+def serving_query(serving_db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(serving_db), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+class Api(superset.SupersetClient):
+    """The Superset REST API as one user, defaulting to the Wijkprofiel dashboard."""
+
+    def dashboard(self, title: str = DASHBOARD_TITLE) -> dict:
+        return super().dashboard(title)
+
+    def rows_per_gemeente(self, dataset_id: int, filters: list[dict] | None = None) -> dict[str, int]:
+        """`{gemeente_code: rows}` of a dataset as this user may see it."""
+        data = self.post(
+            "/api/v1/chart/data",
+            {
+                "datasource": {"id": dataset_id, "type": "table"},
+                "queries": [
+                    {"columns": ["gemeente_code"], "metrics": [COUNT], "filters": filters or [], "row_limit": 10000}
+                ],
+                "result_format": "json",
+                "result_type": "full",
+                "force": True,
+            },
+        )["result"][0]["data"]
+        return {row["gemeente_code"]: row["n"] for row in data}
+
+
+@pytest.fixture(scope="module")
+def superset_home(superset_session: Settings) -> Settings:
+    return superset_session
+
+
+@pytest.fixture(scope="module")
+def api(superset_home: Settings) -> Api:
+    password = superset.admin_password(superset_home)
+    assert password, "bootstrap generated no admin password"
+    return Api(superset.url(superset_home), password)
+
+
+def user_password(settings: Settings, username: str) -> str:
+    return (settings.superset_home / "passwords" / username).read_text().strip()
+
+
+def login(settings: Settings, username: str) -> Api:
+    return Api(superset.url(settings), user_password(settings, username), username=username)

@@ -8,8 +8,8 @@ import yaml
 from dagster_project.ops import superset
 from dagster_project.settings import Settings
 from tests.conftest import Pipeline
-from tests.superset_fixtures import free_port
-from tests.test_superset import DASHBOARDS, Api, login
+from tests.superset_fixtures import Api, free_port, login
+from tests.test_superset import DASHBOARDS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.superset, pytest.mark.postgres]
 
