@@ -13,8 +13,9 @@ absolute path of the serving database in a rendered copy under `$MMR_HOME/supers
 `export` puts the placeholder back.
 
 Access (see `superset/users.yaml` for the file format):
-- role `gemeente_<code>` per gemeente of the region (e.g. `gemeente_GM0501`): read dashboards and
-  charts, rows of its own gemeente only (a row-level security rule on `gemeente_code`);
+- role `gemeente_<code>` per gemeente of the region (e.g. `gemeente_GM0597`): read dashboards and
+  charts, rows of its own gemeente only (a row-level security rule on `gemeente_code`), including
+  the history of gemeenten that went into it (Voorne aan Zee reads Brielle's 2022 wijken);
 - role `regio`: the same, rows of every gemeente of the region;
 - role `mmr_lezer`: the same permissions without any rule, the base for custom roles;
 - a base rule gives every other role (except Admin) no rows at all, on every dataset;
@@ -280,8 +281,10 @@ def read_users_file(path: Path) -> dict[str, Any]:
     return {"regio": {**regio, "gemeenten": gemeenten}, "users": users}
 
 
-def serving_gemeenten(serving_db: Path) -> list[str]:
-    """The gemeente codes the serving database knows (all years), for `regio.gemeenten: alle`."""
+def serving_gemeenten(serving_db: Path) -> dict[str, list[str]]:
+    """Per gemeente the serving database knows, the gemeente codes whose rows it reads: its own and
+    those of every gemeente that went into it (`huidige_gemeente_code` of dim_area)."""
+    query = "select distinct gemeente_code, huidige_gemeente_code from {}.dim_area where gemeente_code is not null"
     uri = serving_uri()
     if uri:
         import sqlalchemy
@@ -289,26 +292,22 @@ def serving_gemeenten(serving_db: Path) -> list[str]:
         engine = sqlalchemy.create_engine(uri)
         try:
             with engine.connect() as con:
-                rows = con.execute(
-                    sqlalchemy.text(
-                        f"select distinct gemeente_code from {PUBLISHED_SCHEMA}.dim_area "
-                        "where gemeente_code is not null order by 1"
-                    )
-                ).fetchall()
+                rows = con.execute(sqlalchemy.text(query.format(PUBLISHED_SCHEMA))).fetchall()
         except sqlalchemy.exc.ProgrammingError:  # nothing published yet
             rows = []
         finally:
             engine.dispose()
-        return [code for (code,) in rows]
-    if not serving_db.exists():
-        return []
-    import duckdb
+    elif serving_db.exists():
+        import duckdb
 
-    with duckdb.connect(str(serving_db), read_only=True) as con:
-        rows = con.execute(
-            "select distinct gemeente_code from main.dim_area where gemeente_code is not null order by 1"
-        ).fetchall()
-    return [code for (code,) in rows]
+        with duckdb.connect(str(serving_db), read_only=True) as con:
+            rows = con.execute(query.format("main")).fetchall()
+    else:
+        rows = []
+    reads: dict[str, set[str]] = {}
+    for code, current in rows:
+        reads.setdefault(current, {current}).add(code)
+    return {code: sorted(reads[code]) for code in sorted(reads)}
 
 
 def serving_datasets() -> list[Any]:
@@ -351,20 +350,29 @@ def upsert_rule(name: str, description: str, filter_type: str, clause: str, tabl
     rule.roles = list(roles)
 
 
+def quoted(codes: list[str]) -> str:
+    """Gemeente codes as an SQL list (codes are checked against GEMEENTE_CODE_RE first)."""
+    if not all(GEMEENTE_CODE_RE.match(code) for code in codes):
+        raise ValueError(f"not a gemeente code among {codes}")
+    return ", ".join(f"'{code}'" for code in codes) or "NULL"
+
+
 def ensure_security(region: dict[str, Any], serving_db: Path, named: set[str] = frozenset()) -> list[str]:
     """Roles per gemeente and for the region, their row-level security, and a base rule for the rest.
 
-    With `gemeenten: alle` the region is every gemeente in the serving database plus those `named`
-    in the users file (so users can be set up before the first publish).
+    With `gemeenten: alle` the region is every gemeente of the latest year in the serving database
+    plus those `named` in the users file (so users can be set up before the first publish). A
+    gemeente's role also reads the rows of the gemeenten that went into it: their history is its own.
     """
     from superset.connectors.sqla.models import RowLevelSecurityFilter
     from superset.extensions import db, security_manager
     from superset.models.core import Database
 
-    if region["gemeenten"] == "alle":
-        codes = sorted(set(serving_gemeenten(serving_db)) | set(named))
-    else:
-        codes = sorted(region["gemeenten"])
+    reads = serving_gemeenten(serving_db)
+    went_into = {old: code for code, olds in reads.items() for old in olds if old != code}
+    for code in sorted(set(named) & set(went_into)):
+        say(f"note: {code} went into {went_into[code]}; give its users role {GEMEENTE_ROLE_PREFIX}{went_into[code]}")
+    codes = sorted(set(reads) | set(named)) if region["gemeenten"] == "alle" else sorted(region["gemeenten"])
     database = db.session.query(Database).filter_by(database_name=DATABASE_NAME).one()
     tables = serving_datasets()
     permissions = reader_permissions(database)
@@ -381,14 +389,14 @@ def ensure_security(region: dict[str, Any], serving_db: Path, named: set[str] = 
         gemeente_roles.append(gemeente_role)
         upsert_rule(
             f"gemeente {code}",
-            f"Rol {gemeente_role.name} ziet alleen rijen van gemeente {code}.",
+            f"Rol {gemeente_role.name} ziet alleen rijen van gemeente {code} en van gemeenten die erin opgingen.",
             "Regular",
-            f"{RLS_KEY} = '{code}'",
+            f"{RLS_KEY} IN ({quoted(reads.get(code, [code]))})",
             tables,
             [gemeente_role],
         )
     region_role = role(REGION_ROLE)
-    in_region = ", ".join(f"'{code}'" for code in codes) or "NULL"
+    in_region = quoted(sorted({row for code in codes for row in reads.get(code, [code])}))
     upsert_rule(
         "regio",
         f"Rol regio ziet de rijen van alle gemeenten van de regio ({len(codes)}).",

@@ -85,6 +85,34 @@ D3_FORMAT = {
     "currency": ["€ ", ""],
 }
 CURRENCIES = ["EUR"]
+
+# Superset's own empty-chart texts ("Geen data") say nothing of why a figure is missing. In MMR
+# it is missing for one of two reasons: the source is not delivered for this gemeente and period
+# (an installation with public data only, a gemeente that has not delivered yet), or the count
+# is too small to publish. The Dutch language pack says so wherever Superset has no figure.
+EMPTY_STATE_NL = {
+    "No data": "Geen cijfer: niet geleverd voor deze selectie, of te klein om te tonen",
+    "No results were returned for this query": "Geen cijfers voor deze selectie",
+    "Make sure that the controls are configured properly and the datasource contains data for the selected "
+    "time range": (
+        "De bron is voor deze gemeente en periode (nog) niet geleverd, of de aantallen zijn te klein om te "
+        "tonen zonder personen herkenbaar te maken."
+    ),
+    "No data after filtering or data is NULL for the latest time record": (
+        "Geen cijfer: niet geleverd voor deze selectie, of te klein om te tonen"
+    ),
+}
+
+
+def _explain_empty_charts() -> None:
+    from superset.translations import utils
+
+    pack = utils.get_language_pack("nl") or {}
+    messages = pack.get("locale_data", {}).get("superset", {})
+    messages.update({key: [text] for key, text in EMPTY_STATE_NL.items() if key in messages})
+
+
+_explain_empty_charts()
 APP_NAME = "MMR — Monitor Maatschappelijk Resultaat"
 
 # --- caching ------------------------------------------------------------------------------------

@@ -39,14 +39,17 @@ ERROR_TEXTS = [
     "An error occurred",
     "Content Security Policy",
 ]
-# Superset's generic texts for a chart without a figure (English and its Dutch translation): a
-# chart must show its figure or a reason in words of its own instead.
+# Superset's texts for a chart without a figure (English, its Dutch translation and the reasons
+# MMR puts in their place, `EMPTY_STATE_NL` in superset/superset_config.py): on the demo, where
+# every source is delivered, a chart must show its figure or a reason of its own.
 NO_DATA_TEXTS = [
     "No data",
     "Geen data",
     "No results were returned",
     "Er zijn geen resultaten gevonden",
     "Geen resultaten",
+    "Geen cijfer: niet geleverd",
+    "Geen cijfers voor deze selectie",
 ]
 PERCENTAGE = re.compile(r"(-?\d{1,3}(?:\.\d{3})+(?:,\d+)?|-?\d+(?:,\d+)?)\s?%")
 RAW_KEY = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")

@@ -58,6 +58,23 @@ def test_regio_user_sees_every_gemeente_and_a_user_without_rule_sees_nothing(api
 
 
 @pytest.mark.superset
+def test_a_gemeente_reads_the_history_of_the_gemeenten_that_went_into_it(api: Api, superset_home: Settings) -> None:
+    """Brielle, Hellevoetsluis and Westvoorne became Voorne aan Zee in 2023: their 2022 wijken are its
+    history; the old gemeenten's own roles still read only their own rows."""
+    merged = serving_query(
+        superset_home.serving_db,
+        "select distinct gemeente_code from main.dim_area where huidige_gemeente_code = 'GM1992' order by 1",
+    )
+    assert [code for (code,) in merged] == ["GM0501", "GM0530", "GM0614", "GM1992"]
+    dataset = next(d for d in api.all("dataset") if d["table_name"] == "wijk_kerncijfers")
+    expected = serving_rows_per_gemeente(superset_home.serving_db, "wijk_kerncijfers")
+    assert login(superset_home, "beleid_gm1992").rows_per_gemeente(dataset["id"]) == {
+        code: expected[code] for (code,) in merged
+    }
+    assert login(superset_home, "beleid_gm0501").rows_per_gemeente(dataset["id"]) == {"GM0501": expected["GM0501"]}
+
+
+@pytest.mark.superset
 def test_anonymous_gets_no_data(api: Api, superset_home: Settings) -> None:
     base = superset.url(superset_home)
     dataset_id = api.all("dataset")[0]["id"]

@@ -13,11 +13,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from dagster_project import ingest
 from dagster_project.synthetic import generate
 from dagster_project.synthetic import vektis as synthetic_vektis
 from tests.conftest import mmr
+
+ASSETS = Path(__file__).resolve().parent.parent / "superset" / "assets"
 
 # two full runs of the demo pipeline: longer than the default timeout on a busy machine
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(7200)]
@@ -93,6 +96,18 @@ def test_zvw_context_shows_2015_for_the_region_and_the_national_benchmark(home):
     insured = national.loc[national["AANTAL_BSN"] > 0, "AANTAL_BSN"].sum()
     assert float(rows[0][3]) == pytest.approx(everyone / insured, rel=1e-6)
     assert "GM0518" not in by_code  # 's-Gravenhage is in the national file, not in the region
+
+    # the dashboard's trend chart (Sociaal domein 3D) shows 2015 for the region and for Nederland
+    chart = next((ASSETS / "charts").glob("Zvw-kosten_per_verzekerde_per_jaar_*.yaml"))
+    dataset = yaml.safe_load(next((ASSETS / "datasets").rglob("zvw_context_*.yaml")).read_text())
+    expressions = {metric["metric_name"]: metric["expression"] for metric in dataset["metrics"]}
+    shown = ", ".join(expressions[name] for name in yaml.safe_load(chart.read_text())["params"]["metrics"])
+    by_year = dict(
+        (year, values) for year, *values in serving(home["home"], f"select year, {shown} from zvw_context group by 1")
+    )
+    region_2015, nl_2015 = by_year[2015]
+    assert float(nl_2015) == pytest.approx(everyone / insured, rel=1e-6)
+    assert float(region_2015) > 0 and {2015, 2022, 2023, 2024} <= set(by_year)
 
 
 @pytest.fixture(scope="module")

@@ -158,11 +158,18 @@ def gemeente_role(code: str) -> str:
 
 
 def publish_region(dsn: str, run_id: str, metadata: dict, published_at: datetime, build_schema: str) -> list[str]:
-    """Roles for every gemeente in the build (and the region), then the atomic schema swap."""
+    """Roles for every gemeente of the latest year in the build (and the region), then the atomic
+    schema swap. A gemeente reads its own rows and those of the gemeenten that went into it."""
     with psycopg.connect(dsn) as con:
-        rows = con.execute(f"select distinct gemeente_code from {build_schema}.dim_area order by 1").fetchall()
-    gemeenten = [code for (code,) in rows if code]
-    sync_roles(dsn, {**{gemeente_role(code): [code] for code in gemeenten}, REGION_ROLE: gemeenten})
+        rows = con.execute(
+            f"select distinct gemeente_code, huidige_gemeente_code from {build_schema}.dim_area "
+            "where gemeente_code is not null order by 1"
+        ).fetchall()
+    reads: dict[str, list[str]] = {}
+    for code, current in rows:
+        reads.setdefault(current, []).append(code)
+    gemeenten = sorted({code for code, _ in rows})
+    sync_roles(dsn, {**{gemeente_role(code): codes for code, codes in reads.items()}, REGION_ROLE: gemeenten})
     served = {"run_id": run_id, "published_at": published_at.isoformat(), "metadata": metadata}
     return publish(dsn, build_schema, metadata=served)
 
