@@ -2,17 +2,29 @@
 
 
 {#-
-    A left join of the dim_area row of `level` (gemeente, wijk, buurt) that `relation`'s
-    `<level>_code` names in the year of its `date_column`: the code as it was valid then, with its
+    A `join_type` (left) join of the dim_area row of `level` (gemeente, wijk, buurt) that the
+    expression `code` names in the year `year`: the code as it was valid then, with its
     reference-year code beside it. The joined row is called `gemeenten`, `wijken` or `buurten`.
 -#}
-{% macro join_area_of_month(level, relation, date_column='month') -%}
+{% macro join_area(level, code, year, join_type='left') -%}
     {%- set alias = {'gemeente': 'gemeenten', 'wijk': 'wijken', 'buurt': 'buurten'}[level] -%}
-    left join {{ ref('dim_area') }} as {{ alias }}
+    {{ join_type }} join {{ ref('dim_area') }} as {{ alias }}
         on
-            {{ relation }}.{{ level }}_code = {{ alias }}.area_code
+            {{ code }} = {{ alias }}.area_code
             and {{ alias }}.area_level = '{{ level }}'
-            and {{ year_of(relation ~ '.' ~ date_column) }} = {{ alias }}.year
+            and {{ year }} = {{ alias }}.year
+{%- endmacro %}
+
+
+{#- join_area of the `<level>_code` of `relation` in its `year_column`. -#}
+{% macro join_area_of_year(level, relation, year_column='year', join_type='left') -%}
+    {{ join_area(level, relation ~ '.' ~ level ~ '_code', relation ~ '.' ~ year_column, join_type) }}
+{%- endmacro %}
+
+
+{#- join_area of the `<level>_code` of `relation` in the year of its `date_column`. -#}
+{% macro join_area_of_month(level, relation, date_column='month') -%}
+    {{ join_area(level, relation ~ '.' ~ level ~ '_code', year_of(relation ~ '.' ~ date_column)) }}
 {%- endmacro %}
 
 

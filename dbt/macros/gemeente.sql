@@ -6,6 +6,49 @@
 -#}
 
 
+{#-
+    The staging model of a monthly municipal export (jeugd, wmo, participatie; the files of
+    dagster_project/sources/municipal.py): the raw table `gemeente.<domain>` renamed, one row per
+    delivered row. Every export keys a row by gemeente, month (`periode`) and the domain's
+    `case_id` (the select item naming it), describes the client alike and carries its batch; the
+    domain's own columns are the body of the call, each item followed by a comma:
+
+        {% call gemeente_monthly_staging('wmo', 'voorzieningnummer as voorziening_id') %}
+            -- care
+            ...,
+        {% endcall %}
+-#}
+{% macro gemeente_monthly_staging(domain, case_id) -%}
+with
+
+source as (
+
+    select * from {{ source('gemeente', domain) }}
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        gemeentecode as gemeente_code,
+        cast(periode || '-01' as date) as month,
+        {{ case_id }},
+
+        -- client (pseudonymised at ingestion)
+        {{ gemeente_client_columns() }},
+{{ caller() }}
+        -- lineage
+        _batch_id as batch_id
+
+    from source
+
+)
+
+select * from renamed
+{%- endmacro %}
+
+
 {#- The client of a delivery row, as ingestion left it: pseudonyms, no BSN, birth date or address. -#}
 {% macro gemeente_client_columns() -%}
     bsn_pseudoniem as client_pseudonym,

@@ -30,3 +30,11 @@
     where area_level = '{{ level }}'
     group by area_code, year
 {%- endmacro %}
+
+
+{#- The risk factor columns of `relation` (select items, each followed by a comma). -#}
+{% macro risk_factor_columns(relation) -%}
+    {%- for column in risk_factors() %}
+        {{ relation }}.{{ column }},
+    {%- endfor %}
+{%- endmacro %}

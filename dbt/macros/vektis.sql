@@ -34,3 +34,48 @@
         coalesce(kosten_{{ category }}, 0){{ ' + ' if not loop.last }}
     {%- endfor -%}
 {%- endmacro %}
+
+{#-
+    The staging model of a Vektis Zvw open-data table (`vektis.<table>`: the same figures by
+    gemeente or by postcode-3): one row per year, area, sex and age class with the insured and
+    their cost per category in euros. The body of the call names the area, each item followed by
+    a comma:
+
+        {% call vektis_zvw_staging('zvw_postcode3') %}
+            postcode_3 as postcode3,
+        {% endcall %}
+-#}
+{% macro vektis_zvw_staging(table) -%}
+with
+
+source as (
+
+    select * from {{ source('vektis', table) }}
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        jaar as year,
+        {{ caller() | trim }}
+        geslacht as sex,
+        leeftijdsklasse as age_class,
+
+        -- insured
+        cast(aantal_bsn as integer) as insured_persons,
+        aantal_verzekerdejaren as insured_years,
+
+        -- costs in euros
+        {{ vektis_cost_columns() }},
+
+        -- lineage
+        _batch_id as batch_id
+
+    from source
+
+)
+
+select * from renamed
+{%- endmacro %}

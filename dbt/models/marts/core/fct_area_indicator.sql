@@ -35,39 +35,21 @@ wijk_zorg as (
 -- one row per area, year and indicator (unpivoted)
 kwb_long as (
 
-    {%- for code, expression in kwb_indicators.items() %}
-        select
-            area_code,
-            area_level,
-            gemeente_code,
-            year,
-            '{{ code }}' as indicator_code,
-            cast({{ expression }} as double precision) as value,
-            'cbs_kwb' as source
-        from kwb
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
-    {%- endfor %}
+    {{ unpivot(
+        'kwb',
+        ['area_code', 'area_level', 'gemeente_code', 'year', "'cbs_kwb' as source"],
+        kwb_indicators, 'indicator_code', 'value', 'double precision',
+    ) }}
 
 ),
 
 wijk_zorg_long as (
 
-    {%- for code, expression in wijk_zorg_indicators.items() %}
-        select
-            area_code,
-            area_level,
-            gemeente_code,
-            year,
-            '{{ code }}' as indicator_code,
-            cast({{ expression }} as double precision) as value,
-            'cbs_wijk_zorg' as source
-        from wijk_zorg
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
-    {%- endfor %}
+    {{ unpivot(
+        'wijk_zorg',
+        ['area_code', 'area_level', 'gemeente_code', 'year', "'cbs_wijk_zorg' as source"],
+        wijk_zorg_indicators, 'indicator_code', 'value', 'double precision',
+    ) }}
 
 ),
 

@@ -12,12 +12,6 @@ client_months as (
 
 ),
 
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
-
 realised as (
 
     select
@@ -35,7 +29,7 @@ final as (
 
     select
         budgetten.gemeente_code,
-        coalesce(areas.reference_gemeente_code, budgetten.gemeente_code) as reference_gemeente_code,
+        coalesce(gemeenten.reference_gemeente_code, budgetten.gemeente_code) as reference_gemeente_code,
         budgetten.year,
         cast(budgetten.year as varchar) as period_key,
         budgetten.domain,
@@ -52,10 +46,7 @@ final as (
             budgetten.gemeente_code = realised.gemeente_code
             and budgetten.year = realised.year
             and budgetten.domain = realised.domain
-    left join areas
-        on
-            budgetten.gemeente_code = areas.area_code
-            and budgetten.year = areas.year
+    {{ join_area_of_year('gemeente', 'budgetten') }}
 
 )
 

@@ -6,12 +6,6 @@ contracten as (
 
 ),
 
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
-
 final as (
 
     select
@@ -20,7 +14,7 @@ final as (
             || contracten.productcode || '|' || cast(contracten.start_date as varchar)
         ) as contract_key,
         contracten.gemeente_code,
-        coalesce(areas.reference_gemeente_code, contracten.gemeente_code) as reference_gemeente_code,
+        coalesce(gemeenten.reference_gemeente_code, contracten.gemeente_code) as reference_gemeente_code,
         contracten.year,
         contracten.domain,
         contracten.agb_code,
@@ -32,10 +26,7 @@ final as (
         contracten.start_date,
         contracten.end_date
     from contracten
-    left join areas
-        on
-            contracten.gemeente_code = areas.area_code
-            and contracten.year = areas.year
+    {{ join_area_of_year('gemeente', 'contracten') }}
 
 )
 

@@ -6,12 +6,6 @@ interventies as (
 
 ),
 
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
-
 final as (
 
     select
@@ -27,10 +21,7 @@ final as (
         {{ period_key('interventies.start_date') }} as start_period_key,
         interventies.end_date is null as is_running
     from interventies
-    left join areas as wijken
-        on
-            interventies.wijk_code = wijken.area_code
-            and cast(extract(year from interventies.start_date) as integer) = wijken.year
+    {{ join_area_of_month('wijk', 'interventies', 'start_date') }}
 
 )
 

@@ -6,22 +6,13 @@ clientervaring as (
 
 ),
 
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
-
 harmonised as (
 
     select
         clientervaring.*,
-        coalesce(areas.reference_gemeente_code, clientervaring.gemeente_code) as reference_gemeente_code
+        coalesce(gemeenten.reference_gemeente_code, clientervaring.gemeente_code) as reference_gemeente_code
     from clientervaring
-    left join areas
-        on
-            clientervaring.gemeente_code = areas.area_code
-            and clientervaring.year = areas.year
+    {{ join_area_of_year('gemeente', 'clientervaring') }}
 
 ),
 

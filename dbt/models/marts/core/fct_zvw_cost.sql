@@ -1,4 +1,8 @@
-{%- set categories = vektis_cost_categories() -%}
+{#- cost category: its column -#}
+{%- set costs = {} -%}
+{%- for category in vektis_cost_categories() -%}
+    {%- do costs.update({category: 'kosten_' ~ category}) -%}
+{%- endfor -%}
 
 with
 
@@ -43,21 +47,11 @@ successors as (
 -- one row per gemeente, year, sex, age class and cost category (unpivoted)
 zvw_long as (
 
-    {%- for category in categories %}
-        select
-            year,
-            gemeente_code,
-            sex,
-            age_class,
-            insured_persons,
-            insured_years,
-            '{{ category }}' as cost_category,
-            kosten_{{ category }} as cost
-        from zvw
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
-    {%- endfor %}
+    {{ unpivot(
+        'zvw',
+        ['year', 'gemeente_code', 'sex', 'age_class', 'insured_persons', 'insured_years'],
+        costs, 'cost_category', 'cost',
+    ) }}
 
 ),
 
@@ -66,7 +60,7 @@ final as (
     select
         zvw_long.gemeente_code,
         coalesce(
-            areas.reference_gemeente_code, later.new_code, merged.new_code, zvw_long.gemeente_code
+            gemeenten.reference_gemeente_code, later.new_code, merged.new_code, zvw_long.gemeente_code
         ) as reference_gemeente_code,
         zvw_long.year,
         cast(zvw_long.year as varchar) as period_key,
@@ -77,10 +71,7 @@ final as (
         zvw_long.insured_years,
         zvw_long.cost
     from zvw_long
-    left join areas
-        on
-            zvw_long.gemeente_code = areas.area_code
-            and zvw_long.year = areas.year
+    {{ join_area_of_year('gemeente', 'zvw_long') }}
     left join successors as merged
         on zvw_long.gemeente_code = merged.old_code
     left join successors as later

@@ -1,12 +1,4 @@
-{%- set factors = risk_factors() -%}
-
 with
-
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
 
 -- one column per risk factor, in percent of inhabitants or households
 pivoted as (
@@ -20,17 +12,12 @@ final as (
     select
         pivoted.year,
         pivoted.area_code as gemeente_code,
-        areas.area_name as gemeente_name,
-        areas.reference_area_code as reference_gemeente_code,
-        {%- for column in factors %}
-            pivoted.{{ column }},
-        {%- endfor %}
+        gemeenten.area_name as gemeente_name,
+        gemeenten.reference_area_code as reference_gemeente_code,
+        {{ risk_factor_columns('pivoted') }}
         cast(pivoted.inwoners as integer) as inwoners
     from pivoted
-    left join areas
-        on
-            pivoted.area_code = areas.area_code
-            and pivoted.year = areas.year
+    {{ join_area('gemeente', 'pivoted.area_code', 'pivoted.year') }}
 
 )
 

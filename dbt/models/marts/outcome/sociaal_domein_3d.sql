@@ -6,12 +6,6 @@ client_months as (
 
 ),
 
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
-
 client_years as (
 
     select
@@ -71,10 +65,7 @@ households as (
             household_years.household_key = household_addresses.household_key
             and household_years.year = household_addresses.year
             and household_addresses.recency = 1
-    left join areas as wijken
-        on
-            household_addresses.wijk_code = wijken.area_code
-            and household_years.year = wijken.year
+    {{ join_area('wijk', 'household_addresses.wijk_code', 'household_years.year') }}
 
 ),
 
@@ -124,14 +115,8 @@ final as (
         per_wijk.kosten_multi_domein * 100.0 / nullif(per_wijk.kosten_totaal, 0)
             as aandeel_kosten_multi_domein
     from per_wijk
-    left join areas as gemeenten
-        on
-            per_wijk.gemeente_code = gemeenten.area_code
-            and per_wijk.year = gemeenten.year
-    left join areas as wijken
-        on
-            per_wijk.wijk_code = wijken.area_code
-            and per_wijk.year = wijken.year
+    {{ join_area_of_year('gemeente', 'per_wijk') }}
+    {{ join_area_of_year('wijk', 'per_wijk') }}
 
 )
 

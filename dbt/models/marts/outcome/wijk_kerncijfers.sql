@@ -6,30 +6,20 @@ kwb as (
 
 ),
 
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
-
 final as (
 
     select
         kwb.year,
-        areas.gemeente_code,
-        areas.gemeente_name,
-        areas.area_code as wijk_code,
-        areas.area_name as wijk_name,
+        wijken.gemeente_code,
+        wijken.gemeente_name,
+        wijken.area_code as wijk_code,
+        wijken.area_name as wijk_name,
         kwb.inwoners,
         kwb.huishoudens,
         kwb.gemiddeld_inkomen,
         kwb.pct_huishoudens_laag_inkomen
     from kwb
-    inner join areas
-        on
-            kwb.area_code = areas.area_code
-            and kwb.year = areas.year
-    where areas.area_level = 'wijk'
+    {{ join_area('wijk', 'kwb.area_code', 'kwb.year', join_type='inner') }}
 
 )
 

@@ -18,12 +18,6 @@ survey as (
 
 ),
 
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
-
 active as (
 
     select
@@ -100,10 +94,7 @@ final as (
         with_change.domain as domein,
         {{ outcome_columns('with_change') }}
     from with_change
-    left join areas as wijken
-        on
-            with_change.wijk_code = wijken.area_code
-            and with_change.year = wijken.year
+    {{ join_area_of_year('wijk', 'with_change') }}
 
 )
 

@@ -1,16 +1,8 @@
-{%- set factors = risk_factors() -%}
-
 with
 
 kerncijfers as (
 
     select * from {{ ref('wijk_kerncijfers') }}
-
-),
-
-areas as (
-
-    select * from {{ ref('dim_area') }}
 
 ),
 
@@ -29,14 +21,12 @@ final as (
         kerncijfers.gemeente_name,
         kerncijfers.wijk_code,
         kerncijfers.wijk_name,
-        areas.reference_area_code as reference_wijk_code,
-        areas.reference_gemeente_code,
-        areas.n_reference_areas,
+        wijken.reference_area_code as reference_wijk_code,
+        wijken.reference_gemeente_code,
+        wijken.n_reference_areas,
         kerncijfers.inwoners,
         kerncijfers.huishoudens,
-        {%- for column in factors %}
-            pivoted.{{ column }},
-        {%- endfor %}
+        {{ risk_factor_columns('pivoted') }}
         cast(
             {{ round_half_away('pivoted.pct_jonger_dan_15 * kerncijfers.inwoners / 100.0') }} as integer
         ) as inwoners_jonger_dan_15
@@ -45,10 +35,7 @@ final as (
         on
             kerncijfers.wijk_code = pivoted.area_code
             and kerncijfers.year = pivoted.year
-    left join areas
-        on
-            kerncijfers.wijk_code = areas.area_code
-            and kerncijfers.year = areas.year
+    {{ join_area_of_year('wijk', 'kerncijfers') }}
 
 )
 

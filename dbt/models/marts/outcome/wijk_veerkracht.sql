@@ -1,5 +1,3 @@
-{%- set factors = risk_factors() -%}
-
 with
 
 profiel as (
@@ -17,17 +15,9 @@ weights as (
 -- one row per wijk, year and risk factor
 factor_values as (
 
-    {%- for column in factors %}
-        select
-            wijk_code,
-            year,
-            '{{ column }}' as factor,
-            cast({{ column }} as double precision) as value
-        from profiel
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
-    {%- endfor %}
+    {{ unpivot(
+        'profiel', ['wijk_code', 'year'], risk_factors() | list, 'factor', 'value', 'double precision',
+    ) }}
 
 ),
 
@@ -133,9 +123,7 @@ final as (
         ranked.reference_wijk_code,
         ranked.inwoners,
         ranked.huishoudens,
-        {%- for column in factors %}
-            ranked.{{ column }},
-        {%- endfor %}
+        {{ risk_factor_columns('ranked') }}
         ranked.n_factoren,
         ranked.veerkracht_index,
         ranked.veerkracht_rang,

@@ -106,15 +106,12 @@ inhabitants as (
 
     select
         indicators.year,
-        coalesce(areas.reference_gemeente_code, indicators.area_code) as gemeente_code,
+        coalesce(gemeenten.reference_gemeente_code, indicators.area_code) as gemeente_code,
         sum(indicators.value) as inwoners
     from indicators
-    left join areas
-        on
-            indicators.area_code = areas.area_code
-            and indicators.year = areas.year
+    {{ join_area('gemeente', 'indicators.area_code', 'indicators.year') }}
     where indicators.area_level = 'gemeente' and indicators.indicator_code = 'inwoners'
-    group by indicators.year, coalesce(areas.reference_gemeente_code, indicators.area_code)
+    group by indicators.year, coalesce(gemeenten.reference_gemeente_code, indicators.area_code)
 
 ),
 
@@ -170,23 +167,12 @@ final as (
         national.nl_verzekerden,
         national.nl_zvw_kosten_totaal,
         national.nl_zvw_kosten_totaal / nullif(national.nl_verzekerden, 0) as nl_zvw_kosten_per_verzekerde
+    -- each part of the figures is keyed by gemeente and year, as the spine is
     from spine
-    left join social_domain
-        on
-            spine.year = social_domain.year
-            and spine.gemeente_code = social_domain.gemeente_code
-    left join zvw_per_gemeente
-        on
-            spine.year = zvw_per_gemeente.year
-            and spine.gemeente_code = zvw_per_gemeente.gemeente_code
-    left join multi_domain
-        on
-            spine.year = multi_domain.year
-            and spine.gemeente_code = multi_domain.gemeente_code
-    left join inhabitants
-        on
-            spine.year = inhabitants.year
-            and spine.gemeente_code = inhabitants.gemeente_code
+    left join social_domain using (year, gemeente_code)
+    left join zvw_per_gemeente using (year, gemeente_code)
+    left join multi_domain using (year, gemeente_code)
+    left join inhabitants using (year, gemeente_code)
     left join national
         on spine.year = national.year
     left join gemeente_names

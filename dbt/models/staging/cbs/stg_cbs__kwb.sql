@@ -10,10 +10,7 @@ renamed as (
 
     select
         -- keys
-        wijkenenbuurten as area_code,
-        cast(_period as integer) as year,
-        lower(soortregio) as area_level,
-        'GM' || substr(wijkenenbuurten, 3, 4) as gemeente_code,
+        {{ cbs_area_keys() }},
         case
             when soortregio = 'Buurt' then 'WK' || substr(wijkenenbuurten, 3, 6)
             when soortregio = 'Wijk' then wijkenenbuurten

@@ -1,22 +1,4 @@
-with
-
-source as (
-
-    select * from {{ source('gemeente', 'jeugd') }}
-
-),
-
-renamed as (
-
-    select
-        -- keys
-        gemeentecode as gemeente_code,
-        cast(periode || '-01' as date) as month,
-        trajectnummer as traject_id,
-
-        -- client (pseudonymised at ingestion)
-        {{ gemeente_client_columns() }},
-
+{% call gemeente_monthly_staging('jeugd', 'trajectnummer as traject_id') %}
         -- care
         verwijzer as verwijzer_code,
         productcategorie as productcategorie_code,
@@ -28,12 +10,4 @@ renamed as (
 
         -- volume and cost
         {{ care_volume_cost_columns() }},
-
-        -- lineage
-        _batch_id as batch_id
-
-    from source
-
-)
-
-select * from renamed
+{% endcall %}

@@ -1,22 +1,4 @@
-with
-
-source as (
-
-    select * from {{ source('gemeente', 'wmo') }}
-
-),
-
-renamed as (
-
-    select
-        -- keys
-        gemeentecode as gemeente_code,
-        cast(periode || '-01' as date) as month,
-        voorzieningnummer as voorziening_id,
-
-        -- client (pseudonymised at ingestion)
-        {{ gemeente_client_columns() }},
-
+{% call gemeente_monthly_staging('wmo', 'voorzieningnummer as voorziening_id') %}
         -- care
         productcategorie as productcategorie_code,
         productcode,
@@ -27,12 +9,4 @@ renamed as (
 
         -- volume and cost
         {{ care_volume_cost_columns() }},
-
-        -- lineage
-        _batch_id as batch_id
-
-    from source
-
-)
-
-select * from renamed
+{% endcall %}
