@@ -114,7 +114,8 @@ def build_check(asset_key: list[str], schema: str, table: str, suite: str) -> dg
         register_serving_suites()
 
         settings = get_settings()
-        build, baseline = warehouse_for(settings).audited()
+        audited_warehouse = warehouse_for(settings)
+        build, baseline = audited_warehouse.audited()
         result = validate_table(
             build,
             schema,
@@ -123,6 +124,7 @@ def build_check(asset_key: list[str], schema: str, table: str, suite: str) -> dg
             context_root=settings.gx_dir,
             data_docs_index=settings.data_docs_index,
             baseline_db=baseline,
+            dialect=audited_warehouse.dialect,
         )
         record_check(context.run.run_id, "/".join(asset_key), suite, result.success, result.failures)
         # Only error-severity failures (and expectations GX could not evaluate) block the publish;

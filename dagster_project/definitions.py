@@ -54,24 +54,25 @@ ingest_job = dg.define_asset_job(
     tags=WRITERS,
 )
 
-cbs_yearly_schedule = dg.ScheduleDefinition(
-    name="cbs_yearly_schedule",
-    job=mmr_job,
-    cron_schedule="0 6 1 7 *",
-    execution_timezone="Europe/Amsterdam",
-    description="CBS and Vektis publish yearly; pick up new periods every July.",
-)
 
-municipal_monthly_schedule = dg.ScheduleDefinition(
-    name="municipal_monthly_schedule",
-    job=mmr_job,
-    cron_schedule="0 6 5 * *",
-    execution_timezone="Europe/Amsterdam",
-    description="Gemeenten export Jeugd, Wmo and Participatie monthly; build on the 5th, after the drops.",
+def mmr_schedule(name: str, cron: str, description: str) -> dg.ScheduleDefinition:
+    """`mmr_job` on the times `cron` names, in Dutch time."""
+    return dg.ScheduleDefinition(
+        name=name, job=mmr_job, cron_schedule=cron, execution_timezone="Europe/Amsterdam", description=description
+    )
+
+
+cbs_yearly_schedule = mmr_schedule(
+    "cbs_yearly_schedule", "0 6 1 7 *", "CBS and Vektis publish yearly; pick up new periods every July."
+)
+municipal_monthly_schedule = mmr_schedule(
+    "municipal_monthly_schedule",
+    "0 6 5 * *",
+    "Gemeenten export Jeugd, Wmo and Participatie monthly; build on the 5th, after the drops.",
 )
 
 defs = dg.Definitions.merge(
-    *(module.defs for module in SOURCE_MODULES),
+    dg.Definitions(assets=dg.load_assets_from_modules(SOURCE_MODULES)),
     dbt.defs,
     analytics.defs,
     geometry.defs,

@@ -4,8 +4,9 @@
 `var/warehouse/`, a publish replaces the serving file. `PostgresWarehouse` is the shared regional
 mode: ingestion still checks contracts and keeps the raw layer in the embedded DuckDB build
 database, then writes each accepted period into the gemeente's partition on PostgreSQL, where dbt,
-the statistics, the audit and the publish (a schema swap) run. Assets, checks, the publish and the
-CLI ask the resource; none of them tests which mode is on. `warehouse_for` chooses the mode, once.
+the statistics, the audit and the publish (a schema swap) run. Assets, checks, the publish, a
+withdrawal and the CLI ask the resource; none of them tests which mode is on. `warehouse_for`
+chooses the mode, once.
 
 Paths and the DSN are read from the settings when used, not when the resource is built, so one
 resource serves every run of a process (and a test that points `MMR_HOME` elsewhere).
@@ -17,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 import duckdb
@@ -66,6 +67,13 @@ class Warehouse(dg.ConfigurableResource):
         """Write the ingestion log rows after position `since` where the models are built."""
         raise NotImplementedError
 
+    def share_withdrawal(
+        self, con: duckdb.DuckDBPyConnection, tables: list[str], periods: list[str], batches: list[str], message: str
+    ) -> None:
+        """After a withdrawal from the local raw layer: the periods of `tables` where the models are
+        built become what the local raw layer holds of them now, and `batches` are marked withdrawn."""
+        raise NotImplementedError
+
     def query(self, sql: str, params: Sequence | None = None) -> pd.DataFrame:
         """A query on the warehouse the models are built in."""
         raise NotImplementedError
@@ -89,6 +97,11 @@ class Warehouse(dg.ConfigurableResource):
 
     def audited(self) -> tuple[Path | str, Path | str | None]:
         """Where the audit reads the build, and what is published now (the volume baseline)."""
+        raise NotImplementedError
+
+    @property
+    def dialect(self) -> Literal["duckdb", "postgres"]:
+        """The SQL the models are built in: how the audit opens what `audited` returns."""
         raise NotImplementedError
 
     def publish(self, run_id: str, metadata: dict, published_at: datetime) -> list[str]:
@@ -157,6 +170,11 @@ class DuckDBWarehouse(Warehouse):
     def share_ingestion_log(self, con: duckdb.DuckDBPyConnection, since: int) -> None:
         return None
 
+    def share_withdrawal(
+        self, con: duckdb.DuckDBPyConnection, tables: list[str], periods: list[str], batches: list[str], message: str
+    ) -> None:
+        return None
+
     def query(self, sql: str, params: Sequence | None = None) -> pd.DataFrame:
         with self.connect(read_only=True) as con:
             return con.execute(sql, params or []).df()
@@ -188,6 +206,10 @@ class DuckDBWarehouse(Warehouse):
     def audited(self) -> tuple[Path | str, Path | str | None]:
         settings = self.settings
         return settings.build_db, settings.serving_db if settings.serving_db.exists() else None
+
+    @property
+    def dialect(self) -> Literal["duckdb", "postgres"]:
+        return "duckdb"
 
     def publish(self, run_id: str, metadata: dict, published_at: datetime) -> list[str]:
         return file_swap.publish(self.settings, run_id, metadata, published_at)
@@ -229,6 +251,19 @@ class PostgresWarehouse(Warehouse):
     def share_ingestion_log(self, con: duckdb.DuckDBPyConnection, since: int) -> None:
         postgres.append_rows(self.dsn, "raw.ingestion_log", warehouse.log_since(con, since))
 
+    def share_withdrawal(
+        self, con: duckdb.DuckDBPyConnection, tables: list[str], periods: list[str], batches: list[str], message: str
+    ) -> None:
+        import psycopg
+
+        for table in tables:
+            postgres.sync_raw_periods(con, self.dsn, table, periods)
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(
+                "update raw.ingestion_log set status = 'withdrawn', message = %s where batch_id = any(%s)",
+                [message, batches],
+            )
+
     def query(self, sql: str, params: Sequence | None = None) -> pd.DataFrame:
         return postgres.read_frame(self.dsn, sql, params)
 
@@ -245,6 +280,10 @@ class PostgresWarehouse(Warehouse):
 
     def audited(self) -> tuple[Path | str, Path | str | None]:
         return self.dsn, self.dsn
+
+    @property
+    def dialect(self) -> Literal["duckdb", "postgres"]:
+        return "postgres"
 
     def publish(self, run_id: str, metadata: dict, published_at: datetime) -> list[str]:
         return schema_swap.publish_region(self.dsn, run_id, metadata, published_at, BUILD_SERVING_SCHEMA)

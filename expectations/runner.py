@@ -3,9 +3,10 @@
 Public API (wired into Dagster asset checks in group ``audit``):
 
 - ``validate_table(db_path, schema, table, suite_name=None, *, context_root, data_docs_index,
-  baseline_db=None)``: ``db_path`` is a DuckDB file, or a PostgreSQL DSN (the shared warehouse)
-- ``validate_many(db_path, tables, *, context_root, data_docs_index, baseline_db=None)``: one GX
-  run for many tables
+  baseline_db=None, dialect="duckdb")``: ``db_path`` is a DuckDB file, or with
+  ``dialect="postgres"`` a PostgreSQL DSN (the shared warehouse; the caller's `Warehouse` says which)
+- ``validate_many(db_path, tables, *, context_root, data_docs_index, baseline_db=None,
+  dialect="duckdb")``: one GX run for many tables
 
 ``baseline_db`` is the serving database published now (opened read-only; on the shared warehouse
 its DSN): with it, the suites add their rules against the last publish (volume change,
@@ -44,7 +45,7 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 from expectations import gx_duckdb, offline_docs
 from expectations.checkpoints import checkpoint_for
 from expectations.suites import SCHEMAS, get_suite
-from expectations.suites.helpers import is_postgres_dsn, sql_dialect
+from expectations.suites.helpers import Dialect, sql_dialect
 
 __all__ = [
     "AuditResult",
@@ -134,6 +135,7 @@ def validate_table(
     context_root: Path,
     data_docs_index: Path,
     baseline_db: Path | str | None = None,
+    dialect: Dialect = "duckdb",
 ) -> AuditResult:
     """Validate ``schema.table`` of the DuckDB file (or PostgreSQL DSN) ``db_path`` against its suite."""
     [result] = validate_many(
@@ -142,6 +144,7 @@ def validate_table(
         context_root=context_root,
         data_docs_index=data_docs_index,
         baseline_db=baseline_db,
+        dialect=dialect,
     )
     return result
 
@@ -154,6 +157,7 @@ def validate_many(
     data_docs_index: Path,
     run_name: str | None = None,
     baseline_db: Path | str | None = None,
+    dialect: Dialect = "duckdb",
 ) -> list[AuditResult]:
     """Validate several tables in one GX checkpoint run; results in the order given.
 
@@ -165,7 +169,7 @@ def validate_many(
         return []
     if len({s.qualified_name for s in specs}) != len(specs):
         raise ValueError("each table may appear only once in a run")
-    if not is_postgres_dsn(db_path):
+    if dialect == "duckdb":
         db_path = Path(db_path).resolve()
         if not db_path.exists():
             raise FileNotFoundError(f"build database not found: {db_path}")
@@ -175,7 +179,7 @@ def validate_many(
         context = _get_context(context_root)
         started = time.perf_counter()
         try:
-            validation_definitions = _validation_definitions(context, db_path, specs, baseline_db)
+            validation_definitions = _validation_definitions(context, db_path, specs, baseline_db, dialect)
             checkpoint = checkpoint_for(context, validation_definitions, result_format=_RESULT_FORMAT)
             checkpoint_result = checkpoint.run(run_id=RunIdentifier(run_name=run_name))
         finally:
@@ -191,8 +195,8 @@ def validate_many(
 
     results: dict[str, AuditResult] = {}
     for identifier, suite_result in checkpoint_result.run_results.items():
-        spec = _match_spec(specs, suite_result, db_path)
-        audit = _to_audit_result(db_path, spec, suite_result, index, pages[identifier], run_name)
+        spec = _match_spec(specs, suite_result, dialect)
+        audit = _to_audit_result(db_path, dialect, spec, suite_result, index, pages[identifier], run_name)
         audit.statistics["run_seconds_total"] = round(elapsed, 3)
         results[spec.qualified_name] = audit
     ordered = [results[s.qualified_name] for s in specs]
@@ -255,12 +259,12 @@ def _as_spec(table: TableSpec | tuple | str) -> TableSpec:
     return TableSpec(*table)
 
 
-def _datasource_name(schema: str, db: Path | str | None = None) -> str:
-    return f"build_{'postgres' if is_postgres_dsn(db) else 'duckdb'}_{schema}"
+def _datasource_name(schema: str, dialect: Dialect) -> str:
+    return f"build_{dialect}_{schema}"
 
 
 def _postgres_datasource(context: Any, dsn: str, schema: str) -> Any:
-    name = _datasource_name(schema, dsn)
+    name = _datasource_name(schema, "postgres")
     from dagster_project.lib.postgres import sqlalchemy_url
 
     url = sqlalchemy_url(dsn)
@@ -272,15 +276,15 @@ def _postgres_datasource(context: Any, dsn: str, schema: str) -> Any:
     return context.data_sources.add_postgres(name=name, connection_string=url)
 
 
-def _datasource(context: Any, db_path: Path | str, schema: str) -> Any:
+def _datasource(context: Any, db_path: Path | str, schema: str, dialect: Dialect) -> Any:
     """The stored datasource for ``schema``, pointed at ``db_path``; its assets are kept.
 
     Replacing a datasource by a new object would drop its assets, and the validation
     definitions stored for them (other tables audited earlier) could no longer be loaded.
     """
-    if is_postgres_dsn(db_path):
+    if dialect == "postgres":
         return _postgres_datasource(context, db_path, schema)
-    name = _datasource_name(schema)
+    name = _datasource_name(schema, "duckdb")
     config: dict[str, Any] = {
         "connection_string": gx_duckdb.duckdb_url(str(db_path)),
         "search_path": schema,
@@ -299,15 +303,20 @@ def _datasource(context: Any, db_path: Path | str, schema: str) -> Any:
 
 
 def _validation_definitions(
-    context: Any, db_path: Path | str, specs: Sequence[TableSpec], baseline_db: Path | str | None = None
+    context: Any,
+    db_path: Path | str,
+    specs: Sequence[TableSpec],
+    baseline_db: Path | str | None,
+    dialect: Dialect,
 ) -> list[gx.ValidationDefinition]:
     """Register datasources, assets, suites and validation definitions for ``specs``.
 
     Each datasource (one per schema) and each suite is stored once per run: storing it again
     would replace the stored object the earlier validation definitions point to.
     """
-    datasources = {schema: _datasource(context, db_path, schema) for schema in dict.fromkeys(s.schema for s in specs)}
-    with sql_dialect("postgres" if is_postgres_dsn(db_path) else "duckdb"):
+    schemas = dict.fromkeys(s.schema for s in specs)
+    datasources = {schema: _datasource(context, db_path, schema, dialect) for schema in schemas}
+    with sql_dialect(dialect):
         stored_suites = {
             name: context.suites.add_or_update(get_suite(name, baseline_db=baseline_db))
             for name in dict.fromkeys(s.suite for s in specs)
@@ -319,7 +328,7 @@ def _validation_definitions(
         if spec.table in {asset.name for asset in datasource.assets}:
             asset = datasource.get_asset(spec.table)
         else:
-            extra = {"schema_name": spec.schema} if is_postgres_dsn(db_path) else {}
+            extra = {"schema_name": spec.schema} if dialect == "postgres" else {}
             asset = datasource.add_table_asset(name=spec.table, table_name=spec.table, **extra)
         batch_definition_name = "whole_table"
         if batch_definition_name in {bd.name for bd in asset.batch_definitions}:
@@ -338,12 +347,12 @@ def _validation_definitions(
     return validation_definitions
 
 
-def _match_spec(specs: Sequence[TableSpec], suite_result: Any, db: Path | str) -> TableSpec:
+def _match_spec(specs: Sequence[TableSpec], suite_result: Any, dialect: Dialect) -> TableSpec:
     asset_name = (suite_result.meta or {}).get("active_batch_definition", {}).get("data_asset_name")
     datasource = (suite_result.meta or {}).get("active_batch_definition", {}).get("datasource_name")
     for spec in specs:
         if spec.suite == suite_result.suite_name and (
-            asset_name in (None, spec.table) and datasource in (None, _datasource_name(spec.schema, db))
+            asset_name in (None, spec.table) and datasource in (None, _datasource_name(spec.schema, dialect))
         ):
             return spec
     raise RuntimeError(f"validation result for suite {suite_result.suite_name!r} matches no table")
@@ -367,6 +376,7 @@ def _raised(result: Any) -> list[str]:
 
 def _to_audit_result(
     db_path: Path | str,
+    dialect: Dialect,
     spec: TableSpec,
     suite_result: Any,
     index: Path,
@@ -398,7 +408,7 @@ def _to_audit_result(
         }
         if config.type == "unexpected_rows_expectation":
             failure["unexpected_count"] = res.get("observed_value")
-            failure["sample_unexpected"] = _sample_rows(db_path, spec, kwargs["unexpected_rows_query"])
+            failure["sample_unexpected"] = _sample_rows(db_path, dialect, spec, kwargs["unexpected_rows_query"])
         if exceptions:
             failure["exception"] = exceptions
             errored.append(failure)
@@ -431,12 +441,12 @@ def _to_audit_result(
     )
 
 
-def _sample_rows(db_path: Path | str, spec: TableSpec, query: str) -> list[dict[str, Any]]:
+def _sample_rows(db_path: Path | str, dialect: Dialect, spec: TableSpec, query: str) -> list[dict[str, Any]]:
     """A few offending rows of an unexpected-rows rule, read directly (read-only) from the warehouse."""
     batch = f'"{spec.schema}"."{spec.table}"'
     try:
         sql = query.format(batch=batch)
-        if is_postgres_dsn(db_path):
+        if dialect == "postgres":
             import psycopg
 
             with psycopg.connect(db_path) as con, con.cursor() as cursor:

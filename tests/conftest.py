@@ -53,6 +53,16 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     item.add_marker(pytest.mark.xdist_group(group))
 
 
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generator's demo deliveries (a landing folder), once per test module that ingests them."""
+    from dagster_project.synthetic import generate
+
+    out = tmp_path_factory.mktemp("demo")
+    generate("demo", 42, out / "landing", out / "truth.json", progress=False)
+    return out / "landing"
+
+
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo region generated and the whole pipeline run once, exactly as `make run` does.

@@ -73,30 +73,24 @@ def _per_1000(frames: Frames) -> pd.DataFrame:
     return both
 
 
+def _cells(rows: pd.DataFrame, label: str, where: object, **columns: object) -> pd.DataFrame:
+    """`rows` as client cells (area_code, year, domein), with `columns` set and `label` saying where."""
+    return rows.assign(**columns, **{label: where})[["area_code", "year", "domein", label]]
+
+
 def hidden_client_cells(frames: Frames) -> pd.DataFrame:
     """Every (area, year, domain) client count some published table hides."""
     hidden = []
     vw = frames["verwacht_werkelijk"]
     rows = vw[(vw["maat"] == "clienten") & vw["werkelijk"].isna()]
-    hidden.append(
-        rows.assign(area_code=rows["wijk_code"], table="verwacht_werkelijk")[["area_code", "year", "domein", "table"]]
-    )
+    hidden.append(_cells(rows, "table", "verwacht_werkelijk", area_code=rows["wijk_code"]))
     budget = frames["budget_realisatie"]
     rows = budget[budget["clienten"].isna()]
-    hidden.append(
-        rows.assign(area_code=rows["gemeente_code"], table="budget_realisatie")[
-            ["area_code", "year", "domein", "table"]
-        ]
-    )
+    hidden.append(_cells(rows, "table", "budget_realisatie", area_code=rows["gemeente_code"]))
     report = frames["raadsrapportage"]
     rows = report[report["indicator"].str.startswith("clienten_") & report["waarde"].isna()]
-    hidden.append(
-        rows.assign(
-            area_code=rows["gemeente_code"],
-            domein=rows["indicator"].str.replace("clienten_", ""),
-            table="raadsrapportage",
-        )[["area_code", "year", "domein", "table"]]
-    )
+    domein = rows["indicator"].str.replace("clienten_", "")
+    hidden.append(_cells(rows, "table", "raadsrapportage", area_code=rows["gemeente_code"], domein=domein))
     return pd.concat(hidden, ignore_index=True).drop_duplicates(["area_code", "year", "domein"])
 
 
@@ -164,24 +158,14 @@ def hidden_here_published_there(frames: Frames) -> list[Finding]:
     bench = frames["benchmark"]
     rows = bench[bench["indicator"].str.endswith("_clienten_per_1000") & bench["waarde"].notna()]
     published.append(
-        rows.assign(domein=rows["indicator"].str.replace("_clienten_per_1000", ""), shown_in="benchmark")[
-            ["area_code", "year", "domein", "shown_in"]
-        ]
+        _cells(rows, "shown_in", "benchmark", domein=rows["indicator"].str.replace("_clienten_per_1000", ""))
     )
     funding = frames["populatiebekostiging"]
     rows = funding[funding["werkelijke_kosten"].notna()]
-    published.append(
-        rows.assign(area_code=rows["wijk_code"], shown_in="populatiebekostiging")[
-            ["area_code", "year", "domein", "shown_in"]
-        ]
-    )
+    published.append(_cells(rows, "shown_in", "populatiebekostiging", area_code=rows["wijk_code"]))
     vw = frames["verwacht_werkelijk"]
     rows = vw[vw["werkelijk"].notna()]
-    published.append(
-        rows.assign(area_code=rows["wijk_code"], shown_in="verwacht_werkelijk " + rows["maat"])[
-            ["area_code", "year", "domein", "shown_in"]
-        ]
-    )
+    published.append(_cells(rows, "shown_in", "verwacht_werkelijk " + rows["maat"], area_code=rows["wijk_code"]))
     clash = hidden.merge(pd.concat(published, ignore_index=True), on=["area_code", "year", "domein"])
     return [
         {

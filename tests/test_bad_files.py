@@ -24,7 +24,6 @@ from dagster_project import ingest
 from dagster_project.lib import warehouse
 from dagster_project.settings import Settings
 from dagster_project.sources import budgetten, cbs_kwb, gemeente_jeugd, vektis_zvw
-from dagster_project.synthetic import generate
 from tests.conftest import KWB_FIXTURE
 
 JEUGD = gemeente_jeugd.COLUMNS
@@ -32,13 +31,6 @@ JEUGD_BASE = "jeugd_GM0489_2022-01.csv"
 JEUGD_NEXT = "jeugd_GM0489_2022-02.csv"
 VEKTIS_BASE = "vektis_zvw_gemeente_2022.csv"
 KWB_BASE = "kwb_2019.csv"
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    generate("demo", 42, out / "landing", out / "truth.json", progress=False)
-    return out / "landing"
 
 
 def clean(demo: Path, source: str, name: str) -> str:

@@ -69,25 +69,71 @@ def test_the_attacks_had_something_to_attack(pipeline):
 # --- planted: each attack finds what the issue describes ------------------------------------
 
 
+#: The columns of the planted published tables.
+COLUMNS = {
+    "benchmark": [
+        "year",
+        "gemeente_code",
+        "area_level",
+        "area_code",
+        "indicator",
+        "waarde",
+        "peer_gemiddelde",
+        "n_peers",
+    ],
+    "aanbieder_resultaat": [
+        "year",
+        "gemeente_code",
+        "domein",
+        "aanbieder_code",
+        "afgesloten_trajecten",
+        "uitval_pct",
+        "doelrealisatie_pct",
+        "uitval_pct_verandering",
+        "doelrealisatie_pct_verandering",
+    ],
+    "interventie_effect": [
+        "interventie_id",
+        "wijk_code",
+        "startjaar",
+        "uitkomst",
+        "niveau_voor",
+        "n_maanden_voor",
+        "niveau_na",
+        "n_maanden_na",
+    ],
+    "populatiebekostiging": ["year", "gemeente_code", "wijk_code", "domein", "werkelijke_kosten"],
+    "wijk_veerkracht": ["year", "wijk_code", "veerkracht_index", "veerkracht_verandering"],
+    "raadsrapportage": [
+        "year",
+        "gemeente_code",
+        "indicator",
+        "waarde",
+        "vorig_jaar",
+        "verandering",
+        "regio_gemiddelde",
+        "n_in_regio",
+        "regio_code",
+        "nederland_gemiddelde",
+    ],
+}
+
+
+def table(name: str, rows: list[tuple]) -> pd.DataFrame:
+    """A planted table: the same columns wherever a test plants it."""
+    return pd.DataFrame(rows, columns=COLUMNS[name])
+
+
 def planted_frames(**overrides: pd.DataFrame) -> attacks.Frames:
     """A tiny published surface of one gemeente (GM0001, 2,120 + 1,000 inhabitants, two wijken)."""
     frames = {
-        "benchmark": pd.DataFrame(
+        "benchmark": table(
+            "benchmark",
             [
                 # 26 of 2,120 (rounded inhabitants) exactly: the rate gives the count back
                 (2022, "GM0001", "wijk", "WK000101", "jeugd_clienten_per_1000", 26 * 1000 / 2120, None, 5),
                 (2022, "GM0001", "wijk", "WK000102", "jeugd_clienten_per_1000", None, None, 5),
                 (2022, "GM0001", "gemeente", "GM0001", "jeugd_clienten_per_1000", 33 * 1000 / 3120, 7.0, 1),
-            ],
-            columns=[
-                "year",
-                "gemeente_code",
-                "area_level",
-                "area_code",
-                "indicator",
-                "waarde",
-                "peer_gemiddelde",
-                "n_peers",
             ],
         ),
         "wijk_kerncijfers": pd.DataFrame(
@@ -106,60 +152,30 @@ def planted_frames(**overrides: pd.DataFrame) -> attacks.Frames:
         "budget_realisatie": pd.DataFrame(
             [(2022, "GM0001", "jeugd", 35)], columns=["year", "gemeente_code", "domein", "clienten"]
         ),
-        "raadsrapportage": pd.DataFrame(
+        "raadsrapportage": table(
+            "raadsrapportage",
             [
                 (2022, "GM0001", "clienten_jeugd", 35, None, None, None, 1, "R1", None),
                 (2023, "GM0001", "uitval_jeugd_pct", 7.5, None, 2.5, 7.5, 1, "R1", 7.5),
                 (2022, "GM0001", "uitval_jeugd_pct", None, None, None, None, 1, "R1", None),
             ],
-            columns=[
-                "year",
-                "gemeente_code",
-                "indicator",
-                "waarde",
-                "vorig_jaar",
-                "verandering",
-                "regio_gemiddelde",
-                "n_in_regio",
-                "regio_code",
-                "nederland_gemiddelde",
-            ],
         ),
-        "aanbieder_resultaat": pd.DataFrame(
+        "aanbieder_resultaat": table(
+            "aanbieder_resultaat",
             [(2022, "GM0001", "jeugd", "A1", 15, 100 / 13, 50.0, 100 / 13 - 5, 50.0 - 40)],
-            columns=[
-                "year",
-                "gemeente_code",
-                "domein",
-                "aanbieder_code",
-                "afgesloten_trajecten",
-                "uitval_pct",
-                "doelrealisatie_pct",
-                "uitval_pct_verandering",
-                "doelrealisatie_pct_verandering",
-            ],
         ),
-        "interventie_effect": pd.DataFrame(
+        "interventie_effect": table(
+            "interventie_effect",
             # 3 new trajectories in 12 months among 1,000 inhabitants: 3 per 1,000 per year
             [("I1", "WK000102", 2022, "nieuwe jeugdhulptrajecten", 3.0, 12, None, 0)],
-            columns=[
-                "interventie_id",
-                "wijk_code",
-                "startjaar",
-                "uitkomst",
-                "niveau_voor",
-                "n_maanden_voor",
-                "niveau_na",
-                "n_maanden_na",
-            ],
         ),
-        "populatiebekostiging": pd.DataFrame(
+        "populatiebekostiging": table(
+            "populatiebekostiging",
             [(2022, "GM0001", "WK000102", "jeugd", 12345.0)],
-            columns=["year", "gemeente_code", "wijk_code", "domein", "werkelijke_kosten"],
         ),
-        "wijk_veerkracht": pd.DataFrame(
+        "wijk_veerkracht": table(
+            "wijk_veerkracht",
             [(2022, "WK000101", None, None), (2023, "WK000101", 0.4, 0.1)],
-            columns=["year", "wijk_code", "veerkracht_index", "veerkracht_verandering"],
         ),
     }
     frames.update(overrides)
@@ -218,72 +234,33 @@ def test_planted_means_over_one_or_two():
 def test_planted_clean_surface_gives_nothing():
     """The same surface as disclosure control publishes it: rates from rounded counts, no small means."""
     clean = planted_frames(
-        benchmark=pd.DataFrame(
+        benchmark=table(
+            "benchmark",
             [
                 (2022, "GM0001", "wijk", "WK000101", "jeugd_clienten_per_1000", None, None, 5),
                 (2022, "GM0001", "wijk", "WK000102", "jeugd_clienten_per_1000", None, None, 5),
                 (2022, "GM0001", "gemeente", "GM0001", "jeugd_clienten_per_1000", 35 * 1000 / 3120, None, 1),
             ],
-            columns=[
-                "year",
-                "gemeente_code",
-                "area_level",
-                "area_code",
-                "indicator",
-                "waarde",
-                "peer_gemiddelde",
-                "n_peers",
-            ],
         ),
-        aanbieder_resultaat=pd.DataFrame(
+        aanbieder_resultaat=table(
+            "aanbieder_resultaat",
             [(2022, "GM0001", "jeugd", "A1", 15, None, 10 * 100 / 15, None, None)],
-            columns=[
-                "year",
-                "gemeente_code",
-                "domein",
-                "aanbieder_code",
-                "afgesloten_trajecten",
-                "uitval_pct",
-                "doelrealisatie_pct",
-                "uitval_pct_verandering",
-                "doelrealisatie_pct_verandering",
-            ],
         ),
-        interventie_effect=pd.DataFrame(
+        interventie_effect=table(
+            "interventie_effect",
             [("I1", "WK000102", 2022, "nieuwe jeugdhulptrajecten", None, 12, None, 0)],
-            columns=[
-                "interventie_id",
-                "wijk_code",
-                "startjaar",
-                "uitkomst",
-                "niveau_voor",
-                "n_maanden_voor",
-                "niveau_na",
-                "n_maanden_na",
-            ],
         ),
-        populatiebekostiging=pd.DataFrame(
+        populatiebekostiging=table(
+            "populatiebekostiging",
             [(2022, "GM0001", "WK000102", "jeugd", None)],
-            columns=["year", "gemeente_code", "wijk_code", "domein", "werkelijke_kosten"],
         ),
-        raadsrapportage=pd.DataFrame(
+        raadsrapportage=table(
+            "raadsrapportage",
             [(2022, "GM0001", "clienten_jeugd", 35, None, None, None, 1, "R1", None)],
-            columns=[
-                "year",
-                "gemeente_code",
-                "indicator",
-                "waarde",
-                "vorig_jaar",
-                "verandering",
-                "regio_gemiddelde",
-                "n_in_regio",
-                "regio_code",
-                "nederland_gemiddelde",
-            ],
         ),
-        wijk_veerkracht=pd.DataFrame(
+        wijk_veerkracht=table(
+            "wijk_veerkracht",
             [(2022, "WK000101", None, None), (2023, "WK000101", 0.4, None)],
-            columns=["year", "wijk_code", "veerkracht_index", "veerkracht_verandering"],
         ),
     )
     assert attacks.run_all(clean) == {name: [] for name in attacks.ATTACKS}

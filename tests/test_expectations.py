@@ -25,22 +25,17 @@ CLEAN_SQL = f"""
 create schema {DIM_SCHEMA};
 create schema serving;
 create table {DIM_AREA} as
-select * from (values
-    ('GM0363', 'Amsterdam', 'gemeente', 'GM0363', 'Amsterdam', null, 2023),
-    ('WK036300', 'Burgwallen-Oude Zijde', 'wijk', 'GM0363', 'Amsterdam', 'WK036300', 2023),
-    ('WK036301', 'Burgwallen-Nieuwe Zijde', 'wijk', 'GM0363', 'Amsterdam', 'WK036301', 2023),
-    ('BU03630000', 'Kop Zeedijk', 'buurt', 'GM0363', 'Amsterdam', 'WK036300', 2023),
-    ('GM0599', 'Rotterdam', 'gemeente', 'GM0599', 'Rotterdam', null, 2023),
-    ('WK059901', 'Stadsdriehoek', 'wijk', 'GM0599', 'Rotterdam', 'WK059901', 2023),
-    ('BU05990110', 'Stadsdriehoek', 'buurt', 'GM0599', 'Rotterdam', 'WK059901', 2023),
-    ('GM0363', 'Amsterdam', 'gemeente', 'GM0363', 'Amsterdam', null, 2024),
-    ('WK036300', 'Burgwallen-Oude Zijde', 'wijk', 'GM0363', 'Amsterdam', 'WK036300', 2024),
-    ('WK036301', 'Burgwallen-Nieuwe Zijde', 'wijk', 'GM0363', 'Amsterdam', 'WK036301', 2024),
-    ('BU03630000', 'Kop Zeedijk', 'buurt', 'GM0363', 'Amsterdam', 'WK036300', 2024),
-    ('GM0599', 'Rotterdam', 'gemeente', 'GM0599', 'Rotterdam', null, 2024),
-    ('WK059901', 'Stadsdriehoek', 'wijk', 'GM0599', 'Rotterdam', 'WK059901', 2024),
-    ('BU05990110', 'Stadsdriehoek', 'buurt', 'GM0599', 'Rotterdam', 'WK059901', 2024)
-) as t(area_code, area_name, area_level, gemeente_code, gemeente_name, wijk_code, year);
+select t.*, y.year from (values
+    ('GM0363', 'Amsterdam', 'gemeente', 'GM0363', 'Amsterdam', null),
+    ('WK036300', 'Burgwallen-Oude Zijde', 'wijk', 'GM0363', 'Amsterdam', 'WK036300'),
+    ('WK036301', 'Burgwallen-Nieuwe Zijde', 'wijk', 'GM0363', 'Amsterdam', 'WK036301'),
+    ('BU03630000', 'Kop Zeedijk', 'buurt', 'GM0363', 'Amsterdam', 'WK036300'),
+    ('GM0599', 'Rotterdam', 'gemeente', 'GM0599', 'Rotterdam', null),
+    ('WK059901', 'Stadsdriehoek', 'wijk', 'GM0599', 'Rotterdam', 'WK059901'),
+    ('BU05990110', 'Stadsdriehoek', 'buurt', 'GM0599', 'Rotterdam', 'WK059901')
+) as t(area_code, area_name, area_level, gemeente_code, gemeente_name, wijk_code)
+cross join (values (2023), (2024)) as y(year)
+order by y.year;
 create table serving.wijk_kerncijfers as
 select
     year::integer as year, gemeente_code, gemeente_name, wijk_code, wijk_name,
@@ -305,6 +300,20 @@ def test_generic_sql_datasource_hits_the_duckdb_trap(clean_template, tmp_path) -
     close_all_engines()
 
 
+def audit_with_generic_suite(db: Path, contract, tmp_path: Path) -> AuditResult:
+    """`serving.zorg` of `db` audited by the generic serving suite of `contract`, registered for this audit only."""
+    from expectations.suites import serving
+
+    suites.register("zorg", "serving", lambda baseline_db=None: serving.build(contract, "zorg", baseline_db))
+    try:
+        # a GX project of its own: the module's project keeps assets of other databases in `serving`
+        own = {"context_root": tmp_path / "gx", "data_docs_index": tmp_path / "docs" / "index.html"}
+        return validate_table(db, "serving", "zorg", "zorg", **own)
+    finally:
+        suites.SUITES.pop("zorg")
+        suites.SCHEMAS.pop("zorg")
+
+
 def test_generic_serving_suite_blocks_small_counts_and_values_on_a_hidden_base(tmp_path) -> None:
     """Serving tables without a suite module are audited from their declared disclosure meta."""
     from expectations.suites import serving
@@ -324,14 +333,7 @@ def test_generic_serving_suite_blocks_small_counts_and_values_on_a_hidden_base(t
         counts={"werkelijk": "maat = 'clienten'"},
         derived={"ratio": ["werkelijk"]},
     )
-    suites.register("zorg", "serving", lambda baseline_db=None: serving.build(contract, "zorg", baseline_db))
-    try:
-        # a GX project of its own: the module's project keeps assets of other databases in `serving`
-        own = {"context_root": tmp_path / "gx", "data_docs_index": tmp_path / "docs" / "index.html"}
-        result = validate_table(db, "serving", "zorg", "zorg", **own)
-    finally:
-        suites.SUITES.pop("zorg")
-        suites.SCHEMAS.pop("zorg")
+    result = audit_with_generic_suite(db, contract, tmp_path)
     assert not result.success
     assert sorted((f["rule"], f["column"]) for f in result.errors) == [
         ("disclosure_base", "ratio"),
@@ -375,13 +377,7 @@ def test_generic_serving_suite_blocks_a_lonely_hidden_cell_and_a_cell_hidden_els
         row_totals=[("totaal", ["deel_a", "deel_b"])],
         cells={"kosten": cell},
     )
-    suites.register("zorg", "serving", lambda baseline_db=None: serving.build(contract, "zorg", baseline_db))
-    try:
-        own = {"context_root": tmp_path / "gx", "data_docs_index": tmp_path / "docs" / "index.html"}
-        result = validate_table(db, "serving", "zorg", "zorg", **own)
-    finally:
-        suites.SUITES.pop("zorg")
-        suites.SCHEMAS.pop("zorg")
+    result = audit_with_generic_suite(db, contract, tmp_path)
     assert not result.success
     assert sorted((f["rule"], f["column"]) for f in result.errors) == [
         ("disclosure_cell", "kosten"),

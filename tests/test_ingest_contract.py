@@ -220,9 +220,8 @@ PROEF = ingest_lib.SourceSpec(
     asset_key=("raw", "proef"),
     file_pattern=re.compile(r"^proef_(?P<year>\d{4})\.csv$"),
     file_hint="proef_<year>.csv",
-    read=ingest_lib.delimited_reader(PROEF_COLUMNS),
-    validate=ingest_lib.sql_validator(PROEF_CONTRACT),
     period=lambda match: match["year"],
+    contract=PROEF_CONTRACT,
 )
 
 

@@ -26,20 +26,12 @@ from dagster_project.sources import (
     interventies,
     vektis_zvw,
 )
-from dagster_project.synthetic import generate
 
 MUNICIPAL = [gemeente_jeugd, gemeente_wmo, gemeente_participatie]
 YEARLY = [cbs_wijk_zorg, vektis_zvw, clientervaring, budgetten, contracten, interventies, gebieden]
 # A slice of the monthly municipal deliveries keeps the test fast: two gemeenten, two months.
 SLICE = re.compile(r"_(GM0489|GM0501)_2022-0[12]\.csv$")
 KEY = "test-key"
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    generate("demo", 42, out / "landing", out / "truth.json", progress=False)
-    return out / "landing"
 
 
 def make_settings(home: Path, key: str = KEY) -> Settings:

@@ -43,9 +43,9 @@ from dagster_project.analytics.warehouse_tables import (
     TEXT,
     analytics_key,
     factors_in,
-    mart_key,
     query,
     risk_profile,
+    statistic,
     table_metadata,
     typed,
     write_tables,
@@ -212,18 +212,16 @@ def expected_vs_actual(frame: pd.DataFrame, confidence: float) -> tuple[pd.DataF
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
-            analytics_key("expected_care_use"),
-            description="Expected and actual clients and cost per wijk, year and domain, with ratio, interval "
+        statistic(
+            "expected_care_use",
+            "Expected and actual clients and cost per wijk, year and domain, with ratio, interval "
             "and signal (negative binomial / Tweedie GLM on the risk profile, fitted per year).",
-            deps=[mart_key("wijk_risicoprofiel"), mart_key("fct_client_month")],
-            kinds={"python", "duckdb"},
+            ["wijk_risicoprofiel", "fct_client_month"],
         ),
-        dg.AssetSpec(
-            analytics_key("expected_care_use_coefficients"),
-            description="Coefficients of the expected-care-use models: one row per year, domain, measure and term.",
-            deps=[mart_key("wijk_risicoprofiel"), mart_key("fct_client_month")],
-            kinds={"python", "duckdb"},
+        statistic(
+            "expected_care_use_coefficients",
+            "Coefficients of the expected-care-use models: one row per year, domain, measure and term.",
+            ["wijk_risicoprofiel", "fct_client_month"],
         ),
     ],
     group_name="analytics",

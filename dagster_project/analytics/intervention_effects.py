@@ -48,15 +48,16 @@ from dagster_project.analytics.warehouse_tables import (
     WHOLE,
     analytics_key,
     factors_in,
-    mart_key,
     query,
     risk_profile,
+    statistic,
     table_metadata,
     typed,
     write_tables,
 )
 from dagster_project.settings import get_settings
 
+MARTS = ["fct_intervention", "fct_care_episode", "fct_client_month", "wijk_risicoprofiel"]
 OUTCOME_NEW = "nieuwe jeugdhulptrajecten per 1.000 inwoners per jaar"
 FAMILY_CONTEXT = ["pct_huishoudens_met_kinderen", "pct_laag_inkomen", "pct_bijstand"]
 ESTIMATE_COLUMNS = [
@@ -305,28 +306,16 @@ def pooled_effects(effects: pd.DataFrame, confidence: float) -> pd.DataFrame:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
-            analytics_key("intervention_effect"),
-            description="Difference-in-differences effect of every intervention on Jeugd use per 1,000 "
+        statistic(
+            "intervention_effect",
+            "Difference-in-differences effect of every intervention on Jeugd use per 1,000 "
             "inhabitants, against wijken matched on the risk profile (nearest neighbours).",
-            deps=[
-                mart_key("fct_intervention"),
-                mart_key("fct_care_episode"),
-                mart_key("fct_client_month"),
-                mart_key("wijk_risicoprofiel"),
-            ],
-            kinds={"python", "duckdb"},
+            MARTS,
         ),
-        dg.AssetSpec(
-            analytics_key("intervention_effect_by_type"),
-            description="Stacked difference-in-differences per intervention type (all interventions of a type pooled).",
-            deps=[
-                mart_key("fct_intervention"),
-                mart_key("fct_care_episode"),
-                mart_key("fct_client_month"),
-                mart_key("wijk_risicoprofiel"),
-            ],
-            kinds={"python", "duckdb"},
+        statistic(
+            "intervention_effect_by_type",
+            "Stacked difference-in-differences per intervention type (all interventions of a type pooled).",
+            MARTS,
         ),
     ],
     group_name="analytics",

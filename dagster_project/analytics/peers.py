@@ -32,8 +32,8 @@ from dagster_project.analytics.warehouse_tables import (
     TEXT,
     analytics_key,
     factors_in,
-    mart_key,
     query,
+    statistic,
     table_metadata,
     typed,
     write_tables,
@@ -170,22 +170,15 @@ def find_peers(profiles: pd.DataFrame, k_by_level: dict[str, int]) -> pd.DataFra
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
-            analytics_key("benchmark_peers"),
-            description="Comparable peers of every gemeente and wijk per year (nearest neighbours on risk profile).",
-            deps=[mart_key("wijk_risicoprofiel"), mart_key("gemeente_risicoprofiel")],
-            kinds={"python", "duckdb"},
+        statistic(
+            "benchmark_peers",
+            "Comparable peers of every gemeente and wijk per year (nearest neighbours on risk profile).",
+            ["wijk_risicoprofiel", "gemeente_risicoprofiel"],
         ),
-        dg.AssetSpec(
-            analytics_key("benchmark_values"),
-            description="Key indicators per gemeente and wijk per year, with the count each rests on.",
-            deps=[
-                mart_key("wijk_risicoprofiel"),
-                mart_key("gemeente_risicoprofiel"),
-                mart_key("wijk_veerkracht"),
-                mart_key("fct_client_month"),
-            ],
-            kinds={"python", "duckdb"},
+        statistic(
+            "benchmark_values",
+            "Key indicators per gemeente and wijk per year, with the count each rests on.",
+            ["wijk_risicoprofiel", "gemeente_risicoprofiel", "wijk_veerkracht", "fct_client_month"],
         ),
     ],
     group_name="analytics",

@@ -60,6 +60,13 @@ def analytics_key(table: str) -> dg.AssetKey:
     return dg.AssetKey([ANALYTICS_SCHEMA, table])
 
 
+def statistic(table: str, description: str, marts: list[str]) -> dg.AssetSpec:
+    """The spec of a table in `analytics` computed in Python from the dbt models `marts`."""
+    return dg.AssetSpec(
+        analytics_key(table), description=description, deps=[mart_key(m) for m in marts], kinds={"python", "duckdb"}
+    )
+
+
 def query(settings: Settings, sql: str, params: Sequence | None = None) -> pd.DataFrame:
     """A query on the warehouse the models are built in."""
     return warehouse_for(settings).query(sql, params)

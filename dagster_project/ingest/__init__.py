@@ -12,7 +12,7 @@
 A source module imports this package and writes its contract with the names below.
 """
 
-from dagster_project.ingest.assets import materialize_results, source_asset
+from dagster_project.ingest.assets import materialize_results, source_asset, source_assets
 from dagster_project.ingest.checks import SqlValidator, apply_sql_contract, sql_validator
 from dagster_project.ingest.contract import (
     AGB_CODE,
@@ -37,6 +37,7 @@ from dagster_project.ingest.contract import (
     same_gemeente,
     sql_in,
     text,
+    trimmed,
 )
 from dagster_project.ingest.pandera_path import PanderaValidator, pandera_validator, read_delimited
 from dagster_project.ingest.persons import PC6_ASSET_KEY, PC6_TABLE, PERSON_COLUMNS, PERSON_DERIVED, PERSONS_TO_RAW
@@ -50,6 +51,7 @@ from dagster_project.ingest.reading import (
     read_delimited_arrow,
 )
 from dagster_project.ingest.rules import (
+    area_in_gemeente_of_year,
     date_in_range,
     gemeente_valid_on,
     gemeenten,
@@ -84,6 +86,7 @@ __all__ = [
     "SqlValidator",
     "UnreadableFile",
     "apply_sql_contract",
+    "area_in_gemeente_of_year",
     "code_list",
     "content_hash",
     "date_in_range",
@@ -115,8 +118,10 @@ __all__ = [
     "same_gemeente",
     "sql_in",
     "source_asset",
+    "source_assets",
     "sql_validator",
     "text",
+    "trimmed",
     "valid_on",
     "within_month",
 ]

@@ -22,12 +22,19 @@ def _metadata(value: int | float) -> dg.MetadataValue:
     return dg.MetadataValue.float(float(value)) if isinstance(value, float) else dg.MetadataValue.int(int(value))
 
 
-def source_asset(
-    spec: SourceSpec, group: str, kinds: set[str], description: str, deps: list[dg.AssetKey] | None = None
-) -> dg.AssetsDefinition:
+def _attributes(spec: SourceSpec) -> dict:
+    """A raw table's group (`raw/<group>/...`), kinds (DuckDB and the delivered format) and description."""
+    return {
+        "group_name": spec.asset_key[1],
+        "kinds": {"duckdb", spec.glob.rsplit(".", 1)[-1]},
+        "description": spec.description,
+    }
+
+
+def source_asset(spec: SourceSpec, deps: list[dg.AssetKey] | None = None) -> dg.AssetsDefinition:
     """The Dagster asset of a single-table source: ingest every landed file into `raw.<table>`."""
 
-    @dg.asset(key=list(spec.asset_key), group_name=group, kinds=kinds, description=description, deps=deps)
+    @dg.asset(key=list(spec.asset_key), deps=deps, **_attributes(spec))
     def _asset(context) -> dg.MaterializeResult:  # an AssetExecutionContext
         from dagster_project.settings import get_settings
 
@@ -35,3 +42,20 @@ def source_asset(
         return materialize_results(stats)[0]
 
     return _asset
+
+
+def source_assets(name: str, specs: list[SourceSpec], description: str) -> dg.AssetsDefinition:
+    """One Dagster asset of the raw tables a source fills in one ingestion (e.g. maps and postcodes)."""
+
+    @dg.multi_asset(
+        name=name,
+        description=description,
+        specs=[dg.AssetSpec(list(spec.asset_key), **_attributes(spec)) for spec in specs],
+    )
+    def _assets(context):  # an AssetExecutionContext
+        from dagster_project.settings import get_settings
+
+        stats = ingest_source(specs, get_settings(), context.log.info)
+        yield from materialize_results(stats)
+
+    return _assets

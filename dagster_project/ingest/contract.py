@@ -195,6 +195,12 @@ BU_CODE = r"BU\d{8}"
 AGB_CODE = r"\d{8}"
 
 
+def trimmed(columns: Iterable[str], **typed: str) -> dict[str, str]:
+    """A contract's `typed` in the order of `columns`: each column trimmed text, unless `typed`
+    gives its SQL."""
+    return {column: typed.get(column, f"trim({column})") for column in columns}
+
+
 def gemeente_rules(column: str = "gemeentecode", from_file: bool = True) -> list[Rule]:
     rules = [
         matches(column, GM_CODE),

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import pandas as pd
 
-from dagster_project.ingest.contract import SEEDS_DIR, Rule, code_list, quote
+from dagster_project.ingest.contract import SEEDS_DIR, Rule, code_list, quote, reference_codes
 
 EARLIEST = "1900-01-01"
 MONTH_START = "strptime('${month}-01', '%Y-%m-%d')::date"
@@ -76,4 +76,18 @@ def municipal_rules(start: str = "startdatum", end: str = "einddatum") -> list[R
         date_in_range(start),
         date_in_range(end, future=True),
         *within_month(start, end),
+    ]
+
+
+def area_in_gemeente_of_year(column: str) -> list[Rule]:
+    """A CBS area code (GM, WK or BU + the gemeente's four digits) lies in a gemeente of
+    `ref_gemeenten` that existed on 1 January of the file's year (`${year}`)."""
+    gemeente = f"'GM' || substr(trim({column}), 3, 4)"
+    return [
+        Rule(
+            column,
+            "known_ref_gemeenten",
+            f"{gemeente} not in {code_list('ref_gemeenten', reference_codes('ref_gemeenten'))}",
+        ),
+        gemeente_valid_on(column, "'${year}-01-01'", value_sql=gemeente),
     ]

@@ -11,6 +11,10 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from dagster_project.ingest.checks import sql_validator
+from dagster_project.ingest.contract import SqlContract
+from dagster_project.ingest.reading import delimited_reader
+
 
 @dataclass
 class Batch:
@@ -67,6 +71,8 @@ class SourceSpec:
 
     - `read(path)` returns the delivered rows or raises UnreadableFile;
     - `validate(delivered, file_name, context)` returns (accepted, reasons, rejected rows);
+    - `contract`, if given, supplies both for a `;`-separated file: `read` takes its columns,
+      `validate` checks it (`sql_validator`); a source may still give either of its own;
     - `to_raw(accepted, key)` pseudonymises and shapes the accepted rows (lineage is added here);
     - `mask(rejected, key)` removes what identifies a person from rejected rows before quarantine;
     - `period(match)` is the period key a corrected re-delivery supersedes;
@@ -75,6 +81,7 @@ class SourceSpec:
     Files whose whole content may hold personal data (`personal=True`) are not copied into the
     quarantine when unreadable; the delivery stays in the landing folder until it is replaced.
     A `validate` made by `sql_validator` lets many files be checked and written together.
+    `description` is the Dagster asset's; its group is the asset key's middle part.
     """
 
     source: str
@@ -82,14 +89,25 @@ class SourceSpec:
     asset_key: tuple[str, ...]
     file_pattern: re.Pattern[str]
     file_hint: str
-    read: Callable[[Path], object]
-    validate: Callable[[object, str, dict[str, str]], tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]
     period: Callable[[re.Match[str]], str]
+    contract: SqlContract | None = None
+    read: Callable[[Path], object] | None = None
+    validate: Callable[[object, str, dict[str, str]], tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] | None = None
     to_raw: Callable[[pd.DataFrame, bytes], pd.DataFrame] = unchanged
     mask: Callable[[pd.DataFrame, bytes], pd.DataFrame] = unchanged
     personal: bool = False
     glob: str = "*.csv"
     raw_sql: RawSql | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.contract is not None:
+            if self.read is None:
+                object.__setattr__(self, "read", delimited_reader(self.contract.columns))
+            if self.validate is None:
+                object.__setattr__(self, "validate", sql_validator(self.contract))
+        if self.read is None or self.validate is None:
+            raise TypeError(f"{self.source}: a SourceSpec needs a contract, or read and validate of its own")
 
 
 #: The columns every raw row carries to tell where it came from.

@@ -23,6 +23,7 @@ from dagster_project.ingest.reading import content_hash
 from dagster_project.ingest.sensor import WRITERS
 from dagster_project.lib import warehouse
 from dagster_project.ops import runlog
+from dagster_project.resources import warehouse_for
 from dagster_project.settings import Settings, get_settings
 
 
@@ -67,6 +68,7 @@ def _delete(con: duckdb.DuckDBPyConnection, tables: list[str], column: str, batc
 def withdraw(settings: Settings, source: str, target: str) -> Withdrawal:
     """Withdraw every ingested batch of `source` whose file name or batch id is `target`."""
     withdrawn_at = datetime.now(UTC).replace(tzinfo=None)
+    message = f"withdrawn at {withdrawn_at:%Y-%m-%d %H:%M:%S} UTC"
     with warehouse.connect(settings) as con:
         found = con.execute(
             "select batch_id, file_name, period, content_hash from raw.ingestion_log "
@@ -90,14 +92,15 @@ def withdraw(settings: Settings, source: str, target: str) -> Withdrawal:
             listed = ", ".join("?" for _ in batches)
             con.execute(
                 f"update raw.ingestion_log set status = 'withdrawn', message = ? where batch_id in ({listed})",
-                [f"withdrawn at {withdrawn_at:%Y-%m-%d %H:%M:%S} UTC", *batches],
+                [message, *batches],
             )
             con.execute("commit")
         except Exception:
             con.execute("rollback")
             raise
-        if settings.warehouse == "postgres":
-            _withdraw_shared(settings, con, result, withdrawn_at)
+        warehouse_for(settings).share_withdrawal(
+            con, [table.split(".", 1)[1] for table in result.raw_rows], result.periods, result.batches, message
+        )
         runlog.sync_sources(settings, con, [source])
     _mark_archive(settings, result, withdrawn_at)
     hashes = {row[3] for row in found}
@@ -109,24 +112,6 @@ def withdraw(settings: Settings, source: str, target: str) -> Withdrawal:
             shutil.move(landed, folder / name)
             result.moved.append(str(folder / name))
     return result
-
-
-def _withdraw_shared(
-    settings: Settings, con: duckdb.DuckDBPyConnection, result: Withdrawal, withdrawn_at: datetime
-) -> None:
-    """The periods on the shared warehouse become what the local raw layer holds of them now."""
-    import psycopg
-
-    from dagster_project.lib import postgres
-
-    dsn = settings.require_postgres_dsn()
-    for table in result.raw_rows:
-        postgres.sync_raw_periods(con, dsn, table.split(".", 1)[1], result.periods)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            "update raw.ingestion_log set status = 'withdrawn', message = %s where batch_id = any(%s)",
-            [f"withdrawn at {withdrawn_at:%Y-%m-%d %H:%M:%S} UTC", result.batches],
-        )
 
 
 def _mark_archive(settings: Settings, result: Withdrawal, withdrawn_at: datetime) -> None:

@@ -10,8 +10,6 @@ Raw table `raw.gemeente_budgetten`; period key: the year (the file covers every 
 
 import re
 
-import dagster as dg
-
 from dagster_project import ingest
 from dagster_project.ingest import Rule
 
@@ -30,13 +28,12 @@ CONTRACT = ingest.SqlContract(
         *ingest.dutch_amount("begroting_primair"),
         *ingest.dutch_amount("begroting_na_wijziging", optional=True),
     ],
-    typed={
-        "gemeentecode": "trim(gemeentecode)",
-        "jaar": "cast(trim(jaar) as integer)",
-        "domein": "trim(domein)",
-        "begroting_primair": "nl_decimal(begroting_primair)",
-        "begroting_na_wijziging": "nl_decimal(begroting_na_wijziging)",
-    },
+    typed=ingest.trimmed(
+        COLUMNS,
+        jaar="cast(trim(jaar) as integer)",
+        begroting_primair="nl_decimal(begroting_primair)",
+        begroting_na_wijziging="nl_decimal(begroting_na_wijziging)",
+    ),
     unique=["gemeentecode", "domein"],
 )
 
@@ -46,16 +43,8 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "gemeente", "budgetten"),
     file_pattern=FILE_PATTERN,
     file_hint="budgetten_<year>.csv",
-    read=ingest.delimited_reader(COLUMNS),
-    validate=ingest.sql_validator(CONTRACT),
     period=lambda match: match["year"],
-)
-
-budgetten = ingest.source_asset(
-    SPEC,
-    group="gemeente",
-    kinds={"duckdb", "csv"},
+    contract=CONTRACT,
     description="Municipal budgets, one row per gemeente × domain × year, in `raw.gemeente_budgetten`.",
 )
-
-defs = dg.Definitions(assets=[budgetten])
+budgetten = ingest.source_asset(SPEC)

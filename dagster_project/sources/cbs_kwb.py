@@ -26,7 +26,6 @@ import logging
 import re
 from pathlib import Path
 
-import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
@@ -106,8 +105,6 @@ def parse(path: Path) -> pd.DataFrame:
     return frame[COLUMNS]
 
 
-_GEMEENTE = "'GM' || substr(trim(WijkenEnBuurten), 3, 4)"
-
 CONTRACT = ingest.SqlContract(
     columns=COLUMNS,
     rules=[
@@ -120,12 +117,7 @@ CONTRACT = ingest.SqlContract(
             "trim(SoortRegio) in ('Gemeente', 'Wijk', 'Buurt') and upper(substr(trim(SoortRegio), 1, 1)) <> "
             "case substr(trim(WijkenEnBuurten), 1, 2) when 'GM' then 'G' when 'WK' then 'W' else 'B' end",
         ),
-        Rule(
-            "WijkenEnBuurten",
-            "known_ref_gemeenten",
-            f"{_GEMEENTE} not in {ingest.code_list('ref_gemeenten', ingest.reference_codes('ref_gemeenten'))}",
-        ),
-        ingest.gemeente_valid_on("WijkenEnBuurten", "'${year}-01-01'", value_sql=_GEMEENTE),
+        *ingest.area_in_gemeente_of_year("WijkenEnBuurten"),
         ingest.required("Gemeentenaam"),
         *[rule for column in [*COUNTS, *MEASURES] for rule in ingest.number_in_range(column, 0)],
         *[rule for column in PERCENTAGES for rule in ingest.number_in_range(column, 0, 100)],
@@ -147,9 +139,10 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "cbs", "kwb"),
     file_pattern=FILE_PATTERN,
     file_hint="kwb_<year>.csv",
-    read=read,
-    validate=ingest.sql_validator(CONTRACT),
     period=lambda match: match["year"],
+    contract=CONTRACT,
+    read=read,
+    description="CBS Kerncijfers wijken en buurten, every delivered year, in `raw.cbs_kwb`.",
 )
 
 
@@ -158,11 +151,4 @@ def ingest_file(path: Path, con, settings) -> dict:
     return ingest.ingest_file(SPEC, path, con, settings)
 
 
-cbs_kwb = ingest.source_asset(
-    SPEC,
-    group="cbs",
-    kinds={"duckdb", "csv"},
-    description="CBS Kerncijfers wijken en buurten, every delivered year, in `raw.cbs_kwb`.",
-)
-
-defs = dg.Definitions(assets=[cbs_kwb])
+cbs_kwb = ingest.source_asset(SPEC)

@@ -14,8 +14,6 @@ Period key: the year.
 
 import re
 
-import dagster as dg
-
 from dagster_project import ingest
 from dagster_project.ingest import Rule
 
@@ -43,15 +41,7 @@ CONTRACT = ingest.SqlContract(
             "level_matches_code",
             "(trim(SoortRegio) = 'Gemeente') <> starts_with(trim(WijkenEnBuurten), 'GM')",
         ),
-        Rule(
-            "WijkenEnBuurten",
-            "known_ref_gemeenten",
-            f"'GM' || substr(trim(WijkenEnBuurten), 3, 4) not in "
-            f"{ingest.code_list('ref_gemeenten', ingest.reference_codes('ref_gemeenten'))}",
-        ),
-        ingest.gemeente_valid_on(
-            "WijkenEnBuurten", "'${year}-01-01'", value_sql="'GM' || substr(trim(WijkenEnBuurten), 3, 4)"
-        ),
+        *ingest.area_in_gemeente_of_year("WijkenEnBuurten"),
         ingest.required("Gemeentenaam"),
         Rule("Perioden", "matches_file_name", "trim(Perioden) <> '${year}JJ00'"),
         *[rule for column in COUNTS for rule in ingest.number_in_range(column, 0)],
@@ -73,16 +63,9 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "cbs", "wijk_zorg"),
     file_pattern=FILE_PATTERN,
     file_hint="wijk_zorg_<year>.csv",
-    read=ingest.delimited_reader(COLUMNS, normalise=strip_suffix),
-    validate=ingest.sql_validator(CONTRACT),
     period=lambda match: match["year"],
-)
-
-cbs_wijk_zorg = ingest.source_asset(
-    SPEC,
-    group="cbs",
-    kinds={"duckdb", "csv"},
+    contract=CONTRACT,
+    read=ingest.delimited_reader(COLUMNS, normalise=strip_suffix),
     description="CBS jeugdhulp, Wmo clients and bijstand per gemeente and wijk per year, in `raw.cbs_wijk_zorg`.",
 )
-
-defs = dg.Definitions(assets=[cbs_wijk_zorg])
+cbs_wijk_zorg = ingest.source_asset(SPEC)

@@ -14,8 +14,6 @@ corrected survey never replaces another's.
 
 import re
 
-import dagster as dg
-
 from dagster_project import ingest
 from dagster_project.ingest import Rule
 
@@ -51,17 +49,12 @@ CONTRACT = ingest.SqlContract(
         ),
         ingest.one_of("antwoord", ["1", "2", "3", "4", "5"], "answer_1_to_5"),
     ],
-    typed={
-        "jaar": "cast(trim(jaar) as integer)",
-        "gemeentecode": "trim(gemeentecode)",
-        "domein": "trim(domein)",
-        "respondent_id": "trim(respondent_id)",
-        "trajectnummer": "trim(trajectnummer)",
-        "agb_code": "nullif(trim(agb_code), '')",
-        "vraag_code": "trim(vraag_code)",
-        "vraag_tekst": "trim(vraag_tekst)",
-        "antwoord": "cast(trim(antwoord) as integer)",
-    },
+    typed=ingest.trimmed(
+        COLUMNS,
+        jaar="cast(trim(jaar) as integer)",
+        agb_code="nullif(trim(agb_code), '')",
+        antwoord="cast(trim(antwoord) as integer)",
+    ),
     unique=["respondent_id", "vraag_code"],
 )
 
@@ -71,19 +64,11 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "gemeente", "clientervaring"),
     file_pattern=FILE_PATTERN,
     file_hint="clientervaring_<GMcode>_<year>.csv",
-    read=ingest.delimited_reader(COLUMNS),
-    validate=ingest.sql_validator(CONTRACT),
     period=lambda match: f"{match['gm']}:{match['year']}",
-)
-
-clientervaring = ingest.source_asset(
-    SPEC,
-    group="gemeente",
-    kinds={"duckdb", "csv"},
+    contract=CONTRACT,
     description=(
         "Client-experience survey answers, one row per respondent per question per gemeente-year, "
         "in `raw.gemeente_clientervaring`."
     ),
 )
-
-defs = dg.Definitions(assets=[clientervaring])
+clientervaring = ingest.source_asset(SPEC)

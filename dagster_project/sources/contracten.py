@@ -11,8 +11,6 @@ Raw table `raw.gemeente_contracten`; period key: the year (the file covers every
 
 import re
 
-import dagster as dg
-
 from dagster_project import ingest
 from dagster_project.ingest import Rule
 
@@ -56,19 +54,13 @@ CONTRACT = ingest.SqlContract(
         ingest.dutch_date("einddatum", optional=True),
         ingest.end_after_start("ingangsdatum", "einddatum"),
     ],
-    typed={
-        "gemeentecode": "trim(gemeentecode)",
-        "jaar": "cast(trim(jaar) as integer)",
-        "domein": "trim(domein)",
-        "agb_code": "trim(agb_code)",
-        "aanbieder": "trim(aanbieder)",
-        "productcategorie": "trim(productcategorie)",
-        "productcode": "trim(productcode)",
-        "eenheid": "trim(eenheid)",
-        "tarief": "nl_decimal(tarief)",
-        "ingangsdatum": "nl_date(ingangsdatum)",
-        "einddatum": "nl_date(einddatum)",
-    },
+    typed=ingest.trimmed(
+        COLUMNS,
+        jaar="cast(trim(jaar) as integer)",
+        tarief="nl_decimal(tarief)",
+        ingangsdatum="nl_date(ingangsdatum)",
+        einddatum="nl_date(einddatum)",
+    ),
     unique=["gemeentecode", "domein", "agb_code", "productcode", "ingangsdatum"],
 )
 
@@ -78,19 +70,11 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "gemeente", "contracten"),
     file_pattern=FILE_PATTERN,
     file_hint="contracten_<year>.csv",
-    read=ingest.delimited_reader(COLUMNS),
-    validate=ingest.sql_validator(CONTRACT),
     period=lambda match: match["year"],
-)
-
-contracten = ingest.source_asset(
-    SPEC,
-    group="gemeente",
-    kinds={"duckdb", "csv"},
+    contract=CONTRACT,
     description=(
         "Provider contracts, one row per gemeente × domain × provider × product × start date, "
         "in `raw.gemeente_contracten`."
     ),
 )
-
-defs = dg.Definitions(assets=[contracten])
+contracten = ingest.source_asset(SPEC)

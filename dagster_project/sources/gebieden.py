@@ -21,7 +21,6 @@ import json
 import re
 from pathlib import Path
 
-import dagster as dg
 import pyarrow as pa
 
 from dagster_project import ingest
@@ -135,18 +134,16 @@ def without_year(column: str) -> str:
     return re.sub(r"\d{4}$", "", column)
 
 
-validate_pc6 = ingest.sql_validator(PC6_CONTRACT)
-
-
 PC6_SPEC = ingest.SourceSpec(
     source=SOURCE,
     table="cbs_pc6_gwb",
     asset_key=("raw", "cbs", "pc6_gwb"),
     file_pattern=re.compile(r"^pc6_gwb_(?P<year>\d{4})\.csv$"),
     file_hint="pc6_gwb_<year>.csv",
-    read=ingest.delimited_reader(PC6_COLUMNS, normalise=without_year),
-    validate=validate_pc6,
     period=lambda match: f"pc6:{match['year']}",
+    contract=PC6_CONTRACT,
+    read=ingest.delimited_reader(PC6_COLUMNS, normalise=without_year),
+    description="Postcode-6 to buurt, wijk and gemeente, one row per postcode per year, in `raw.cbs_pc6_gwb`.",
 )
 
 SPEC = ingest.SourceSpec(
@@ -155,39 +152,18 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "cbs", "gebieden"),
     file_pattern=FILE_PATTERN,
     file_hint="<gemeenten|wijken|buurten>_<year>.geojson",
+    period=lambda match: f"{match['level']}:{match['year']}",
     read=read_geojson,
     validate=validate,
-    period=lambda match: f"{match['level']}:{match['year']}",
     glob="*.geojson",
+    description=(
+        "Boundaries of gemeenten, wijken and buurten, one row per area per year with the "
+        "geometry as GeoJSON text, in `raw.cbs_gebieden`."
+    ),
 )
 SPECS = [SPEC, PC6_SPEC]
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            list(SPEC.asset_key),
-            group_name="cbs",
-            kinds={"duckdb", "geojson"},
-            description=(
-                "Boundaries of gemeenten, wijken and buurten, one row per area per year with the "
-                "geometry as GeoJSON text, in `raw.cbs_gebieden`."
-            ),
-        ),
-        dg.AssetSpec(
-            list(PC6_SPEC.asset_key),
-            group_name="cbs",
-            kinds={"duckdb", "csv"},
-            description="Postcode-6 to buurt, wijk and gemeente, one row per postcode per year, in `raw.cbs_pc6_gwb`.",
-        ),
-    ],
+gebieden = ingest.source_assets(
+    "gebieden", SPECS, "Area maps and the postcode-6 to buurt table of every delivered year."
 )
-def gebieden(context: dg.AssetExecutionContext):
-    """Area maps and the postcode-6 to buurt table of every delivered year."""
-    from dagster_project.settings import get_settings
-
-    stats = ingest.ingest_source(SPECS, get_settings(), context.log.info)
-    yield from ingest.materialize_results(stats)
-
-
-defs = dg.Definitions(assets=[gebieden])

@@ -1,22 +1,12 @@
 """Municipal Wmo provisions: one file per gemeente per month, one row per active provision.
 
-Delivered as `wmo_<GMcode>_<yyyy-mm>.csv` in `gemeente_wmo/`: `;`-separated, UTF-8, decimal
-comma for volume, tarief and bedrag (`1234,50`), dates `dd-mm-yyyy`, einddatum empty while the
-provision runs; einddatum and reden_beeindiging are filled on the last month's row of a provision
-that ended. leveringsvorm is ZIN (in kind, with the provider's 8-digit AGB code) or PGB (personal
-budget: the agb_code is empty). The gemeentecode is the code valid in that month. The BSN
-becomes `bsn_pseudoniem`, the address `huishouden_pseudoniem`, `postcode4` and the `buurt_code`/
-`wijk_code` of the postcode-6 (from `raw.cbs_pc6_gwb`, asset `raw/cbs/pc6_gwb`), the birth date
-`geboortejaar`; none of them is kept. Product categories are iWmo codes
-(`ref_iwmo_productcategorie`).
-
-Period key: `<GMcode>:<yyyy-mm>`, so a gemeente's corrected month supersedes only that month of
-that gemeente. Not partitioned: one run ingests every new delivery.
+Delivered as `wmo_<GMcode>_<yyyy-mm>.csv` in `gemeente_wmo/`, in the format, with the persons and
+the period key every municipal export has (`municipal`); volume, tarief and bedrag have a decimal
+comma. leveringsvorm is ZIN (in kind, with the provider's 8-digit AGB code) or PGB (personal
+budget: the agb_code is empty). Product categories are iWmo codes (`ref_iwmo_productcategorie`).
 """
 
 import re
-
-import dagster as dg
 
 from dagster_project import ingest
 from dagster_project.ingest import Rule
@@ -48,14 +38,10 @@ COLUMNS = [
     "bedrag",
 ]
 
-CONTRACT = ingest.SqlContract(
-    columns=COLUMNS,
-    rules=[
-        *ingest.gemeente_rules(),
-        Rule("periode", "matches_file_name", "trim(periode) <> '${month}'"),
-        ingest.required("voorzieningnummer"),
-        *ingest.person_rules(),
-        *ingest.municipal_rules(),
+CONTRACT = municipal.contract(
+    "voorzieningnummer",
+    COLUMNS,
+    [
         ingest.known(
             "productcategorie", ingest.reference_codes("ref_iwmo_productcategorie"), "ref_iwmo_productcategorie"
         ),
@@ -71,40 +57,16 @@ CONTRACT = ingest.SqlContract(
         *ingest.dutch_amount("tarief"),
         *ingest.dutch_amount("bedrag"),
     ],
-    typed={
-        "gemeentecode": "trim(gemeentecode)",
-        "periode": "trim(periode)",
-        "voorzieningnummer": "trim(voorzieningnummer)",
-        "bsn": "bsn",
-        "geboortedatum": "geboortedatum",
-        "geslacht": "trim(geslacht)",
-        "postcode": "postcode",
-        "huisnummer": "huisnummer",
-        "productcategorie": "trim(productcategorie)",
-        "productcode": "trim(productcode)",
-        "leveringsvorm": "trim(leveringsvorm)",
-        "agb_code": "nullif(trim(agb_code), '')",
-        "aanbieder": "nullif(trim(aanbieder), '')",
-        "startdatum": "nl_date(startdatum)",
-        "einddatum": "nl_date(einddatum)",
-        "reden_beeindiging": "nullif(trim(reden_beeindiging), '')",
-        "eenheid": "trim(eenheid)",
-        "volume": "nl_decimal(volume)",
-        "tarief": "nl_decimal(tarief)",
-        "bedrag": "nl_decimal(bedrag)",
-    },
-    unique=["voorzieningnummer"],
-    sensitive=ingest.PERSON_COLUMNS,
-    derived=ingest.PERSON_DERIVED,
+    agb_code="nullif(trim(agb_code), '')",
+    aanbieder="nullif(trim(aanbieder), '')",
+    volume="nl_decimal(volume)",
+    tarief="nl_decimal(tarief)",
+    bedrag="nl_decimal(bedrag)",
 )
-
 
 SPEC, gemeente_wmo = municipal.monthly_export(
     "wmo",
     FILE_PATTERN,
-    COLUMNS,
     CONTRACT,
     "Municipal Wmo provisions, one row per provision per gemeente-month, pseudonymised, in `raw.gemeente_wmo`.",
 )
-
-defs = dg.Definitions(assets=[gemeente_wmo])

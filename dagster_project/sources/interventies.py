@@ -12,8 +12,6 @@ previous register as a whole.
 
 import re
 
-import dagster as dg
-
 from dagster_project import ingest
 
 SOURCE = "interventies"
@@ -33,15 +31,7 @@ CONTRACT = ingest.SqlContract(
         ingest.dutch_date("einddatum", optional=True),
         ingest.end_after_start("startdatum", "einddatum"),
     ],
-    typed={
-        "interventie_id": "trim(interventie_id)",
-        "gemeentecode": "trim(gemeentecode)",
-        "wijkcode": "trim(wijkcode)",
-        "interventie_type": "trim(interventie_type)",
-        "doelgroep": "trim(doelgroep)",
-        "startdatum": "nl_date(startdatum)",
-        "einddatum": "nl_date(einddatum)",
-    },
+    typed=ingest.trimmed(COLUMNS, startdatum="nl_date(startdatum)", einddatum="nl_date(einddatum)"),
     unique=["interventie_id"],
 )
 
@@ -51,16 +41,8 @@ SPEC = ingest.SourceSpec(
     asset_key=("raw", "gemeente", "interventies"),
     file_pattern=FILE_PATTERN,
     file_hint="interventies.csv",
-    read=ingest.delimited_reader(COLUMNS),
-    validate=ingest.sql_validator(CONTRACT),
     period=lambda match: "register",
-)
-
-interventies = ingest.source_asset(
-    SPEC,
-    group="gemeente",
-    kinds={"duckdb", "csv"},
+    contract=CONTRACT,
     description="The intervention register, one row per intervention in a wijk, in `raw.gemeente_interventies`.",
 )
-
-defs = dg.Definitions(assets=[interventies])
+interventies = ingest.source_asset(SPEC)

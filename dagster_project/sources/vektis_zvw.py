@@ -24,7 +24,6 @@ import io
 import re
 from pathlib import Path
 
-import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
@@ -150,47 +149,39 @@ def reader(area: str):
     return read
 
 
-def _spec(table: str, contract: ingest.SqlContract, area: str, to_raw=None) -> ingest.SourceSpec:
+def _spec(table: str, contract: ingest.SqlContract, area: str, description: str, **to_raw) -> ingest.SourceSpec:
     return ingest.SourceSpec(
         source=SOURCE,
         table=f"vektis_zvw_{table}",
         asset_key=("raw", "vektis", f"zvw_{table}"),
         file_pattern=re.compile(FILE_PATTERN.format(table=table)),
         file_hint=f"vektis_zvw_{table}_<year>.csv",
-        read=reader(area),
-        validate=ingest.sql_validator(contract),
         period=lambda match: match["year"],
-        **({"to_raw": to_raw} if to_raw else {}),
+        contract=contract,
+        read=reader(area),
+        description=description,
+        **to_raw,
     )
 
 
-GEMEENTE_SPEC = _spec("gemeente", GEMEENTE_CONTRACT, "GEMEENTENAAM", with_gemeentecode)
-POSTCODE3_SPEC = _spec("postcode3", POSTCODE3_CONTRACT, "POSTCODE_3")
+GEMEENTE_SPEC = _spec(
+    "gemeente",
+    GEMEENTE_CONTRACT,
+    "GEMEENTENAAM",
+    "Vektis Zvw insured persons and costs per gemeente × sex × age class per year.",
+    to_raw=with_gemeentecode,
+)
+POSTCODE3_SPEC = _spec(
+    "postcode3",
+    POSTCODE3_CONTRACT,
+    "POSTCODE_3",
+    "Vektis Zvw insured persons and costs per postcode-3 area × sex × age class per year.",
+)
 SPECS = [GEMEENTE_SPEC, POSTCODE3_SPEC]
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            list(GEMEENTE_SPEC.asset_key),
-            group_name="vektis",
-            kinds={"duckdb", "csv"},
-            description="Vektis Zvw insured persons and costs per gemeente × sex × age class per year.",
-        ),
-        dg.AssetSpec(
-            list(POSTCODE3_SPEC.asset_key),
-            group_name="vektis",
-            kinds={"duckdb", "csv"},
-            description="Vektis Zvw insured persons and costs per postcode-3 area × sex × age class per year.",
-        ),
-    ],
+vektis_zvw = ingest.source_assets(
+    "vektis_zvw",
+    SPECS,
+    "Vektis Zvw open data, every delivered year, in `raw.vektis_zvw_gemeente` and `raw.vektis_zvw_postcode3`.",
 )
-def vektis_zvw(context: dg.AssetExecutionContext):
-    """Vektis Zvw open data, every delivered year, in `raw.vektis_zvw_gemeente` and `raw.vektis_zvw_postcode3`."""
-    from dagster_project.settings import get_settings
-
-    stats = ingest.ingest_source(SPECS, get_settings(), context.log.info)
-    yield from ingest.materialize_results(stats)
-
-
-defs = dg.Definitions(assets=[vektis_zvw])

@@ -34,6 +34,7 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.metadata_types import FailureSeverity
 
 Severity = Literal["error", "warning"]
+Dialect = Literal["duckdb", "postgres"]
 
 ERROR: Severity = "error"
 WARNING: Severity = "warning"
@@ -54,16 +55,11 @@ VOLUME_TOLERANCE = 0.2
 DRIFT_TOLERANCE = 0.1
 
 
-_DIALECT: ContextVar[str] = ContextVar("sql_dialect", default="duckdb")
-
-
-def is_postgres_dsn(db: Path | str | None) -> bool:
-    """A warehouse given as text that is not a DuckDB file is the shared warehouse's DSN."""
-    return isinstance(db, str) and not db.endswith(".duckdb")
+_DIALECT: ContextVar[Dialect] = ContextVar("sql_dialect", default="duckdb")
 
 
 @contextmanager
-def sql_dialect(dialect: Literal["duckdb", "postgres"]) -> Iterator[None]:
+def sql_dialect(dialect: Dialect) -> Iterator[None]:
     """Build suites for the warehouse they will run on (the few rules whose SQL differs)."""
     token = _DIALECT.set(dialect)
     try:
@@ -349,10 +345,11 @@ def published_profile(
     """Profile ``table`` in the published serving database (opened read-only), or None.
 
     None when nothing is published yet or the table (or a column) is not in it: a first publish
-    has nothing to compare with. Published tables live in the file's ``main`` schema; given a
-    PostgreSQL DSN instead of a file, in the shared warehouse's ``published`` schema.
+    has nothing to compare with. Published tables live in the file's ``main`` schema; when suites
+    are built for the shared warehouse (``sql_dialect("postgres")``), ``serving_db`` is its DSN and
+    they live in its ``published`` schema.
     """
-    if is_postgres_dsn(serving_db):
+    if _DIALECT.get() == "postgres":
         return _published_profile_postgres(serving_db, table, mean_columns)
     if serving_db is None or not Path(serving_db).exists():
         return None
