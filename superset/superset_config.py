@@ -104,15 +104,29 @@ EMPTY_STATE_NL = {
 }
 
 
-def _explain_empty_charts() -> None:
-    from superset.translations import utils
+def FLASK_APP_MUTATOR(app) -> None:  # noqa: N802 (Superset's name for the hook)
+    """Serve the Dutch language pack with `EMPTY_STATE_NL` in place of Superset's own texts."""
+    import json
+    from functools import cache
 
-    pack = utils.get_language_pack("nl") or {}
-    messages = pack.get("locale_data", {}).get("superset", {})
-    messages.update({key: [text] for key, text in EMPTY_STATE_NL.items() if key in messages})
+    import superset
+    from flask import Response, request
+
+    @cache
+    def dutch_pack() -> str:
+        path = Path(superset.__file__).parent / "translations" / "nl" / "LC_MESSAGES" / "messages.json"
+        pack = json.loads(path.read_text(encoding="utf-8"))
+        messages = pack["locale_data"]["superset"]
+        messages.update({key: [text] for key, text in EMPTY_STATE_NL.items() if key in messages})
+        return json.dumps(pack)
+
+    @app.before_request
+    def dutch_language_pack():
+        if request.path.rstrip("/") == "/superset/language_pack/nl":
+            return Response(dutch_pack(), mimetype="application/json")
+        return None
 
 
-_explain_empty_charts()
 APP_NAME = "MMR — Monitor Maatschappelijk Resultaat"
 
 # --- caching ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import secrets
 import shutil
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -220,31 +221,15 @@ def superset_serving_source(demo_home: Path, tmp_path_factory: pytest.TempPathFa
     return target
 
 
-@pytest.fixture(scope="session")
-def superset_session(tmp_path_factory: pytest.TempPathFactory, superset_serving_source: Path) -> Iterator[Settings]:
-    """Superset bootstrapped (with users from a users file) and running on a free port, once per session."""
+@contextmanager
+def running_superset(home: Path, serving_source: Path, users: list[dict]) -> Iterator[Settings]:
+    """Superset bootstrapped on a copy of `serving_source` in `home`, with `users`, on a free port."""
     if not superset.SUPERSET_PYTHON.exists():
         pytest.skip("Superset's environment is missing: uv sync --project superset --frozen")
-    home = tmp_path_factory.mktemp("mmr_superset_home")
     serving_db = home / "warehouse" / "serving.duckdb"
     serving_db.parent.mkdir(parents=True)
-    shutil.copy(superset_serving_source, serving_db)
+    shutil.copy(serving_source, serving_db)
     (home / "superset").mkdir()
-    codes = gemeente_codes(serving_db)
-    users = [
-        {"username": f"beleid_{code.lower()}", "first_name": "Beleid", "last_name": code, "roles": [f"gemeente_{code}"]}
-        for code in codes
-    ]
-    users.append({"username": "regio_analist", "first_name": "Regio", "last_name": "Analist", "roles": ["regio"]})
-    users.append(
-        {
-            "username": "zonder_regel",
-            "first_name": "Zonder",
-            "last_name": "Regel",
-            "roles": ["mmr_lezer"],
-            "password": secrets.token_urlsafe(12),
-        }
-    )
     (home / "superset" / "users.yaml").write_text(yaml.safe_dump({"regio": {"gemeenten": "alle"}, "users": users}))
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MMR_HOME", str(home))
@@ -260,6 +245,34 @@ def superset_session(tmp_path_factory: pytest.TempPathFactory, superset_serving_
         finally:
             superset.stop(settings)
             assert not superset.is_running(settings)
+
+
+def gemeente_user(code: str) -> dict:
+    """A policy officer of one gemeente: `beleid_<code>` with role `gemeente_<code>`."""
+    return {
+        "username": f"beleid_{code.lower()}",
+        "first_name": "Beleid",
+        "last_name": code,
+        "roles": [f"gemeente_{code}"],
+    }
+
+
+@pytest.fixture(scope="session")
+def superset_session(tmp_path_factory: pytest.TempPathFactory, superset_serving_source: Path) -> Iterator[Settings]:
+    """Superset bootstrapped (with users from a users file) and running on a free port, once per session."""
+    users = [gemeente_user(code) for code in gemeente_codes(superset_serving_source)]
+    users.append({"username": "regio_analist", "first_name": "Regio", "last_name": "Analist", "roles": ["regio"]})
+    users.append(
+        {
+            "username": "zonder_regel",
+            "first_name": "Zonder",
+            "last_name": "Regel",
+            "roles": ["mmr_lezer"],
+            "password": secrets.token_urlsafe(12),
+        }
+    )
+    with running_superset(tmp_path_factory.mktemp("mmr_superset_home"), superset_serving_source, users) as settings:
+        yield settings
 
 
 # --- the session's Superset as its users ----------------------------------------------------------

@@ -3,7 +3,8 @@
 The delivery is `tests/fixtures/cbs_kwb/kwb_2019.csv`, the TypedDataSet CSV of KWB 2019 (84583NED)
 for 's-Gravenhage byte-for-byte as CBS offers it. No area maps, no municipal records: dim_area
 takes the areas from KWB itself, Wijkprofiel shows the 44 real wijken, and the dashboards whose
-sources did not deliver read empty tables.
+sources did not deliver read empty tables. In Superset, as that gemeente's policy officer,
+Wijkprofiel shows the real figures and every other dashboard says why it has none.
 """
 
 import csv
@@ -15,7 +16,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dagster_project.settings import Settings
+from tests.browser_pages import EMPTY_STATE_TEXTS, assert_settled, chart_problems, dashboards, open_dashboard, signed_in
 from tests.conftest import KWB_FIXTURE, mmr
+from tests.superset_fixtures import gemeente_user, running_superset
 
 pytestmark = pytest.mark.e2e
 
@@ -101,3 +105,44 @@ def test_dashboards_without_their_sources_read_empty_tables(real_home):
     for table in ("verwacht_werkelijk", "sociaal_domein_3d", "zvw_context", "aanbieder_resultaat"):
         assert table in tables, table
         assert served(home, f"select count(*) from {table}") == [(0,)], table
+
+
+@pytest.fixture(scope="module")
+def real_superset(real_home, tmp_path_factory) -> Settings:
+    """Superset on what the real file published, with the gemeente's policy officer as a user."""
+    home, result = real_home
+    assert result.returncode == 0
+    with running_superset(
+        tmp_path_factory.mktemp("real_superset"), home / "warehouse" / "serving.duckdb", [gemeente_user(GEMEENTE)]
+    ) as settings:
+        yield settings
+
+
+@pytest.fixture(scope="module")
+def officer_page(browser, real_superset: Settings):
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Chromium is missing: make browser-deps")
+    username = f"beleid_{GEMEENTE.lower()}"
+    password = (real_superset.superset_home / "passwords" / username).read_text().strip()
+    with signed_in(browser, real_superset, username, password) as page:
+        yield page
+
+
+@pytest.mark.superset
+@pytest.mark.browser
+@pytest.mark.parametrize("dashboard", dashboards(), ids=lambda d: d["slug"])
+def test_every_dashboard_shows_a_figure_or_says_why_not(officer_page, real_superset: Settings, dashboard: dict):
+    """Wijkprofiel shows the real figures (its map says why it has none: no wijk boundaries were
+    delivered); a dashboard whose sources were not delivered opens (no spinner, no error) and says in
+    each chart why it has no figure, never Superset's bare 'Geen data'."""
+    opened = open_dashboard(officer_page, real_superset, dashboard)
+    assert_settled(opened, dashboard["dashboard_title"])
+    problems = []
+    for chart in opened.charts:
+        may_be_empty = dashboard["slug"] != "wijkprofiel" or chart["title"].startswith("Kaart")
+        problems += [
+            problem
+            for problem in chart_problems(chart)
+            if not (may_be_empty and any(f"shows '{reason}'" in problem for reason in EMPTY_STATE_TEXTS))
+        ]
+    assert not problems, f"{opened.where}:\n" + "\n".join(problems)
