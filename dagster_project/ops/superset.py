@@ -278,6 +278,8 @@ def start(settings: Settings | None = None, *, workers: int = 2, timeout: float 
             "0",
             "--limit-request-field_size",
             "0",
+            # gunicorn's control socket is one path per user: two Supersets of one user would share it
+            "--no-control-socket",
             "superset.app:create_app()",
         ]
         services.start_process(pid_file(settings), log_file(settings), command, SUPERSET_DIR, superset_env(settings))
