@@ -138,13 +138,17 @@ VERBOSE = Annotated[bool, typer.Option("--verbose", "-v", help="Also show every 
 
 @app.command()
 def run(
-    demo: Annotated[bool, typer.Option(help="Generate demo data first when nothing has landed.")] = True,
+    demo: Annotated[
+        bool, typer.Option(help="Generate demo data first when nothing has landed and no demo was generated.")
+    ] = True,
     verbose: VERBOSE = False,
 ) -> None:
     """Ingest → transform → analyse → audit → publish, as one Dagster run (visible in the UI)."""
     prepare()
     settings = get_settings()
-    if demo and not any(settings.landing_dir.glob("*/*")):
+    # ingested deliveries leave landing/ (MMR_LANDING_RETENTION_DAYS): a demo is generated once
+    generated = (settings.generator_dir / "truth.json").exists()
+    if demo and not generated and not any(settings.landing_dir.glob("*/*")):
         generate(scale="demo", seed=42, out=None)
     _execute("mmr_job", "run", verbose)
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -28,9 +28,12 @@ class Settings(BaseSettings):
     superset_admin_password: str | None = None
     suppression_threshold: int = 10
     landing_retention_days: int | None = Field(
-        default=None,
+        default=0,
         ge=0,
-        description="Days a delivery stays in landing/ after a successful ingest (0: removed at once; unset: kept).",
+        description=(
+            "Days a delivery stays in landing/ after a successful ingest: 0 (the default) removes it at once,"
+            " `keep` keeps every delivery (an installation that manages landing/ itself)."
+        ),
     )
     rounding_base: int = 5
     analytics_confidence: float = Field(
@@ -68,6 +71,11 @@ class Settings(BaseSettings):
     )
     vektis_from_year: int = Field(default=2021, description="First Vektis year the yearly fetch looks for.")
     fetch_timeout_seconds: float = Field(default=120, description="Timeout of one HTTP request of a connector.")
+
+    @field_validator("landing_retention_days", mode="before")
+    @classmethod
+    def _keep_means_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() == "keep" else value
 
     @property
     def landing_dir(self) -> Path:

@@ -14,6 +14,10 @@ import pytest
 pytest_plugins = ["tests.superset_fixtures"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Test homes keep their deliveries in landing/: tests copy them into other homes and change them.
+# The product removes a delivery once it is ingested (MMR_LANDING_RETENTION_DAYS=0, the default);
+# tests/test_privacy_scan.py runs the demo that way and scans every file of the home.
+os.environ.setdefault("MMR_LANDING_RETENTION_DAYS", "keep")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KWB_FIXTURE = FIXTURES / "cbs_kwb" / "kwb_2019.csv"
 

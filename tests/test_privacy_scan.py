@@ -1,5 +1,10 @@
 """No raw BSN of the input survives ingestion: a scan of everything a demo run wrote under var/.
 
+Two homes. The shared demo run keeps its deliveries (other tests copy them), so its scan covers
+every file but `landing/`. A second home ingests the same deliveries as an installation does by
+default (`MMR_LANDING_RETENTION_DAYS=0`): each file leaves `landing/` once ingested, and the scan
+covers every file of the home, for BSNs, birth dates and full addresses (postcode and number).
+
 The BSNs are collected from the delivered files in `landing/` (the deliveries as received, the
 only place they may be). Then every table of every DuckDB database, every Parquet file and every
 other file under the home is searched: databases and Parquet with one DuckDB query per table or
@@ -15,6 +20,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+from dagster_project.synthetic import generate
+from tests.conftest import mmr
 
 pytestmark = pytest.mark.e2e
 
@@ -158,3 +166,84 @@ def test_the_scan_finds_a_planted_bsn(tmp_path, bsn_db):
     assert scan_database(con, planted) == {"planted.duckdb:raw.t": [bsn]}
     assert scan_parquet(con, tmp_path) == {str(tmp_path): [bsn]}
     assert scan_bytes(tmp_path / "run.log", {bsn.encode()}) == [bsn]
+
+
+#: A delivered birth date (dd-mm-yyyy) and a full address (postcode-6 then house number, joined
+#: by a space or `;`) as they may stand in a file: the needles of the text scan.
+BIRTH_DATE = re.compile(rb"(?<![0-9])\d{2}-\d{2}-\d{4}(?![0-9])")
+ADDRESS = re.compile(rb"(?<![0-9A-Za-z])(\d{4}[A-Z]{2})[ ;](\d{1,5})(?![0-9])")
+
+
+def delivered_persons(landing: Path) -> tuple[set[bytes], set[bytes]]:
+    """Every birth date and every full address in the delivered person files."""
+    with duckdb.connect() as con:
+        files = [str(p) for p in landing.glob("*/*.csv") if "geboortedatum" in header(p)]
+        rows = con.execute(
+            "select distinct trim(geboortedatum), upper(replace(trim(postcode), ' ', '')) || ' ' || trim(huisnummer) "
+            "from read_csv(?, delim = ';', header = true, all_varchar = true, union_by_name = true)",
+            [files],
+        ).fetchall()
+    return {d.encode() for d, _ in rows if d}, {a.encode() for _, a in rows if a}
+
+
+def scan_person_text(path: Path, birth_dates: set[bytes], addresses: set[bytes]) -> list[str]:
+    data = path.read_bytes()
+    found = {m.group(0) for m in BIRTH_DATE.finditer(data)} & birth_dates
+    found |= {m.group(1) + b" " + m.group(2) for m in ADDRESS.finditer(data)} & addresses
+    return sorted(f.decode() for f in found)
+
+
+def person_columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, list[str]]:
+    """Columns that would hold a birth date, a house number or a full postcode of a person (the
+    public postcode table `cbs_pc6_gwb` holds postcodes, of no one)."""
+    con.execute(f"attach '{path}' as people (read_only)")
+    try:
+        rows = con.execute(
+            "select table_schema || '.' || table_name, column_name from information_schema.columns "
+            "where table_catalog = 'people' "
+            "and regexp_matches(lower(column_name), '^(geboortedatum|huisnummer|postcode)$')"
+        ).fetchall()
+    finally:
+        con.execute("detach people")
+    return {f"{path.name}:{table}": [column] for table, column in rows}
+
+
+@pytest.fixture(scope="module")
+def ingested_by_default(tmp_path_factory) -> dict:
+    """The demo deliveries, read for their persons, then ingested with the default retention."""
+    home = tmp_path_factory.mktemp("default_retention")
+    generate("demo", 42, home / "landing", home / "generator" / "truth.json", progress=False)
+    bsns = delivered_bsns(home / "landing")
+    birth_dates, addresses = delivered_persons(home / "landing")
+    result = mmr(home, "ingest", env={"MMR_LANDING_RETENTION_DAYS": "0"}, timeout=1800)
+    yield {"home": home, "bsns": bsns, "birth_dates": birth_dates, "addresses": addresses, "result": result}
+    bsns.close()
+
+
+def test_a_default_ingest_leaves_no_person_data_in_any_file_of_the_home(ingested_by_default):
+    home, con = ingested_by_default["home"], ingested_by_default["bsns"]
+    birth_dates, addresses = ingested_by_default["birth_dates"], ingested_by_default["addresses"]
+    assert "Ingested" in ingested_by_default["result"].stdout
+    assert len(birth_dates) > 1000 and len(addresses) > 1000
+    assert not [p for p in (home / "landing").rglob("*") if p.is_file()], "every ingested delivery left landing/"
+    bsns = {bsn.encode() for (bsn,) in con.execute("select bsn from bsns").fetchall()}
+
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".duckdb" for p in files) and any(p.suffix == ".parquet" for p in files)
+    found: dict[str, list[str]] = {}
+    for database in (p for p in files if p.suffix == ".duckdb"):
+        found |= scan_database(con, database)
+        found |= person_columns(con, database)
+    for folder in sorted({p.parent for p in files if p.suffix == ".parquet"}):
+        found |= scan_parquet(con, folder)
+    for path in (p for p in files if p.suffix not in {".duckdb", ".parquet"}):
+        hits = scan_bytes(path, bsns) + scan_person_text(path, birth_dates, addresses)
+        if hits:
+            found[str(path.relative_to(home))] = hits
+    assert not found, f"person data found after ingestion: {found}"
+
+
+def test_the_text_scan_finds_a_planted_birth_date_and_address(tmp_path):
+    (tmp_path / "leak.log").write_bytes(b"row 3: 21-04-2008 at 2976AR;25\n")
+    assert scan_person_text(tmp_path / "leak.log", {b"21-04-2008"}, {b"2976AR 25"}) == ["21-04-2008", "2976AR 25"]
+    assert scan_person_text(tmp_path / "leak.log", {b"22-04-2008"}, {b"2976AR 26"}) == []

@@ -33,10 +33,13 @@ def test_ingested_deliveries_older_than_the_retention_are_removed(tmp_path):
     assert rejected.exists(), "a rejected delivery stays for the supplier to correct"
 
 
-def test_zero_days_removes_at_once_and_unset_keeps_everything(tmp_path):
+def test_zero_days_the_default_removes_at_once_and_keep_keeps_everything(tmp_path, monkeypatch):
     path = landed(tmp_path, "now.csv", 0)
     results = [{"file": "now.csv", "status": "accepted"}]
+    monkeypatch.setenv("MMR_LANDING_RETENTION_DAYS", "keep")
     assert prune_landing(Settings(home=tmp_path), "gemeente_jeugd", results) == []
     assert path.exists()
-    assert prune_landing(Settings(home=tmp_path, landing_retention_days=0), "gemeente_jeugd", results) == [path]
+    monkeypatch.delenv("MMR_LANDING_RETENTION_DAYS")
+    assert Settings(home=tmp_path).landing_retention_days == 0
+    assert prune_landing(Settings(home=tmp_path), "gemeente_jeugd", results) == [path]
     assert not path.exists()

@@ -2,8 +2,8 @@
 
 A delivered file holds what ingestion exists to remove: BSNs, birth dates, addresses. Once it is
 ingested, the warehouse and the archive hold everything needed of it, pseudonymised; the file
-itself is kept only as long as `MMR_LANDING_RETENTION_DAYS` says (0: removed right after its
-successful ingest; unset: kept, the behaviour of an installation that manages its landing folder
+itself is kept only as long as `MMR_LANDING_RETENTION_DAYS` says (0, the default: removed right
+after its successful ingest; `keep`: kept, for an installation that manages its landing folder
 itself). Only files ingested successfully (accepted, or already ingested and unchanged) are
 removed; a rejected delivery stays for the supplier to correct.
 """
