@@ -4,14 +4,17 @@
 {#-
     A `join_type` (left) join of the dim_area row of `level` (gemeente, wijk, buurt) that the
     expression `code` names in the year `year`: the code as it was valid then, with its
-    reference-year code beside it. The joined row is called `gemeenten`, `wijken` or `buurten`.
+    reference-year code beside it. The joined row is called `gemeenten`, `wijken` or `buurten`;
+    with `level` none, an area of any level (codes differ between levels), called `areas`.
 -#}
 {% macro join_area(level, code, year, join_type='left') -%}
-    {%- set alias = {'gemeente': 'gemeenten', 'wijk': 'wijken', 'buurt': 'buurten'}[level] -%}
+    {%- set alias = {'gemeente': 'gemeenten', 'wijk': 'wijken', 'buurt': 'buurten', none: 'areas'}[level] -%}
     {{ join_type }} join {{ ref('dim_area') }} as {{ alias }}
         on
             {{ code }} = {{ alias }}.area_code
-            and {{ alias }}.area_level = '{{ level }}'
+            {%- if level is not none %}
+                and {{ alias }}.area_level = '{{ level }}'
+            {%- endif %}
             and {{ year }} = {{ alias }}.year
 {%- endmacro %}
 

@@ -17,7 +17,7 @@
        rule holds at the end; the audit blocks a publish where one does not.
     5. One decision per cell: a count published in several tables (the clients of a wijk, year and
        domain) is decided once, in the model disclosure_cells, and every table showing it or a figure
-       derived from it hides it there.
+       derived from it hides it there (with_cell_decision joins a relation to that decision).
 
     Usage in a serving model:
 
@@ -261,4 +261,58 @@
         group by cells_long.row_key
     ) as flags
         on {{ row_key }} = flags.row_key
+{%- endmacro %}
+
+{#- The rows of `relation` with the decision on the client cell they rest on (disclosure_cells,
+    one decision per cell for every table) as the flag `hidden_as`.
+
+    The cell is the one of the area the relation's `area_code` column names, in its `year_column`,
+    at `area_level` (none: the relation's own `area_level` column), for the domain in its `domein`
+    column, named there as `domein_prefix` + domain (raadsrapportage: indicator 'clienten_jeugd').
+    With `domein` none, the flag is the decision on all domains of the area and year together:
+    hidden when any one is. A row without a cell gets `unknown_hidden`. -#}
+{% macro with_cell_decision(
+    relation, area_code, area_level=none, domein='domein', domein_prefix='', year_column='year',
+    hidden_as='clienten__hidden', unknown_hidden=true
+) -%}
+    {%- set any_domain -%}
+        (
+            select
+                area_level,
+                area_code,
+                year,
+                bool_or(hidden) as hidden
+            from {{ ref('disclosure_cells') }}
+            group by area_level, area_code, year
+        )
+    {%- endset -%}
+    select
+        {{ relation }}.*,
+        coalesce(cells.hidden, {{ 'true' if unknown_hidden else 'false' }}) as {{ hidden_as }}
+    from {{ relation }}
+    left join {{ any_domain if domein is none else ref('disclosure_cells') }} as cells
+        on
+            {{ relation }}.{{ area_code }} = cells.area_code
+            and {{ relation }}.{{ year_column }} = cells.year
+            and {{ "'" ~ area_level ~ "'" if area_level else relation ~ '.area_level' }} = cells.area_level
+        {%- if domein is not none %}
+            and {{ relation }}.{{ domein }} = {{ "'" ~ domein_prefix ~ "' || " if domein_prefix }}cells.domein
+        {%- endif %}
+{%- endmacro %}
+
+{#- `publish_count(c) as c` for every count `c` of `counts`: select items. -#}
+{% macro publish_counts(counts) -%}
+    {%- for count in counts %}
+        {{ publish_count(count) }} as {{ count }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- `publish_with_base(v, base_count) as v` for every value `v` of `values` resting on the same
+    count, rounded to `decimals` when given: select items. -#}
+{% macro publish_all_with_base(values, base_count, decimals=none) -%}
+    {%- for value in values %}
+        {{ publish_with_base(
+            value if decimals is none else 'round(' ~ value ~ ', ' ~ decimals ~ ')', base_count
+        ) }} as {{ value }}{{ "," if not loop.last }}
+    {%- endfor %}
 {%- endmacro %}

@@ -1,4 +1,5 @@
 {{ config(alias='aanbieder_resultaat') }}
+{%- set counts = ['clienten', 'afgesloten_trajecten', 'respondenten'] %}
 {%- set rates = {
     'kosten_per_client': 'clienten',
     'doelrealisatie_pct': 'afgesloten_trajecten',
@@ -23,7 +24,7 @@ flagged as (
         'outcomes',
         partition_by=['year', 'gemeente_code', 'domein'],
         order_by=['aanbieder_code'],
-        counts=['clienten', 'afgesloten_trajecten', 'respondenten'],
+        counts=counts,
     ) }}
 
 ),
@@ -37,9 +38,7 @@ suppressed as (
         domein,
         aanbieder_code,
         aanbieder_naam,
-        {{ publish_count('clienten') }} as clienten,
-        {{ publish_count('afgesloten_trajecten') }} as afgesloten_trajecten,
-        {{ publish_count('respondenten') }} as respondenten,
+        {{ publish_counts(counts) }},
         {{ publish_with_base('kosten_per_client', 'clienten') }} as kosten_per_client,
         -- shares at the precision of their rounded base, never implying a count below the threshold
         {{ publish_with_base(

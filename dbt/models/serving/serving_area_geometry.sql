@@ -35,12 +35,6 @@ geometry as (
 
 ),
 
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
-
 kerncijfers as (
 
     select * from {{ ref('serving_wijk_kerncijfers') }}
@@ -64,10 +58,7 @@ named as (
         geometry.bron,
         geometry.geojson
     from geometry
-    left join areas
-        on
-            geometry.area_code = areas.area_code
-            and geometry.year = areas.year
+    {{ join_area(none, 'geometry.area_code', 'geometry.year') }}
 
 ),
 

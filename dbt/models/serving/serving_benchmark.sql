@@ -14,18 +14,6 @@ peers as (
 
 ),
 
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
-
-cells as (
-
-    select * from {{ ref('disclosure_cells') }}
-
-),
-
 indicators as (
 
     select * from {{ ref('dim_indicator') }}
@@ -47,66 +35,36 @@ domain_of as (
 
 ),
 
-hidden_cells as (
+domain_flagged as (
 
-    select
-        area_level,
-        area_code,
-        year,
-        domein,
-        hidden
-    from cells
+    {{ with_cell_decision('domain_of', 'area_code', domein='domein', hidden_as='domein__hidden') }}
 
 ),
 
-any_domain_hidden as (
+flagged as (
 
-    select
-        area_level,
-        area_code,
-        year,
-        bool_or(hidden) as hidden
-    from cells
-    group by area_level, area_code, year
+    {{ with_cell_decision('domain_flagged', 'area_code', domein=none, hidden_as='any_domein__hidden') }}
 
 ),
 
 publishable as (
 
     select
-        domain_of.year,
-        domain_of.gemeente_code,
-        domain_of.area_level,
-        domain_of.area_code,
-        domain_of.indicator,
+        year,
+        gemeente_code,
+        area_level,
+        area_code,
+        indicator,
         case
-            when not coalesce(domain_of.basis >= {{ var('suppression_threshold') }}, false) then null
-            when domain_of.domein is not null and coalesce(hidden_cells.hidden, true) then null
-            when
-                domain_of.indicator = 'kosten_sociaal_domein_per_inwoner'
-                and coalesce(any_domain_hidden.hidden, true)
-                then null
+            when not coalesce(basis >= {{ var('suppression_threshold') }}, false) then null
+            when domein is not null and domein__hidden then null
+            when indicator = 'kosten_sociaal_domein_per_inwoner' and any_domein__hidden then null
             -- the rate at the precision of the rounded counts: rate × inhabitants gives no exact count
-            when domain_of.domein is not null
-                then {{ publish_rate(
-                    'domain_of.waarde',
-                    'domain_of.basis * 1000.0 / nullif(domain_of.waarde, 0)',
-                    1000,
-                ) }}
-            else domain_of.waarde
+            when domein is not null
+                then {{ publish_rate('waarde', 'basis * 1000.0 / nullif(waarde, 0)', 1000) }}
+            else waarde
         end as waarde
-    from domain_of
-    left join hidden_cells
-        on
-            domain_of.area_level = hidden_cells.area_level
-            and domain_of.area_code = hidden_cells.area_code
-            and domain_of.year = hidden_cells.year
-            and domain_of.domein = hidden_cells.domein
-    left join any_domain_hidden
-        on
-            domain_of.area_level = any_domain_hidden.area_level
-            and domain_of.area_code = any_domain_hidden.area_code
-            and domain_of.year = any_domain_hidden.year
+    from flagged
 
 ),
 
@@ -136,6 +94,9 @@ compared as (
         own.area_level,
         own.area_code,
         own.indicator,
+        -- one row of publishable per area, year and indicator: its gemeente and value as they are
+        min(own.gemeente_code) as gemeente_code,
+        min(own.waarde) as waarde,
         avg(peer_values.waarde) as peer_gemiddelde,
         count(peer_values.waarde) as n_peers,
         1 + sum(case when peer_values.waarde > own.waarde then 1 else 0 end) as positie
@@ -153,33 +114,24 @@ compared as (
 final as (
 
     select
-        own.year,
-        own.gemeente_code,
+        compared.year,
+        compared.gemeente_code,
         areas.gemeente_name,
-        own.area_level,
-        own.area_code,
+        compared.area_level,
+        compared.area_code,
         areas.area_name,
-        own.indicator,
+        compared.indicator,
         indicators.indicator_label,
         indicators.unit_group as eenheid,
-        own.waarde,
+        compared.waarde,
         -- a mean of one or two peers would show a peer's value to whoever may not see it
         {{ publish_average('compared.peer_gemiddelde', 'compared.n_peers') }} as peer_gemiddelde,
-        case when own.waarde is not null then compared.positie end as positie,
+        case when compared.waarde is not null then compared.positie end as positie,
         compared.n_peers
-    from publishable as own
-    inner join compared
-        on
-            own.year = compared.year
-            and own.area_level = compared.area_level
-            and own.area_code = compared.area_code
-            and own.indicator = compared.indicator
-    left join areas
-        on
-            own.area_code = areas.area_code
-            and own.year = areas.year
+    from compared
+    {{ join_area(none, 'compared.area_code', 'compared.year') }}
     left join indicators
-        on own.indicator = indicators.indicator_code
+        on compared.indicator = indicators.indicator_code
 
 )
 

@@ -8,26 +8,11 @@ budget as (
 
 ),
 
-cells as (
-
-    select * from {{ ref('disclosure_cells') }}
-    where area_level = 'gemeente'
-
-),
-
 -- the domains add up to the gemeente's social-domain spend, which is published (zvw_context):
 -- decided with the wijken of each domain, once for every table (disclosure_cells)
 flagged as (
 
-    select
-        budget.*,
-        coalesce(cells.hidden, true) as clienten__hidden
-    from budget
-    left join cells
-        on
-            budget.gemeente_code = cells.area_code
-            and budget.year = cells.year
-            and budget.domein = cells.domein
+    {{ with_cell_decision('budget', 'gemeente_code', 'gemeente') }}
 
 ),
 

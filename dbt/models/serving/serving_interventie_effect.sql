@@ -8,12 +8,6 @@ effects as (
 
 ),
 
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
-
 kerncijfers as (
 
     select * from {{ ref('wijk_kerncijfers') }}
@@ -58,9 +52,9 @@ final as (
 
     select
         relative.gemeente_code,
-        areas.gemeente_name,
+        wijken.gemeente_name,
         relative.wijk_code,
-        areas.area_name as wijk_name,
+        wijken.area_name as wijk_name,
         relative.interventie_id,
         relative.interventie_type,
         relative.startdatum,
@@ -85,10 +79,7 @@ final as (
         relative.pct_bijstand,
         relative.opmerking
     from relative
-    left join areas
-        on
-            relative.wijk_code = areas.area_code
-            and relative.startjaar = areas.year
+    {{ join_area_of_year('wijk', 'relative', 'startjaar') }}
 
 )
 

@@ -8,57 +8,33 @@ funding as (
 
 ),
 
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
-
-cells as (
-
-    select * from {{ ref('disclosure_cells') }}
-    where area_level = 'wijk'
-
-),
-
 -- a wijk's realisation is hidden with its clients, as decided once for every table (disclosure_cells)
 flagged as (
 
-    select
-        funding.*,
-        coalesce(cells.hidden, true) as clienten__hidden
-    from funding
-    left join cells
-        on
-            funding.wijk_code = cells.area_code
-            and funding.year = cells.year
-            and funding.domein = cells.domein
+    {{ with_cell_decision('funding', 'wijk_code', 'wijk') }}
 
 ),
 
 final as (
 
     select
-        ranked.year,
-        ranked.gemeente_code,
-        areas.gemeente_name,
-        ranked.wijk_code,
-        areas.area_name as wijk_name,
-        ranked.domein,
-        ranked.verwachte_behoefte_aandeel,
-        ranked.behoefte_aandeel,
-        ranked.inwoners_aandeel,
-        {{ round_half_away('ranked.budget_gemeente') }} as budget_gemeente,
-        {{ round_half_away('ranked.budget_toegewezen') }} as budget_toegewezen,
-        {{ publish_with_base(round_half_away('ranked.werkelijke_kosten'), 'ranked.clienten') }}
+        flagged.year,
+        flagged.gemeente_code,
+        wijken.gemeente_name,
+        flagged.wijk_code,
+        wijken.area_name as wijk_name,
+        flagged.domein,
+        flagged.verwachte_behoefte_aandeel,
+        flagged.behoefte_aandeel,
+        flagged.inwoners_aandeel,
+        {{ round_half_away('flagged.budget_gemeente') }} as budget_gemeente,
+        {{ round_half_away('flagged.budget_toegewezen') }} as budget_toegewezen,
+        {{ publish_with_base(round_half_away('flagged.werkelijke_kosten'), 'flagged.clienten') }}
             as werkelijke_kosten,
-        {{ publish_with_base(round_half_away('ranked.verschuiving'), 'ranked.clienten') }} as verschuiving,
-        ranked.scenario
-    from flagged as ranked
-    left join areas
-        on
-            ranked.wijk_code = areas.area_code
-            and ranked.year = areas.year
+        {{ publish_with_base(round_half_away('flagged.verschuiving'), 'flagged.clienten') }} as verschuiving,
+        flagged.scenario
+    from flagged
+    {{ join_area_of_year('wijk', 'flagged') }}
 
 )
 

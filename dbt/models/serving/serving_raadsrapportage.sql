@@ -13,25 +13,13 @@ report as (
 
 ),
 
-cells as (
-
-    select * from {{ ref('disclosure_cells') }}
-    where area_level = 'gemeente'
-
-),
-
 -- the client counts follow the one decision per cell (disclosure_cells), as in budget_realisatie
 with_cells as (
 
-    select
-        report.*,
-        cells.hidden as cell_hidden
-    from report
-    left join cells
-        on
-            report.gemeente_code = cells.area_code
-            and report.year = cells.year
-            and report.indicator = 'clienten_' || cells.domein
+    {{ with_cell_decision(
+        'report', 'gemeente_code', 'gemeente', domein='indicator', domein_prefix='clienten_',
+        hidden_as='cell_hidden', unknown_hidden=false,
+    ) }}
 
 ),
 
@@ -49,7 +37,7 @@ suppressed as (
         hoger_is_beter,
         volgorde,
         case
-            when coalesce(cell_hidden, false) then null
+            when cell_hidden then null
             when eenheid = 'aantal' then {{ suppress_count('waarde') }}
             when indicator in (
                 {%- for share in count_shares %}

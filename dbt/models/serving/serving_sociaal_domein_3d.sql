@@ -1,4 +1,8 @@
 {{ config(alias='sociaal_domein_3d') }}
+{%- set counts = [
+    'huishoudens_met_ondersteuning', 'huishoudens_1_domein', 'huishoudens_2_domeinen',
+    'huishoudens_3_domeinen', 'huishoudens_multi_domein',
+] %}
 
 with
 
@@ -17,10 +21,7 @@ flagged as (
         'three_d',
         partition_by=['year', 'gemeente_code'],
         order_by=['wijk_code'],
-        counts=[
-            'huishoudens_met_ondersteuning', 'huishoudens_1_domein', 'huishoudens_2_domeinen',
-            'huishoudens_3_domeinen', 'huishoudens_multi_domein',
-        ],
+        counts=counts,
         row_totals=[
             ('huishoudens_met_ondersteuning',
                 ['huishoudens_1_domein', 'huishoudens_2_domeinen', 'huishoudens_3_domeinen']),
@@ -39,11 +40,7 @@ final as (
         gemeente_name,
         wijk_code,
         wijk_name,
-        {{ publish_count('huishoudens_met_ondersteuning') }} as huishoudens_met_ondersteuning,
-        {{ publish_count('huishoudens_1_domein') }} as huishoudens_1_domein,
-        {{ publish_count('huishoudens_2_domeinen') }} as huishoudens_2_domeinen,
-        {{ publish_count('huishoudens_3_domeinen') }} as huishoudens_3_domeinen,
-        {{ publish_count('huishoudens_multi_domein') }} as huishoudens_multi_domein,
+        {{ publish_counts(counts) }},
         {{ publish_with_base('round(kosten_totaal, 0)', 'huishoudens_met_ondersteuning') }} as kosten_totaal,
         {{ publish_with_base('round(kosten_multi_domein, 0)', 'huishoudens_multi_domein') }}
             as kosten_multi_domein,

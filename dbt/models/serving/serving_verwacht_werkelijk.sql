@@ -8,31 +8,10 @@ expected as (
 
 ),
 
-areas as (
-
-    select * from {{ ref('dim_area') }}
-
-),
-
-cells as (
-
-    select * from {{ ref('disclosure_cells') }}
-    where area_level = 'wijk'
-
-),
-
 -- a wijk's figures are hidden with its clients, as decided once for every table (disclosure_cells)
 flagged as (
 
-    select
-        expected.*,
-        coalesce(cells.hidden, true) as clienten__hidden
-    from expected
-    left join cells
-        on
-            expected.wijk_code = cells.area_code
-            and expected.year = cells.year
-            and expected.domein = cells.domein
+    {{ with_cell_decision('expected', 'wijk_code', 'wijk') }}
 
 ),
 
@@ -69,9 +48,9 @@ final as (
     select
         with_ratio.year,
         with_ratio.gemeente_code,
-        areas.gemeente_name,
+        wijken.gemeente_name,
         with_ratio.wijk_code,
-        areas.area_name as wijk_name,
+        wijken.area_name as wijk_name,
         with_ratio.domein,
         with_ratio.maat,
         with_ratio.verwacht,
@@ -86,10 +65,7 @@ final as (
             else 'conform verwachting'
         end as signaal
     from with_ratio
-    left join areas
-        on
-            with_ratio.wijk_code = areas.area_code
-            and with_ratio.year = areas.year
+    {{ join_area_of_year('wijk', 'with_ratio') }}
 
 )
 

@@ -1,4 +1,5 @@
 {{ config(alias='wijk_kerncijfers') }}
+{%- set counts = ['inwoners', 'huishoudens'] %}
 
 with
 
@@ -15,7 +16,7 @@ flagged as (
         'kerncijfers',
         partition_by=['year', 'gemeente_code'],
         order_by=['wijk_code'],
-        counts=['inwoners', 'huishoudens'],
+        counts=counts,
     ) }}
 
 ),
@@ -28,8 +29,7 @@ suppressed as (
         gemeente_name,
         wijk_code,
         wijk_name,
-        {{ publish_count('inwoners') }} as inwoners,
-        {{ publish_count('huishoudens') }} as huishoudens,
+        {{ publish_counts(counts) }},
         {{ publish_with_base('gemiddeld_inkomen', 'inwoners') }} as gemiddeld_inkomen,
         {{ publish_with_base('pct_huishoudens_laag_inkomen', 'huishoudens') }}
             as pct_huishoudens_laag_inkomen

@@ -47,16 +47,11 @@ suppressed as (
         wijk_code,
         wijk_name,
         {{ publish_count('inwoners') }} as inwoners,
-        {{ publish_with_base('pct_laag_inkomen', 'inwoners') }} as pct_laag_inkomen,
-        {{ publish_with_base('pct_huishoudens_met_kinderen', 'inwoners') }} as pct_huishoudens_met_kinderen,
-        {{ publish_with_base('pct_bijstand', 'inwoners') }} as pct_bijstand,
-        {{ publish_with_base('pct_werkloos', 'inwoners') }} as pct_werkloos,
-        {{ publish_with_base('pct_65_plus', 'inwoners') }} as pct_65_plus,
-        {{ publish_with_base('pct_jonger_dan_15', 'inwoners') }} as pct_jonger_dan_15,
-        {{ publish_with_base('pct_eenpersoonshuishoudens', 'inwoners') }} as pct_eenpersoonshuishoudens,
-        {{ publish_with_base('gemiddeld_inkomen', 'inwoners') }} as gemiddeld_inkomen,
-        {{ publish_with_base('veerkracht_index', 'inwoners') }} as veerkracht_index,
-        {{ publish_with_base('veerkracht_rang', 'inwoners') }} as veerkracht_rang,
+        {{ publish_all_with_base([
+            'pct_laag_inkomen', 'pct_huishoudens_met_kinderen', 'pct_bijstand', 'pct_werkloos', 'pct_65_plus',
+            'pct_jonger_dan_15', 'pct_eenpersoonshuishoudens', 'gemiddeld_inkomen', 'veerkracht_index',
+            'veerkracht_rang',
+        ], 'inwoners') }},
         veerkracht_rang_van,
         case
             when not previous_year__hidden then {{ publish_with_base('veerkracht_verandering', 'inwoners') }}

@@ -28,19 +28,13 @@ final as (
         year,
         gemeente_code,
         gemeente_name,
-        {{ publish_count('inwoners') }} as inwoners,
-        {{ publish_count('verzekerden') }} as verzekerden,
-        {{ publish_with_base('round(zvw_kosten_totaal, 0)', 'verzekerden') }} as zvw_kosten_totaal,
-        {{ publish_with_base('round(zvw_kosten_ggz, 0)', 'verzekerden') }} as zvw_kosten_ggz,
-        {{ publish_with_base('round(zvw_kosten_wijkverpleging, 0)', 'verzekerden') }}
-            as zvw_kosten_wijkverpleging,
-        {{ publish_with_base('round(zvw_kosten_huisarts, 0)', 'verzekerden') }} as zvw_kosten_huisarts,
-        {{ publish_with_base('round(zvw_kosten_medisch_specialistisch, 0)', 'verzekerden') }}
-            as zvw_kosten_medisch_specialistisch,
-        {{ publish_with_base('round(zvw_kosten_farmacie, 0)', 'verzekerden') }} as zvw_kosten_farmacie,
+        {{ publish_counts(['inwoners', 'verzekerden']) }},
+        {{ publish_all_with_base([
+            'zvw_kosten_totaal', 'zvw_kosten_ggz', 'zvw_kosten_wijkverpleging', 'zvw_kosten_huisarts',
+            'zvw_kosten_medisch_specialistisch', 'zvw_kosten_farmacie',
+        ], 'verzekerden', decimals=0) }},
         {{ publish_with_base('zvw_kosten_per_verzekerde', 'verzekerden') }} as zvw_kosten_per_verzekerde,
-        {{ publish_count('huishoudens_met_ondersteuning') }} as huishoudens_met_ondersteuning,
-        {{ publish_count('huishoudens_multi_domein') }} as huishoudens_multi_domein,
+        {{ publish_counts(['huishoudens_met_ondersteuning', 'huishoudens_multi_domein']) }},
         {{ publish_with_base('round(kosten_sociaal_domein, 0)', 'huishoudens_met_ondersteuning') }}
             as kosten_sociaal_domein,
         {{ publish_with_base('round(kosten_multi_domein, 0)', 'huishoudens_multi_domein') }}
