@@ -24,16 +24,14 @@ import pytest
 import yaml
 
 from dagster_project.ops import superset
+from dagster_project.ops.report import REPORT_COLUMNS
 from dagster_project.settings import Settings
 
 # Columns of every serving table the dashboards read.
+WIJK_KEY = ["year", "gemeente_code", "gemeente_name", "wijk_code", "wijk_name"]
 INTERFACE_COLUMNS: dict[str, list[str]] = {
     "wijk_veerkracht": [
-        "year",
-        "gemeente_code",
-        "gemeente_name",
-        "wijk_code",
-        "wijk_name",
+        *WIJK_KEY,
         "inwoners",
         "pct_laag_inkomen",
         "pct_huishoudens_met_kinderen",
@@ -46,11 +44,7 @@ INTERFACE_COLUMNS: dict[str, list[str]] = {
         "veerkracht_verandering",
     ],
     "verwacht_werkelijk": [
-        "year",
-        "gemeente_code",
-        "gemeente_name",
-        "wijk_code",
-        "wijk_name",
+        *WIJK_KEY,
         "domein",
         "maat",
         "verwacht",
@@ -92,11 +86,7 @@ INTERFACE_COLUMNS: dict[str, list[str]] = {
         "n_peers",
     ],
     "populatiebekostiging": [
-        "year",
-        "gemeente_code",
-        "gemeente_name",
-        "wijk_code",
-        "wijk_name",
+        *WIJK_KEY,
         "domein",
         "verwachte_behoefte_aandeel",
         "budget_toegewezen",
@@ -104,11 +94,7 @@ INTERFACE_COLUMNS: dict[str, list[str]] = {
         "verschuiving",
     ],
     "sociaal_domein_3d": [
-        "year",
-        "gemeente_code",
-        "gemeente_name",
-        "wijk_code",
-        "wijk_name",
+        *WIJK_KEY,
         "huishoudens_met_ondersteuning",
         "huishoudens_1_domein",
         "huishoudens_2_domeinen",
@@ -158,20 +144,7 @@ INTERFACE_COLUMNS: dict[str, list[str]] = {
         "verschil",
         "realisatie_pct",
     ],
-    "raadsrapportage": [
-        "year",
-        "gemeente_code",
-        "gemeente_name",
-        "indicator",
-        "indicator_label",
-        "eenheid",
-        "waarde",
-        "vorig_jaar",
-        "verandering",
-        "regio_gemiddelde",
-        "nederland_gemiddelde",
-        "positie_in_regio",
-    ],
+    "raadsrapportage": REPORT_COLUMNS,
     "area_geometry": ["gemeente_code", "area_level", "area_code", "area_name", "year", "geojson"],
 }
 
