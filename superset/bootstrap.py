@@ -285,7 +285,7 @@ def serving_gemeenten(serving_db: Path) -> dict[str, list[str]]:
     """Per gemeente the serving database knows, the gemeente codes whose rows it reads: its own and
     those of every gemeente that went into it (`huidige_gemeente_code` of dim_area)."""
     query = "select distinct gemeente_code, huidige_gemeente_code from {}.dim_area where gemeente_code is not null"
-    uri = serving_uri()
+    uri, rows = serving_uri(), []
     if uri:
         import sqlalchemy
 
@@ -302,8 +302,6 @@ def serving_gemeenten(serving_db: Path) -> dict[str, list[str]]:
 
         with duckdb.connect(str(serving_db), read_only=True) as con:
             rows = con.execute(query.format("main")).fetchall()
-    else:
-        rows = []
     reads: dict[str, set[str]] = {}
     for code, current in rows:
         reads.setdefault(current, {current}).add(code)
