@@ -1,8 +1,10 @@
 """`mmr`: the one command line of MMR."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -67,9 +69,14 @@ def prepare() -> None:
     storage = dagster_postgres_storage(dsn) if dsn else ""
     (settings.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML.read_text() + storage)
     # Parse before dagster_project.dbt is imported: it builds the dbt assets from the manifest on import.
+    # Only the project's own files count (not what runs write under target/ and logs/); the manifest is
+    # parsed beside it and swapped in whole, so a process loading it meanwhile never reads half a file.
     manifest = DBT_DIR / "target" / "manifest.json"
-    newest_source = max(p.stat().st_mtime for p in DBT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"})
+    sources = (p for p in DBT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"})
+    newest_source = max(p.stat().st_mtime for p in sources if p.relative_to(DBT_DIR).parts[0] not in {"target", "logs"})
     if not manifest.exists() or manifest.stat().st_mtime < newest_source:
+        manifest.parent.mkdir(exist_ok=True)
+        parsed = Path(tempfile.mkdtemp(prefix="parse-", dir=manifest.parent))
         subprocess.run(
             [
                 sys.executable,
@@ -81,10 +88,14 @@ def prepare() -> None:
                 str(DBT_DIR),
                 "--profiles-dir",
                 str(DBT_DIR),
+                "--target-path",
+                str(parsed),
             ],
             check=True,
             env={**os.environ, **warehouse_for(settings).dbt_env()},
         )
+        os.replace(parsed / "manifest.json", manifest)
+        shutil.rmtree(parsed, ignore_errors=True)
     from dagster_project.dbt import dbt_environment
 
     dbt_environment()
