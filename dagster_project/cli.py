@@ -1,5 +1,6 @@
 """`mmr`: the one command line of MMR."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -58,6 +59,15 @@ storage:
 """
 
 
+def _readable(manifest: Path) -> bool:
+    """The manifest exists and is whole (one written half by an older version is parsed anew)."""
+    try:
+        json.loads(manifest.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def prepare() -> None:
     """Runtime folders, Dagster home and the dbt manifest the Dagster definitions load from."""
     settings = get_settings()
@@ -74,7 +84,7 @@ def prepare() -> None:
     manifest = DBT_DIR / "target" / "manifest.json"
     sources = (p for p in DBT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"})
     newest_source = max(p.stat().st_mtime for p in sources if p.relative_to(DBT_DIR).parts[0] not in {"target", "logs"})
-    if not manifest.exists() or manifest.stat().st_mtime < newest_source:
+    if not _readable(manifest) or manifest.stat().st_mtime < newest_source:
         manifest.parent.mkdir(exist_ok=True)
         parsed = Path(tempfile.mkdtemp(prefix="parse-", dir=manifest.parent))
         subprocess.run(
