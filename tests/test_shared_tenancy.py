@@ -49,6 +49,7 @@ def _ingest(homes: dict[str, Path], dsn: str) -> None:
             "MMR_WAREHOUSE": "postgres",
             "MMR_POSTGRES_DSN": dsn,
             "MMR_PSEUDONYM_KEY": REGION_KEY,
+            "MMR_LANDING_RETENTION_DAYS": "keep",  # the correction below rewrites a delivered file
         }
         processes[gemeente] = subprocess.Popen(
             [sys.executable, "-m", "dagster_project.cli", "ingest"],
