@@ -82,8 +82,9 @@ def prepare() -> None:
     # Only the project's own files count (not what runs write under target/ and logs/); the manifest is
     # parsed beside it and swapped in whole, so a process loading it meanwhile never reads half a file.
     manifest = DBT_DIR / "target" / "manifest.json"
-    sources = (p for p in DBT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"})
-    newest_source = max(p.stat().st_mtime for p in sources if p.relative_to(DBT_DIR).parts[0] not in {"target", "logs"})
+    own = [entry for entry in DBT_DIR.iterdir() if entry.name not in {"target", "logs"}]
+    files = (path for entry in own for path in (entry.rglob("*") if entry.is_dir() else [entry]))
+    newest_source = max(path.stat().st_mtime for path in files if path.suffix in {".sql", ".yml", ".csv"})
     if not _readable(manifest) or manifest.stat().st_mtime < newest_source:
         manifest.parent.mkdir(exist_ok=True)
         parsed = Path(tempfile.mkdtemp(prefix="parse-", dir=manifest.parent))
