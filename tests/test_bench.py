@@ -28,10 +28,12 @@ def test_report_has_every_measure(report):
     assert {"ingest", "dbt", "analytics", "audit", "publish"} <= set(full["stages_seconds"])
     assert measured["ingest"]["rows"] > 0 and measured["ingest"]["rows_per_second"] > 0
     assert measured["ingest"]["cpu_seconds"] > 0 and measured["ingest"]["rows_per_second_per_core"] > 0
-    assert (
-        data["verdicts"]["ingest_rows_per_second_per_core"]["measured"]
-        == measured["ingest"]["rows_per_second_per_core"]
-    )
+    scan = measured["scan"]
+    assert scan["seconds"] > 0 and scan["files"] > 0 and scan["sources"]["gemeente_wmo"]["distinct_bsn"] > 0
+    assert scan["rows"] >= measured["ingest"]["rows"] * 0.9, "the anchor reads what the build ingests"
+    ratio = data["verdicts"]["full_build_ratio_to_scan"]["measured"]
+    assert ratio == round(full["seconds"] / scan["seconds"], 2) > 0
+    assert data["verdicts"]["ingest_ratio_to_scan"]["measured"] > 0
     assert measured["chart_queries"]["queries"] == measured["chart_queries"]["charts"] > 0
     assert 0 < measured["chart_queries"]["p50_ms"] <= measured["chart_queries"]["p95_ms"]
     assert set(data["verdicts"]) == set(data["targets"])
