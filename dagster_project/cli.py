@@ -345,6 +345,45 @@ def report(
     console.print(f"Printable: {written.html}")
 
 
+@app.command("grant-ingest")
+def grant_ingest(
+    gemeente: Annotated[str, typer.Argument(help="Gemeente code, e.g. GM0518.")],
+    login: Annotated[str | None, typer.Option(help="An existing login role to make a member.")] = None,
+) -> None:
+    """Shared mode, as the region: let a gemeente ingest into its own partitions only (role mmr_ingest_<gm>)."""
+    from dagster_project.lib.ingest_roles import grant_ingest as grant
+
+    settings = get_settings()
+    if settings.warehouse != "postgres":
+        console.print("[red]Only in the shared mode[/]: set MMR_WAREHOUSE=postgres and MMR_POSTGRES_DSN")
+        raise typer.Exit(2)
+    try:
+        partitions = grant(settings.require_postgres_dsn(), gemeente, login)
+    except (ValueError, LookupError) as refused:
+        console.print(f"[red]Not granted[/]: {refused}")
+        raise typer.Exit(1) from None
+    console.print(f"{gemeente.upper()} may write {len(partitions)} partitions: {', '.join(partitions)}")
+
+
+@app.command()
+def attack() -> None:
+    """Try every known disclosure attack on what is published, as a user who reads every table; exit 1 on a find."""
+    from dagster_project.ops.disclosure_attacks import published_surface, run_all
+
+    try:
+        surface = published_surface(get_settings())
+    except FileNotFoundError as missing:
+        console.print(f"[red]Nothing to attack[/]: {missing}")
+        raise typer.Exit(1) from None
+    findings = run_all(surface)
+    table = Table("attack", "recovered", "example", title=f"Disclosure attacks on {len(surface)} published tables")
+    for name, found in findings.items():
+        table.add_row(name, str(len(found)), str(found[0]) if found else "")
+    console.print(table)
+    if any(findings.values()):
+        raise typer.Exit(1)
+
+
 @app.command()
 def rollback() -> None:
     """Put the previously published serving database back."""

@@ -14,9 +14,10 @@ resource serves every run of a process (and a test that points `MMR_HOME` elsewh
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -156,6 +157,21 @@ class Published:
         query = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
         return bool(self.execute(query, [self.schema, table]).fetchone()[0])
 
+    def tables(self) -> list[str]:
+        """The tables a dashboard user can read (not the publish bookkeeping, `_`-prefixed)."""
+        query = "select table_name from information_schema.tables where table_schema = ? order by 1"
+        return [name for (name,) in self.execute(query, [self.schema]).fetchall() if not name.startswith("_")]
+
+    def frame(self, table: str) -> pd.DataFrame:
+        """A published table whole, numbers as floats in both modes (PostgreSQL gives decimals)."""
+        cursor = self.execute(f'select * from main."{table}"')
+        frame = pd.DataFrame(cursor.fetchall(), columns=[d[0] for d in cursor.description])
+        for column in frame.columns:
+            values = frame[column].dropna()
+            if frame[column].dtype == object and len(values) and all(isinstance(v, Decimal) for v in values):
+                frame[column] = frame[column].astype(float)
+        return frame
+
 
 class DuckDBWarehouse(Warehouse):
     """The embedded mode: DuckDB files under `var/warehouse/`."""
@@ -241,15 +257,37 @@ class DuckDBWarehouse(Warehouse):
 class PostgresWarehouse(Warehouse):
     """The shared regional mode: the models, the statistics and what is published on PostgreSQL."""
 
+    _loader: str | None | bool = PrivateAttr(default=False)
+
     @property
     def dsn(self) -> str:
         return self.settings.require_postgres_dsn()
 
+    @property
+    def loader(self) -> str | None:
+        """The gemeente this installation ingests for through that gemeente's ingest role; None
+        when it connects as the region (see `lib/ingest_roles.py`)."""
+        if self._loader is False:
+            from dagster_project.lib.ingest_roles import loader_gemeente
+
+            self._loader = loader_gemeente(self.dsn)
+        return self._loader
+
+    def _own(self, periods: Iterable[str]) -> set[str]:
+        """The periods this installation shares: all for the region, a loader's own gemeente's only."""
+        return {p for p in periods if self.loader is None or postgres.tenant_of(p) == self.loader}
+
     def share_raw(self, con: duckdb.DuckDBPyConnection, table: str, periods: set[str]) -> int:
-        return postgres.sync_raw_periods(con, self.dsn, table, periods)
+        own = self._own(periods)
+        if self.loader is not None and not own:
+            return 0
+        return postgres.sync_raw_periods(con, self.dsn, table, own)
 
     def share_ingestion_log(self, con: duckdb.DuckDBPyConnection, since: int) -> None:
-        postgres.append_rows(self.dsn, "raw.ingestion_log", warehouse.log_since(con, since))
+        rows = warehouse.log_since(con, since)
+        if self.loader is not None:
+            rows = rows.filter(f"split_part(period, ':', 1) = '{self.loader}'")
+        postgres.append_rows(self.dsn, "raw.ingestion_log", rows)
 
     def share_withdrawal(
         self, con: duckdb.DuckDBPyConnection, tables: list[str], periods: list[str], batches: list[str], message: str
@@ -257,7 +295,7 @@ class PostgresWarehouse(Warehouse):
         import psycopg
 
         for table in tables:
-            postgres.sync_raw_periods(con, self.dsn, table, periods)
+            self.share_raw(con, table, set(periods))
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             conn.execute(
                 "update raw.ingestion_log set status = 'withdrawn', message = %s where batch_id = any(%s)",
@@ -319,7 +357,9 @@ class PostgresWarehouse(Warehouse):
             yield Published(con, schema_swap.PUBLISHED_SCHEMA, served["published_at"] if served else None, True)
 
     def dagster_storage_dsn(self) -> str | None:
-        return self.dsn
+        """The region's runs on the shared server; a gemeente's loader keeps its own locally (its
+        ingest role may not create Dagster's tables, nor should it read the region's runs)."""
+        return None if self.loader else self.dsn
 
     def superset_env(self, metadata_uri: str | None = None) -> dict[str, str]:
         from dagster_project.ops.superset import shared_mode_env

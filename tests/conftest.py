@@ -10,6 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dagster_project.settings import Settings
+
 # One Superset server per test session, shared by the Superset API and browser tests.
 pytest_plugins = ["tests.superset_fixtures"]
 
@@ -111,6 +113,11 @@ class Pipeline:
 
     def mmr(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         return mmr(self.home, *args, env=self.env, **kwargs)
+
+    @property
+    def settings(self) -> Settings:
+        """The installation's settings, as `mmr` in this home reads them."""
+        return Settings(home=self.home, warehouse=self.mode, postgres_dsn=self.dsn)
 
     def _rows(self, schema: str, query: str) -> list[tuple]:
         if self.mode == "postgres":

@@ -34,6 +34,9 @@ def test_report_has_every_measure(report):
     ratio = data["verdicts"]["full_build_ratio_to_scan"]["measured"]
     assert ratio == round(full["seconds"] / scan["seconds"], 2) > 0
     assert data["verdicts"]["ingest_ratio_to_scan"]["measured"] > 0
+    attacks = measured["disclosure_attacks"]
+    assert attacks["published_rows"] > 1000 and len(attacks["findings"]) >= 6
+    assert data["verdicts"]["disclosure_attack_findings"] == {"measured": 0, "target": 0, "met": True}
     assert measured["chart_queries"]["queries"] == measured["chart_queries"]["charts"] > 0
     assert 0 < measured["chart_queries"]["p50_ms"] <= measured["chart_queries"]["p95_ms"]
     assert set(data["verdicts"]) == set(data["targets"])

@@ -1,5 +1,6 @@
 """Attacks on the whole published surface: an attacker with every published table, all levels and
-years, recovers no hidden or small count (tests/disclosure_attacks.py has the attacks).
+years, recovers no hidden or small count (`dagster_project/ops/disclosure_attacks.py`
+has the attacks; `mmr attack` runs them on an installation).
 
 The planted tests show each attack finds what it looks for, so a clean result on the pipeline's
 output means something; the pipeline tests run on what dashboards read, in both warehouse modes.
@@ -7,38 +8,16 @@ output means something; the pipeline tests run on what dashboards read, in both 
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pandas as pd
 import pytest
 
-from tests import disclosure_attacks as attacks
+from dagster_project.ops import disclosure_attacks as attacks
 from tests.conftest import Pipeline
 
 
 def published_frames(pipeline: Pipeline) -> attacks.Frames:
-    """Every published table as a DataFrame, read the way dashboards read it."""
-    frames = {}
-    for table in sorted(pipeline.published_tables()):
-        if table.startswith("_"):
-            continue
-        if pipeline.mode == "postgres":
-            import psycopg
-
-            with psycopg.connect(pipeline.dsn) as con:
-                cur = con.execute(f'select * from published."{table}"')
-                frames[table] = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
-        else:
-            import duckdb
-
-            with duckdb.connect(str(pipeline.home / "warehouse" / "serving.duckdb"), read_only=True) as con:
-                frames[table] = con.execute(f'select * from main."{table}"').df()
-    for frame in frames.values():
-        for column in frame.columns:
-            values = frame[column].dropna()
-            if frame[column].dtype == object and len(values) and all(isinstance(v, Decimal) for v in values):
-                frame[column] = frame[column].astype(float)
-    return frames
+    """Every published table, read the way `mmr attack` reads it in the pipeline's mode."""
+    return attacks.published_surface(pipeline.settings)
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +158,7 @@ def planted_frames(**overrides: pd.DataFrame) -> attacks.Frames:
         ),
     }
     frames.update(overrides)
-    return frames
+    return attacks.Frames(frames)
 
 
 def test_implied_numerator_needs_one_whole_number_in_the_rounding_interval():

@@ -147,8 +147,20 @@ def _create(cur: psycopg.Cursor, schema: str, name: str, columns: dict[str, str]
     cur.execute(sql.SQL("create table {} partition of {} default").format(regional, target))
 
 
-def _ensure_partitions(cur: psycopg.Cursor, schema: str, name: str, tenants: Iterable[str | None]) -> None:
-    for tenant in sorted(t for t in set(tenants) if t):
+def partitions(cur: psycopg.Cursor, schema: str, name: str) -> set[str]:
+    rows = cur.execute(
+        "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+        "join pg_class p on p.oid = i.inhparent join pg_namespace n on n.oid = p.relnamespace "
+        "where n.nspname = %s and p.relname = %s",
+        [schema, name],
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def ensure_partitions(cur: psycopg.Cursor, schema: str, name: str, tenants: Iterable[str | None]) -> None:
+    """Create the missing partitions; none when all exist (a gemeente's ingest role may not create)."""
+    existing = partitions(cur, schema, name)
+    for tenant in sorted(t for t in set(tenants) if t and partition_of(name, t) not in existing):
         cur.execute(
             sql.SQL("create table if not exists {} partition of {} for values in ({})").format(
                 sql.Identifier(schema, partition_of(name, tenant)), sql.Identifier(schema, name), sql.Literal(tenant)
@@ -157,10 +169,11 @@ def _ensure_partitions(cur: psycopg.Cursor, schema: str, name: str, tenants: Ite
 
 
 def _ensure_table(cur: psycopg.Cursor, schema: str, name: str, columns: dict[str, str]) -> dict[str, str]:
-    """Create the table, or add the columns it lacks; returns the columns it had (empty if new)."""
-    cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+    """Create the table, or add the columns it lacks; returns the columns it had (empty if new).
+    No statement changes anything that is already there (a gemeente's ingest role may not)."""
     existing = {column: _normalised(kind) for column, kind in _existing_columns(cur, schema, name).items()}
     if not existing:
+        cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
         _create(cur, schema, name, columns)
         return existing
     for column, kind in columns.items():
@@ -171,6 +184,18 @@ def _ensure_table(cur: psycopg.Cursor, schema: str, name: str, columns: dict[str
                 )
             )
     return existing
+
+
+def _analyze(cur: psycopg.Cursor, schema: str, name: str) -> None:
+    """Fresh planner statistics, where this role may take them (the owner's; a gemeente's ingest
+    role leaves them to the region's next build)."""
+    owned = cur.execute(
+        "select pg_has_role(c.relowner, 'USAGE') from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relname = %s",
+        [schema, name],
+    ).fetchone()
+    if owned and owned[0]:
+        cur.execute(sql.SQL("analyze {}").format(sql.Identifier(schema, name)))
 
 
 def _copy(cur: psycopg.Cursor, target: sql.Composed, reader: pa.RecordBatchReader) -> int:
@@ -212,13 +237,19 @@ def write_raw_table(dsn: str, table: str, data: ArrowLike, period: str | None = 
     raw layer are planned from them).
     """
     periods = {period} if period is not None else _periods_in(data) if _has_period(data) else set()
-    reader = _reader(data)
-    columns = {field.name: postgres_type(field) for field in reader.schema}
-    if period is not None and PERIOD_COLUMN not in columns:
-        raise ValueError(f"{table}: a period write needs a {PERIOD_COLUMN} column in the rows")
     schema, name = _qualified(table)
     target = sql.Identifier(schema, name)
-    with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction(), conn.cursor() as cur:
+    # The reader is closed whatever happens: one left open on a DuckDB relation keeps its database
+    # from opening again in this process (a failed share would hang the next ingest step).
+    with (
+        _reader(data) as reader,
+        psycopg.connect(dsn, autocommit=True) as conn,
+        conn.transaction(),
+        conn.cursor() as cur,
+    ):
+        columns = {field.name: postgres_type(field) for field in reader.schema}
+        if period is not None and PERIOD_COLUMN not in columns:
+            raise ValueError(f"{table}: a period write needs a {PERIOD_COLUMN} column in the rows")
         _lock(cur, f"{schema}.{name}")
         existing = _ensure_table(cur, schema, name, columns)
         if period is None and existing:
@@ -231,7 +262,7 @@ def write_raw_table(dsn: str, table: str, data: ArrowLike, period: str | None = 
         elif period is not None:
             cur.execute(sql.SQL("delete from {} where {} = %s").format(target, sql.Identifier(PERIOD_COLUMN)), [period])
         if PERIOD_COLUMN in columns:
-            _ensure_partitions(cur, schema, name, map(tenant_of, periods))
+            ensure_partitions(cur, schema, name, map(tenant_of, periods))
         rows = _copy(cur, target, reader)
         cur.execute(sql.SQL("analyze {}").format(target))
         return rows
@@ -259,7 +290,7 @@ def sync_raw_periods(con: duckdb.DuckDBPyConnection, dsn: str, table: str, perio
             _lock(cur, f"{schema}.{name}")
             _ensure_table(cur, schema, name, columns)
             if partitioned:
-                _ensure_partitions(cur, schema, name, by_tenant)
+                ensure_partitions(cur, schema, name, by_tenant)
         if not by_tenant:
             return 0
         if not partitioned:
@@ -275,19 +306,34 @@ def sync_raw_periods(con: duckdb.DuckDBPyConnection, dsn: str, table: str, perio
                 )
                 quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in listed)
                 relation = con.sql(f"select * from {RAW_SCHEMA}.{table} where {PERIOD_COLUMN} in ({quoted})")
-                rows += _copy(cur, target, _reader(relation))
-                cur.execute(sql.SQL("analyze {}").format(target))
+                with _reader(relation) as reader:
+                    rows += _copy(cur, target, reader)
+                _analyze(cur, schema, parts[tenant])
     return rows
 
 
 def append_rows(dsn: str, table: str, data: ArrowLike) -> int:
-    """Add rows to a table (created from their schema when missing), e.g. a log; returns the rows added."""
-    reader = _reader(data)
+    """Add a few rows to a table (created from their schema when missing), e.g. a log; returns the
+    rows added. INSERT, not COPY: PostgreSQL refuses COPY into a table under row-level security
+    (the ingestion log, as a gemeente's ingest role writes it)."""
     schema, name = _qualified(table)
-    with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction(), conn.cursor() as cur:
+    with (
+        _reader(data) as reader,
+        psycopg.connect(dsn, autocommit=True) as conn,
+        conn.transaction(),
+        conn.cursor() as cur,
+    ):
         _lock(cur, f"{schema}.{name}")
         _ensure_table(cur, schema, name, {field.name: postgres_type(field) for field in reader.schema})
-        return _copy(cur, sql.Identifier(schema, name), reader)
+        names = reader.schema.names
+        statement = sql.SQL("insert into {} ({}) values ({})").format(
+            sql.Identifier(schema, name),
+            sql.SQL(", ").join(map(sql.Identifier, names)),
+            sql.SQL(", ").join(sql.Placeholder() * len(names)),
+        )
+        rows = [tuple(row.values()) for batch in reader for row in batch.to_pylist()]
+        cur.executemany(statement, rows)
+        return len(rows)
 
 
 _NUMERIC_OIDS = {20, 21, 23, 700, 701, 1700}  # int8, int2, int4, float4, float8, numeric

@@ -42,6 +42,7 @@ TARGETS = {
     "full_build_peak_rss_gib": 4,
     "incremental_share_of_full": 0.05,
     "chart_query_p95_ms": 300,
+    "disclosure_attack_findings": 0,
 }
 
 
@@ -192,6 +193,21 @@ def chart_latencies(settings: Settings, repeats: int) -> dict[str, list[float]]:
         return timings
     finally:
         superset.stop(settings)
+
+
+def attack_published(home: Path) -> dict:
+    """Every disclosure attack on the published build: what each recovered (nothing, it should)."""
+    from dagster_project.ops import disclosure_attacks
+
+    started = time.perf_counter()
+    surface = disclosure_attacks.published_surface(Settings(home=home))
+    findings = disclosure_attacks.run_all(surface)
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "published_rows": sum(len(frame) for frame in surface.values()),
+        "findings": {name: len(found) for name, found in findings.items()},
+        "examples": [str(found[0]) for found in findings.values() if found],
+    }
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -378,6 +394,9 @@ def _measure_stages(
         "rows_per_second_per_core": round(rows / spent["cpu_seconds"]) if spent["cpu_seconds"] else None,
     }
     save(bench_dir, report)
+    with console.status("Disclosure attacks on everything published"):
+        measured["disclosure_attacks"] = attack_published(home)
+    save(bench_dir, report)
 
     if held_month:
         land(bench_dir / "held_back", home / "landing")
@@ -510,6 +529,9 @@ def verdicts(measured: dict) -> dict[str, dict]:
         "full_build_peak_rss_gib": full.get("peak_rss_gib"),
         "incremental_share_of_full": measured.get("incremental_build", {}).get("share_of_full"),
         "chart_query_p95_ms": measured.get("chart_queries", {}).get("p95_ms"),
+        "disclosure_attack_findings": (
+            sum(measured["disclosure_attacks"]["findings"].values()) if "disclosure_attacks" in measured else None
+        ),
     }
     return {
         name: {"measured": value, "target": TARGETS[name], "met": None if value is None else value <= TARGETS[name]}
@@ -558,6 +580,10 @@ def write_report(bench_dir: Path, report: dict) -> None:
             f"{ingest.get('rows_per_second_per_core')} rows per CPU-second ({ingest.get('cpu_seconds')} s CPU).",
             "",
         ]
+    if "disclosure_attacks" in measured:
+        attacks = measured["disclosure_attacks"]
+        found = ", ".join(f"{name} {count}" for name, count in attacks["findings"].items())
+        lines += [f"Disclosure attacks on {attacks['published_rows']:,} published rows: {found}.", ""]
     if "full_build" in measured:
         lines += ["Full build per stage (s):", ""]
         lines += [f"- {stage}: {seconds}" for stage, seconds in measured["full_build"]["stages_seconds"].items()]

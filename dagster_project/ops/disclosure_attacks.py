@@ -1,8 +1,11 @@
-"""An attacker with every published table: tries to recover hidden or small counts.
+"""An attacker with every published table: tries to recover hidden or small counts (`mmr attack`).
 
-Every attack reads only what a dashboard user can reach (the published tables, all levels and
-years) and reports a finding when it pins down one exact value that disclosure control meant to
-hide: a count below the threshold, or a count hidden in some published table. All attacks work on
+Disclosure control decides once per cell and checks its rules as blocking audits before a
+publish; this is the other side, run on what was published: the test suite runs it on the demo
+in both modes, `mmr bench` on the national build, and an operator with `mmr attack`. Every
+attack reads only what a dashboard user can reach (the published tables, all levels and years)
+and reports a finding when it pins down one exact value that disclosure control meant to hide:
+a count below the threshold, or a count hidden in some published table. All attacks work on
 whole columns at once (pandas), so they run the same on the demo and on a national build.
 
 - ``implied_counts``: a rate published beside a rounded base (in the same table or another one)
@@ -28,13 +31,27 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-THRESHOLD = 10
-ROUNDING_BASE = 5
+from dagster_project.settings import Settings
+
 DOMAINS = ("jeugd", "wmo", "participatie")
 #: relative tolerance for "a whole number" (doubles carry ~16 digits; published rates far fewer)
 TOLERANCE = 1e-7
 
-Frames = dict[str, pd.DataFrame]
+
+class Frames(dict[str, pd.DataFrame]):
+    """Every published table by name, with the disclosure rules it was published under (the
+    threshold below which a count is small, the base counts are rounded to)."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame], threshold: int = 10, rounding_base: int = 5) -> None:
+        super().__init__(tables)
+        self.threshold, self.rounding_base = threshold, rounding_base
+
+    @property
+    def half_width(self) -> int:
+        """How far a published (rounded) base may lie from the true one."""
+        return self.rounding_base // 2
+
+
 Finding = dict[str, object]
 
 
@@ -55,10 +72,6 @@ def implied_numerator(rate: pd.Series, base: pd.Series, scale: float, half_width
     return found.where(unique & rate.notna() & base.notna()).astype("Int64")
 
 
-def _half_width(rounded: bool = True) -> int:
-    return ROUNDING_BASE // 2 if rounded else 0
-
-
 def _per_1000(frames: Frames) -> pd.DataFrame:
     """Benchmark clients per 1,000 with the inwoners published for the same area and year."""
     bench = frames["benchmark"]
@@ -69,7 +82,7 @@ def _per_1000(frames: Frames) -> pd.DataFrame:
     wijk = rows[rows["area_level"] == "wijk"].merge(wijk_inw, on=["area_code", "year"], how="inner")
     gemeente = rows[rows["area_level"] == "gemeente"].merge(gm_inw, on=["area_code", "year"], how="inner")
     both = pd.concat([wijk, gemeente], ignore_index=True)
-    both["clienten"] = implied_numerator(both["waarde"], both["inwoners"], 1000.0, _half_width())
+    both["clienten"] = implied_numerator(both["waarde"], both["inwoners"], 1000.0, frames.half_width)
     return both
 
 
@@ -100,7 +113,7 @@ def implied_counts(frames: Frames) -> list[Finding]:
     hidden = hidden_client_cells(frames)
     known = per_1000[per_1000["clienten"].notna()].merge(hidden, on=["area_code", "year", "domein"], how="left")
     for row in known.itertuples(index=False):
-        if row.clienten < THRESHOLD or isinstance(row.table, str):
+        if row.clienten < frames.threshold or isinstance(row.table, str):
             findings.append(
                 {
                     "attack": "benchmark rate × inwoners",
@@ -111,8 +124,8 @@ def implied_counts(frames: Frames) -> list[Finding]:
             )
     providers = frames["aanbieder_resultaat"]
     for rate, base in (("uitval_pct", "afgesloten_trajecten"), ("doelrealisatie_pct", "afgesloten_trajecten")):
-        numerator = implied_numerator(providers[rate], providers[base], 100.0, _half_width())
-        small = providers[numerator.notna() & (numerator < THRESHOLD)]
+        numerator = implied_numerator(providers[rate], providers[base], 100.0, frames.half_width)
+        small = providers[numerator.notna() & (numerator < frames.threshold)]
         for index, row in small.iterrows():
             findings.append(
                 {
@@ -137,8 +150,8 @@ def intervention_levels(frames: Frames) -> list[Finding]:
         )
         for level, months in (("niveau_voor", "n_maanden_voor"), ("niveau_na", "n_maanden_na")):
             rate = pd.to_numeric(joined[level], errors="coerce") * pd.to_numeric(joined[months], errors="coerce") / 12
-            count = implied_numerator(rate, joined["inwoners"], 1000.0, _half_width())
-            for index, row in joined[count.notna() & (count < THRESHOLD)].iterrows():
+            count = implied_numerator(rate, joined["inwoners"], 1000.0, frames.half_width)
+            for index, row in joined[count.notna() & (count < frames.threshold)].iterrows():
                 findings.append(
                     {
                         "attack": f"interventie_effect {level} × {months} × inwoners",
@@ -206,7 +219,7 @@ def differencing_levels(frames: Frames) -> list[Finding]:
         is_hidden = not hidden[
             (hidden["wijk_code"] == wijk) & (hidden["year"] == key[1]) & (hidden["domein"] == key[2])
         ].empty
-        if is_hidden or value < THRESHOLD:
+        if is_hidden or value < frames.threshold:
             findings.append(
                 {
                     "attack": "gemeente total minus wijken",
@@ -319,3 +332,12 @@ ATTACKS: dict[str, Callable[[Frames], list[Finding]]] = {
 
 def run_all(frames: Frames) -> dict[str, list[Finding]]:
     return {name: attack(frames) for name, attack in ATTACKS.items()}
+
+
+def published_surface(settings: Settings) -> Frames:
+    """Every table a dashboard user can reach, whole, under the installation's disclosure rules."""
+    from dagster_project.resources import warehouse_for
+
+    with warehouse_for(settings).published() as con:
+        tables = {table: con.frame(table) for table in con.tables()}
+    return Frames(tables, settings.suppression_threshold, settings.rounding_base)
