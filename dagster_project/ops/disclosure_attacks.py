@@ -279,45 +279,51 @@ def differencing_years(frames: Frames) -> list[Finding]:
     return findings
 
 
+def _means_over_few(rows: pd.DataFrame, attack: str, cell: list[str], mean: str, n: str, unit: str) -> list[Finding]:
+    """A finding per row of `rows` whose `mean` is shown over fewer than three (`n`) contributors."""
+    few = rows[rows[mean].notna() & (rows[n] < 3)]
+    return [
+        {
+            "attack": attack,
+            "cell": " ".join(str(row[c]) for c in cell),
+            "value": row[mean],
+            "hidden_in": f"{row[n]} {unit}",
+        }
+        for row in few.to_dict("records")
+    ]
+
+
 def small_averages(frames: Frames) -> list[Finding]:
     """Means over one or two others: a gemeente knowing its own value learns the other's."""
-    findings = []
-    bench = frames["benchmark"]
-    rows = bench[bench["peer_gemiddelde"].notna() & (bench["n_peers"] < 3)]
-    for row in rows.itertuples(index=False):
-        findings.append(
-            {
-                "attack": "peer mean over fewer than three",
-                "cell": f"{row.area_code} {row.year} {row.indicator}",
-                "value": row.peer_gemiddelde,
-                "hidden_in": f"{row.n_peers} peer(s)",
-            }
-        )
     report = frames["raadsrapportage"]
-    rows = report[report["regio_gemiddelde"].notna() & (report["n_in_regio"] < 3)]
-    for row in rows.itertuples(index=False):
-        findings.append(
-            {
-                "attack": "regional mean over fewer than three gemeenten",
-                "cell": f"{row.regio_code} {row.year} {row.indicator}",
-                "value": row.regio_gemiddelde,
-                "hidden_in": f"{row.n_in_regio} gemeente(n)",
-            }
-        )
     shown = report[report["waarde"].notna()].groupby(["year", "indicator"])["gemeente_code"].nunique()
-    national = report[report["nederland_gemiddelde"].notna()].merge(
-        shown.rename("n").reset_index(), on=["year", "indicator"]
-    )
-    for row in national[national["n"] < 3].itertuples(index=False):
-        findings.append(
-            {
-                "attack": "national mean over fewer than three gemeenten",
-                "cell": f"{row.year} {row.indicator}",
-                "value": row.nederland_gemiddelde,
-                "hidden_in": f"{row.n} gemeente(n)",
-            }
-        )
-    return findings
+    national = report.merge(shown.rename("n").reset_index(), on=["year", "indicator"])
+    return [
+        *_means_over_few(
+            frames["benchmark"],
+            "peer mean over fewer than three",
+            ["area_code", "year", "indicator"],
+            "peer_gemiddelde",
+            "n_peers",
+            "peer(s)",
+        ),
+        *_means_over_few(
+            report,
+            "regional mean over fewer than three gemeenten",
+            ["regio_code", "year", "indicator"],
+            "regio_gemiddelde",
+            "n_in_regio",
+            "gemeente(n)",
+        ),
+        *_means_over_few(
+            national,
+            "national mean over fewer than three gemeenten",
+            ["year", "indicator"],
+            "nederland_gemiddelde",
+            "n",
+            "gemeente(n)",
+        ),
+    ]
 
 
 ATTACKS: dict[str, Callable[[Frames], list[Finding]]] = {
