@@ -25,6 +25,9 @@ def test_report_has_every_measure(report):
     assert measured["generation_seconds"] > 0
     full = measured["full_build"]
     assert full["seconds"] > 0 and 0 < full["peak_rss_gib"] < 24
+    named = full["peak_rss_by_process_gib"]
+    assert named and sum(gib for _, gib in named) <= full["peak_rss_gib"] + 0.05
+    assert any("dagster_project.cli" in name for name, _ in named), named
     assert {"ingest", "dbt", "analytics", "audit", "publish"} <= set(full["stages_seconds"])
     assert measured["ingest"]["rows"] > 0 and measured["ingest"]["rows_per_second"] > 0
     assert measured["ingest"]["cpu_seconds"] > 0 and measured["ingest"]["rows_per_second_per_core"] > 0

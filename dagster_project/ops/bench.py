@@ -19,18 +19,15 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
-import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
 from rich.console import Console
 
 from dagster_project.ops.machine import commit, machine
+from dagster_project.ops.measure import Measured, measure
 from dagster_project.ops.scan_anchor import scan_landing
 from dagster_project.settings import PROJECT_ROOT, Settings
 
@@ -44,42 +41,6 @@ TARGETS = {
     "chart_query_p95_ms": 300,
     "disclosure_attack_findings": 0,
 }
-
-
-@dataclass
-class Measured:
-    seconds: float
-    peak_rss_bytes: int
-    returncode: int
-    stdout: str = field(repr=False, default="")
-
-
-def measure(command: list[str], env: dict[str, str], timeout: float = 6 * 3600) -> Measured:
-    """Run a command; sample the summed RSS of its whole process tree while it runs."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        root = psutil.Process(process.pid)
-        while not done.is_set():
-            try:
-                tree = [root, *root.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-            except psutil.Error:
-                pass
-            time.sleep(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    stdout, _ = process.communicate(timeout=timeout)
-    done.set()
-    sampler.join()
-    return Measured(time.perf_counter() - started, peak, process.returncode, stdout)
 
 
 def hold_back_last_month(landing: Path, holding: Path) -> str | None:
@@ -377,6 +338,7 @@ def _measure_stages(
     measured["full_build"] = {
         "seconds": round(full.seconds, 2),
         "peak_rss_gib": round(full.peak_rss_bytes / 2**30, 3),
+        "peak_rss_by_process_gib": full.peak_by_process,
         "stages_seconds": {k: round(v, 2) for k, v in sorted(stages.items())},
         "dagster_run_id": run_id,
     }
@@ -408,6 +370,7 @@ def _measure_stages(
             "seconds": round(incremental.seconds, 2),
             "share_of_full": round(incremental.seconds / full.seconds, 3),
             "peak_rss_gib": round(incremental.peak_rss_bytes / 2**30, 3),
+            "peak_rss_by_process_gib": incremental.peak_by_process,
         }
         save(bench_dir, report)
 
@@ -587,7 +550,9 @@ def write_report(bench_dir: Path, report: dict) -> None:
     if "full_build" in measured:
         lines += ["Full build per stage (s):", ""]
         lines += [f"- {stage}: {seconds}" for stage, seconds in measured["full_build"]["stages_seconds"].items()]
-        lines.append("")
+        named = measured["full_build"].get("peak_rss_by_process_gib", [])
+        at_peak = ", ".join(f"{name} {gib} GiB" for name, gib in named)
+        lines += ["", f"At the full build's memory peak: {at_peak or 'no process above 64 MiB'}.", ""]
     if report.get("failed"):
         lines += ["Failed:", "", "```", report["failed"][-2000:], "```", ""]
     lines += [*[f"Note: {note}" for note in report.get("notes", [])], ""]
