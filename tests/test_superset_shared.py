@@ -69,3 +69,16 @@ def test_a_gemeente_user_sees_only_its_own_rows(shared_superset, shared_pipeline
         f"select count(*) from wijk_kerncijfers where gemeente_code = '{codes[0]}'"
     )
     assert seen == {codes[0]: published}
+
+
+def test_dashboards_read_as_a_role_that_row_level_security_binds(shared_superset, shared_pipeline: Pipeline):
+    """Superset's connection switches to role `regio`: the database's policies apply to every
+    dashboard query, not only Superset's own filters, and the raw layer is out of its reach."""
+    with psycopg.connect(shared_pipeline.dsn) as con:
+        [uri] = [r[0] for r in con.execute("select sqlalchemy_uri from superset.dbs")]
+    assert "role%3Dregio" in uri or "role=regio" in uri, uri
+    with psycopg.connect(shared_pipeline.dsn, options="-crole=regio") as con:
+        assert con.execute("select current_user").fetchone() == ("regio",)
+        assert con.execute("select row_security_active('published.wijk_kerncijfers')").fetchone() == (True,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            con.execute("select count(*) from raw.ingestion_log")

@@ -160,10 +160,20 @@ def superset_env(settings: Settings | None = None) -> dict[str, str]:
 
 def shared_mode_env(dsn: str, metadata_uri: str | None = None) -> dict[str, str]:
     """Superset on the shared warehouse: dashboards read schema `published` (`MMR_SERVING_URI`), and
-    Superset's own metadata lives in schema `superset` of the same database unless given elsewhere."""
-    from dagster_project.lib.postgres import sqlalchemy_url
+    Superset's own metadata lives in schema `superset` of the same database unless given elsewhere.
 
-    env = {"MMR_SERVING_URI": sqlalchemy_url(dsn)}
+    Dashboards read as role `regio`, which row-level security applies to: a login of its own when
+    the operator sets `MMR_SERVING_URI` (as docker-compose.yml does with `mmr_superset`), else the
+    region's connection switched to that role at connect. Never as the owner of the published
+    tables, whom the policies do not bind."""
+    from dagster_project.lib.postgres import sqlalchemy_url
+    from dagster_project.publish.schema_swap import REGION_ROLE, ensure_role
+
+    if os.environ.get("MMR_SERVING_URI"):
+        env = {"MMR_SERVING_URI": os.environ["MMR_SERVING_URI"]}
+    else:
+        ensure_role(dsn, REGION_ROLE)
+        env = {"MMR_SERVING_URI": sqlalchemy_url(dsn, options=f"-crole={REGION_ROLE}")}
     if not metadata_uri:
         env["MMR_SUPERSET_METADATA_URI"] = sqlalchemy_url(dsn, options=f"-csearch_path={METADATA_SCHEMA}")
     return env

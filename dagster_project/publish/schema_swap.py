@@ -45,14 +45,23 @@ class PublishRefused(Exception):
     """The build schema cannot be published as it is (e.g. a table without the security key)."""
 
 
+def _ensure_role(con: psycopg.Connection, role: str) -> None:
+    if not con.execute("select 1 from pg_roles where rolname = %s", [role]).fetchone():
+        con.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
+
+
+def ensure_role(dsn: str, role: str) -> None:
+    """A reading role that exists before anything is published (Superset connects as it)."""
+    with psycopg.connect(dsn, autocommit=True) as con:
+        _ensure_role(con, role)
+
+
 def sync_roles(dsn: str, access: Mapping[str, Iterable[str]]) -> None:
     """Create the reading roles (NOLOGIN; logins are granted by the operator) and record what each may read."""
     with psycopg.connect(dsn, autocommit=False) as con:
         con.execute(ACCESS_DDL)
         for role, gemeenten in access.items():
-            exists = con.execute("select 1 from pg_roles where rolname = %s", [role]).fetchone()
-            if not exists:
-                con.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
+            _ensure_role(con, role)
             con.execute(sql.SQL("grant usage on schema {} to {}").format(*map(sql.Identifier, (ACCESS_SCHEMA, role))))
             con.execute(
                 sql.SQL("grant select on {} to {}").format(
