@@ -165,6 +165,8 @@ class Published:
     def frame(self, table: str) -> pd.DataFrame:
         """A published table whole, numbers as floats in both modes (PostgreSQL gives decimals)."""
         cursor = self.execute(f'select * from main."{table}"')
+        if not self._translate:
+            return cursor.df()
         frame = pd.DataFrame(cursor.fetchall(), columns=[d[0] for d in cursor.description])
         for column in frame.columns:
             values = frame[column].dropna()
