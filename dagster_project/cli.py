@@ -168,6 +168,14 @@ def run(
     """Ingest → transform → analyse → audit → publish, as one Dagster run (visible in the UI)."""
     prepare()
     settings = get_settings()
+    from dagster_project.resources import warehouse_for
+
+    loader = warehouse_for(settings).loader
+    if loader:
+        console.print(
+            f"[red]This installation ingests for {loader} only[/]: the region builds and publishes. Use `mmr ingest`."
+        )
+        raise typer.Exit(2)
     # ingested deliveries leave landing/ (MMR_LANDING_RETENTION_DAYS): a demo is generated once
     generated = (settings.generator_dir / "truth.json").exists()
     if demo and not generated and not any(settings.landing_dir.glob("*/*")):

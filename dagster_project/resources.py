@@ -49,6 +49,11 @@ class Warehouse(dg.ConfigurableResource):
         return self._settings or get_settings()
 
     @property
+    def loader(self) -> str | None:
+        """The gemeente this installation only ingests for (see `PostgresWarehouse.loader`)."""
+        return None
+
+    @property
     def holds_back_deliveries(self) -> bool:
         """Whether a delivery whose rows fail a dbt test can be taken out of the raw layer and the
         build repeated without it (today only where the raw layer is the build database)."""

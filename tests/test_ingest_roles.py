@@ -14,8 +14,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from dagster_project.lib.ingest_roles import grant_ingest, ingest_role, loader_gemeente
 from dagster_project.lib.postgres import append_rows
-from tests.conftest import ADMIN_DSN, postgres_reachable
-from tests.test_shared_tenancy import _ingest, _land
+from tests.conftest import ADMIN_DSN, mmr, postgres_reachable
+from tests.test_shared_tenancy import REGION_KEY, _ingest, _land
 
 pytestmark = [
     pytest.mark.e2e,
@@ -117,6 +117,12 @@ def test_a_refused_share_leaves_the_local_warehouse_usable(shared, tmp_path):
     opening.start()
     opening.join(timeout=30)
     assert counted == [(1,)]
+
+
+def test_the_loader_may_not_build_or_publish(shared):
+    env = {"MMR_WAREHOUSE": "postgres", "MMR_POSTGRES_DSN": shared["loader_dsn"], "MMR_PSEUDONYM_KEY": REGION_KEY}
+    result = mmr(shared["home"], "run", "--no-demo", env=env, check=False)
+    assert result.returncode == 2 and f"ingests for {LOADER_GEMEENTE} only" in result.stdout, result.stdout
 
 
 def test_the_loader_keeps_its_runs_in_its_own_installation(shared):
