@@ -39,9 +39,6 @@ def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.Duck
     try:
         if not read_only:
             con.execute("set enable_progress_bar = false")
-            # Raw rows carry their file and line (`_file`, `_row`) and the log its time: nothing reads
-            # them in insertion order, so DuckDB may write a chunk's rows in parallel.
-            con.execute("set preserve_insertion_order = false")
             con.execute("create schema if not exists raw")
             con.execute(INGESTION_LOG_DDL)
             for column, kind in LOG_COLUMNS_ADDED.items():
