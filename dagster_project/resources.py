@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -168,16 +167,10 @@ class Published:
         return [name for (name,) in self.execute(query, [self.schema]).fetchall() if not name.startswith("_")]
 
     def frame(self, table: str) -> pd.DataFrame:
-        """A published table whole, numbers as floats in both modes (PostgreSQL gives decimals)."""
-        cursor = self.execute(f'select * from main."{table}"')
-        if not self._translate:
-            return cursor.df()
-        frame = pd.DataFrame(cursor.fetchall(), columns=[d[0] for d in cursor.description])
-        for column in frame.columns:
-            values = frame[column].dropna()
-            if frame[column].dtype == object and len(values) and all(isinstance(v, Decimal) for v in values):
-                frame[column] = frame[column].astype(float)
-        return frame
+        """A published table whole, typed as DuckDB types it in both modes."""
+        if self._translate:
+            return postgres.frame_of(self.con, f'select * from {self.schema}."{table}"')
+        return self.con.execute(f'select * from main."{table}"').df()
 
 
 class DuckDBWarehouse(Warehouse):

@@ -18,7 +18,7 @@ import re
 import psycopg
 from psycopg import sql
 
-from dagster_project.lib.postgres import RAW_SCHEMA, ensure_partitions, partition_of
+from dagster_project.lib.postgres import RAW_SCHEMA, ensure_partitions, ensure_role, partition_of
 
 LOG_TABLE = "ingestion_log"
 ROLE_PREFIX = "mmr_ingest_"
@@ -52,8 +52,7 @@ def grant_ingest(dsn: str, gemeente: str, login: str | None = None) -> list[str]
         tables = _partitioned_tables(con)
         if not tables:
             raise LookupError("the shared warehouse has no raw tables yet: run `mmr ingest` as the region first")
-        if not cur.execute("select 1 from pg_roles where rolname = %s", [role]).fetchone():
-            cur.execute(sql.SQL("create role {} nologin").format(ident(role)))
+        ensure_role(cur, role)
         cur.execute(sql.SQL("grant usage on schema {} to {}").format(ident(RAW_SCHEMA), ident(role)))
         partitions = []
         for table in tables:

@@ -126,6 +126,12 @@ def partition_of(name: str, tenant: str | None) -> str:
     return f"{name}__{tenant.lower() if tenant else REGIONAL_PARTITION}"
 
 
+def ensure_role(con: psycopg.Connection | psycopg.Cursor, role: str) -> None:
+    """A NOLOGIN role, created when missing (logins are the operator's to grant)."""
+    if not con.execute("select 1 from pg_roles where rolname = %s", [role]).fetchone():
+        con.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
+
+
 def _lock(cur: psycopg.Cursor, *names: str) -> None:
     """Serialise writers of the same table or partition until the transaction ends (sorted: no deadlock)."""
     for name in sorted(set(names)):
@@ -341,14 +347,20 @@ _TEMPORAL_OIDS = {1082, 1114, 1184}  # date, timestamp, timestamptz
 
 
 def read_frame(dsn: str, query: str, params: Sequence | None = None) -> pd.DataFrame:
-    """A query's result as a DataFrame typed as DuckDB's `.df()` gives it: numbers numeric (decimals
-    as floats, integers with nulls as floats), dates and timestamps as datetimes."""
+    """A query's result as a DataFrame typed as DuckDB's `.df()` gives it (see `frame_of`)."""
     with psycopg.connect(dsn) as conn:
-        conn.adapters.register_loader("numeric", FloatLoader)
-        with conn.cursor() as cur:
-            cur.execute(query, params)
-            description = cur.description
-            frame = pd.DataFrame.from_records(cur.fetchall(), columns=[c.name for c in description])
+        return frame_of(conn, query, params)
+
+
+def frame_of(conn: psycopg.Connection, query: str, params: Sequence | None = None) -> pd.DataFrame:
+    """A query's result on an open connection as a DataFrame typed as DuckDB's `.df()` gives it:
+    numbers numeric (decimals as floats, integers with nulls as floats), dates and timestamps as
+    datetimes."""
+    with conn.cursor() as cur:
+        cur.adapters.register_loader("numeric", FloatLoader)
+        cur.execute(query, params)
+        description = cur.description
+        frame = pd.DataFrame.from_records(cur.fetchall(), columns=[c.name for c in description])
     for column in description:
         if column.type_code in _NUMERIC_OIDS:
             frame[column.name] = pd.to_numeric(frame[column.name])

@@ -167,12 +167,12 @@ def shared_mode_env(dsn: str, metadata_uri: str | None = None) -> dict[str, str]
     region's connection switched to that role at connect. Never as the owner of the published
     tables, whom the policies do not bind."""
     from dagster_project.lib.postgres import sqlalchemy_url
-    from dagster_project.publish.schema_swap import REGION_ROLE, ensure_role
+    from dagster_project.publish.schema_swap import REGION_ROLE, ensure_reading_role
 
     if os.environ.get("MMR_SERVING_URI"):
         env = {"MMR_SERVING_URI": os.environ["MMR_SERVING_URI"]}
     else:
-        ensure_role(dsn, REGION_ROLE)
+        ensure_reading_role(dsn, REGION_ROLE)
         env = {"MMR_SERVING_URI": sqlalchemy_url(dsn, options=f"-crole={REGION_ROLE}")}
     if not metadata_uri:
         env["MMR_SUPERSET_METADATA_URI"] = sqlalchemy_url(dsn, options=f"-csearch_path={METADATA_SCHEMA}")

@@ -22,6 +22,8 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
+from dagster_project.lib.postgres import ensure_role
+
 ACCESS_SCHEMA = "mmr_access"
 ACCESS_DDL = f"""
 create schema if not exists {ACCESS_SCHEMA};
@@ -45,15 +47,10 @@ class PublishRefused(Exception):
     """The build schema cannot be published as it is (e.g. a table without the security key)."""
 
 
-def _ensure_role(con: psycopg.Connection, role: str) -> None:
-    if not con.execute("select 1 from pg_roles where rolname = %s", [role]).fetchone():
-        con.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
-
-
-def ensure_role(dsn: str, role: str) -> None:
+def ensure_reading_role(dsn: str, role: str) -> None:
     """A reading role that exists before anything is published (Superset connects as it)."""
     with psycopg.connect(dsn, autocommit=True) as con:
-        _ensure_role(con, role)
+        ensure_role(con, role)
 
 
 def sync_roles(dsn: str, access: Mapping[str, Iterable[str]]) -> None:
@@ -61,7 +58,7 @@ def sync_roles(dsn: str, access: Mapping[str, Iterable[str]]) -> None:
     with psycopg.connect(dsn, autocommit=False) as con:
         con.execute(ACCESS_DDL)
         for role, gemeenten in access.items():
-            _ensure_role(con, role)
+            ensure_role(con, role)
             con.execute(sql.SQL("grant usage on schema {} to {}").format(*map(sql.Identifier, (ACCESS_SCHEMA, role))))
             con.execute(
                 sql.SQL("grant select on {} to {}").format(
