@@ -393,6 +393,38 @@ def attack() -> None:
 
 
 @app.command()
+def digest(
+    save: Annotated[Path | None, typer.Option(help="Write the digest to this JSON file.")] = None,
+    compare: Annotated[
+        Path | None, typer.Option(help="A digest saved earlier: exit 1 when a published table differs from it.")
+    ] = None,
+) -> None:
+    """A digest of every published table (rows and a hash of its figures), to prove two builds publish the same."""
+    from dagster_project.ops.disclosure_attacks import published_surface
+    from dagster_project.ops.published_digest import differences, published_digest
+
+    try:
+        digests = published_digest(published_surface(get_settings()))
+    except FileNotFoundError as missing:
+        console.print(f"[red]Nothing published[/]: {missing}")
+        raise typer.Exit(1) from None
+    table = Table("table", "rows", "sha256", title=f"Digest of {len(digests)} published tables")
+    for name, one in digests.items():
+        table.add_row(name, f"{one['rows']:,}", one["sha256"][:16])
+    console.print(table)
+    if save:
+        save.write_text(json.dumps(digests, indent=2) + "\n")
+        console.print(f"Saved to {save}")
+    if compare:
+        differ = differences(json.loads(compare.read_text()), digests)
+        for line in differ:
+            console.print(f"[red]differs[/] {line}")
+        if differ:
+            raise typer.Exit(1)
+        console.print(f"[green]Identical[/] to {compare}: every published table.")
+
+
+@app.command()
 def rollback() -> None:
     """Put the previously published serving database back."""
     from dagster import DagsterInstance

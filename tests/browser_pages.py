@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from dagster_project.ops import superset
 from dagster_project.settings import PROJECT_ROOT, Settings
@@ -24,6 +25,7 @@ from dagster_project.settings import PROJECT_ROOT, Settings
 ASSETS = PROJECT_ROOT / "superset" / "assets"
 SCREENSHOTS = Path(os.environ.get("MMR_SCREENSHOTS") or PROJECT_ROOT / "var" / "screenshots")
 CHART_TIMEOUT = 180.0
+LOGIN_TIMEOUT_MS = 90_000
 # What Superset renders when a chart or the dashboard fails.
 ERROR_SELECTORS = [
     ".ant-alert-error",
@@ -147,15 +149,33 @@ def signed_in(browser, settings: Settings, username: str, password: str) -> Iter
     context.add_init_script(RECORD_CANVAS_TEXT)
     page = context.new_page()
     try:
-        page.goto(f"{superset.url(settings)}/login/")
-        page.fill("input[name='username'], #username", username)
-        page.fill("input[name='password'], #password", password)
-        page.click("button[type='submit'], input[type='submit']")
-        page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
+        sign_in(page, settings, username, password)
         page.mmr_user = username
         yield page
     finally:
         context.close()
+
+
+def sign_in(page, settings: Settings, username: str, password: str, attempts: int = 2) -> None:
+    """Submit the login form; a busy Superset gets a second try, and a refusal says what the page
+    and Superset's log showed."""
+    for attempt in range(1, attempts + 1):
+        page.goto(f"{superset.url(settings)}/login/", timeout=LOGIN_TIMEOUT_MS)
+        page.fill("input[name='username'], #username", username)
+        page.fill("input[name='password'], #password", password)
+        page.click("button[type='submit'], input[type='submit']")
+        try:
+            page.wait_for_url(lambda url: "/login" not in url, timeout=LOGIN_TIMEOUT_MS)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts:
+                shown = page.inner_text("body")[:400] if "/login" in page.url else page.url
+                log = superset.log_file(settings)
+                tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
+                raise AssertionError(
+                    f"{username} is not signed in after {attempts} tries of {LOGIN_TIMEOUT_MS / 1000:.0f} s; "
+                    f"the page shows: {shown!r}\nSuperset's log ends:\n{tail}"
+                ) from None
 
 
 @dataclass

@@ -210,3 +210,33 @@ def test_corrected_month_supersedes_the_old_one(incremental: Incremental) -> Non
     assert (after[0], after[1]) == raw
     assert after[4] != before[4]
     assert after[0] <= before[0]
+
+
+def test_a_table_with_text_keys_is_rebuilt_with_integer_keys(incremental: Incremental, tmp_path: Path) -> None:
+    """An installation upgraded from text keys: the first run retypes the keys and rebuilds every
+    partition, with the same client-months."""
+    build_db = tmp_path / "build.duckdb"
+    shutil.copy(incremental.home / "warehouse" / "build.duckdb", build_db)
+    with duckdb.connect(str(build_db)) as con:
+        for key in ("client_key", "household_key"):
+            con.execute(f"alter table marts_core.fct_client_month alter column {key} type varchar")
+    upgraded = _dbt(["build", "--select", "fct_client_month"], tmp_path / "dbt", build_db)
+    assert all(r["status"] in ("success", "pass") for r in upgraded["results"])
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        types = dict(
+            con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_name = 'fct_client_month' and column_name in ('client_key', 'household_key')"
+            ).fetchall()
+        )
+    assert types == {"client_key": "BIGINT", "household_key": "BIGINT"}
+    rebuilt = _partitions(build_db)
+    assert set(rebuilt) == set(incremental.after)
+    last_build = max(values[3] for values in incremental.after.values())
+    for partition, values in rebuilt.items():
+        assert values[2] > last_build, f"{partition} kept its text keys"
+        assert (values[0], values[1], values[4]) == (
+            incremental.after[partition][0],
+            incremental.after[partition][1],
+            incremental.after[partition][4],
+        ), partition

@@ -28,6 +28,7 @@ from rich.console import Console
 
 from dagster_project.ops.machine import commit, machine
 from dagster_project.ops.measure import Measured, measure
+from dagster_project.ops.published_digest import published_digest
 from dagster_project.ops.scan_anchor import scan_landing
 from dagster_project.settings import PROJECT_ROOT, Settings
 
@@ -168,6 +169,8 @@ def attack_published(home: Path) -> dict:
         "published_rows": sum(len(frame) for frame in surface.values()),
         "findings": {name: len(found) for name, found in findings.items()},
         "examples": [str(found[0]) for found in findings.values() if found],
+        # compare with another build's report (or `mmr digest --save`): the figures, table by table
+        "published_digest": published_digest(surface),
     }
 
 
@@ -547,6 +550,9 @@ def write_report(bench_dir: Path, report: dict) -> None:
         attacks = measured["disclosure_attacks"]
         found = ", ".join(f"{name} {count}" for name, count in attacks["findings"].items())
         lines += [f"Disclosure attacks on {attacks['published_rows']:,} published rows: {found}.", ""]
+        tables = attacks.get("published_digest", {})
+        whole = hashlib.sha256(json.dumps(tables, sort_keys=True).encode()).hexdigest()[:16]
+        lines += [f"Digest of the {len(tables)} published tables: {whole} (per table in report.json).", ""]
     if "full_build" in measured:
         lines += ["Full build per stage (s):", ""]
         lines += [f"- {stage}: {seconds}" for stage, seconds in measured["full_build"]["stages_seconds"].items()]

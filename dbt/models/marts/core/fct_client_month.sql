@@ -3,7 +3,8 @@
     exactly one delivered file (raw period `<GMcode>:<yyyy-mm>`). A run rebuilds the partitions
     whose delivery batch is new or changed (a new month, a corrected re-delivery) and, when the
     reference year of the area division moved on, every partition, because the harmonised codes
-    change with it (and, once, every partition of a table built before batches were tracked).
+    change with it (and, once, every partition of a table built before batches were tracked or
+    while its keys were text).
     `unique_key` is that partition: delete+insert replaces it whole.
 -#}
 {{
@@ -12,6 +13,7 @@
         unique_key=['domain', 'gemeente_code', 'month'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
+        pre_hook="{{ retype_text_keys(this, ['client_key', 'household_key']) }}",
     )
 }}
 {#- a table built before partitions were tracked (no batch_id) is rebuilt whole, once -#}
@@ -33,8 +35,24 @@ case_months as (
     {{ gemeente_deliveries(
         ['jeugd', 'wmo', 'participatie'],
         ['gemeente_code', 'month', 'client_pseudonym', 'household_pseudonym', 'wijk_code', 'birth_year',
-            'bedrag', 'batch_id'],
+            'bedrag'],
     ) }}
+
+),
+
+-- one row per delivered partition (domain, gemeente, month: one file) and its batch; read apart
+-- from case_months so that the cases are scanned once and never held in memory
+delivered_partitions as (
+
+    select
+        domain,
+        gemeente_code,
+        month,
+        max(batch_id) as batch_id
+    from (
+        {{ gemeente_deliveries(['jeugd', 'wmo', 'participatie'], ['gemeente_code', 'month', 'batch_id']) }}
+    ) as deliveries
+    group by domain, gemeente_code, month
 
 ),
 
@@ -71,19 +89,16 @@ reference as (
 
     ),
 
-    changed_partitions as (
+    partitions as (
 
-        select distinct
-            case_months.domain,
-            case_months.gemeente_code,
-            case_months.month
-        from case_months
+        select delivered_partitions.*
+        from delivered_partitions
         left join built_partitions
             on
-                case_months.domain = built_partitions.domain
-                and case_months.gemeente_code = built_partitions.gemeente_code
-                and case_months.month = built_partitions.month
-                and case_months.batch_id = built_partitions.batch_id
+                delivered_partitions.domain = built_partitions.domain
+                and delivered_partitions.gemeente_code = built_partitions.gemeente_code
+                and delivered_partitions.month = built_partitions.month
+                and delivered_partitions.batch_id = built_partitions.batch_id
         where built_partitions.batch_id is null
 
     ),
@@ -92,15 +107,21 @@ reference as (
 
         select case_months.*
         from case_months
-        inner join changed_partitions
+        inner join partitions
             on
-                case_months.domain = changed_partitions.domain
-                and case_months.gemeente_code = changed_partitions.gemeente_code
-                and case_months.month = changed_partitions.month
+                case_months.domain = partitions.domain
+                and case_months.gemeente_code = partitions.gemeente_code
+                and case_months.month = partitions.month
 
     ),
 
 {% else %}
+
+    partitions as (
+
+        select * from delivered_partitions
+
+    ),
 
     new_case_months as (
 
@@ -110,21 +131,22 @@ reference as (
 
 {% endif %}
 
+-- the client and household as integers: aggregates over text keys held the national build's
+-- memory outside DuckDB's limit (docs/architecture.md, "Keys")
 client_months as (
 
     select
-        client_pseudonym as client_key,
+        {{ pseudonym_key('client_pseudonym') }} as client_key,
         domain,
         gemeente_code,
         month,
-        max(household_pseudonym) as household_key,
+        max({{ pseudonym_key('household_pseudonym') }}) as household_key,
         max(wijk_code) as wijk_code,
         max(birth_year) as birth_year,
         count(*) as n_cases,
-        sum(bedrag) as cost,
-        max(batch_id) as batch_id
+        sum(bedrag) as cost
     from new_case_months
-    group by client_pseudonym, domain, gemeente_code, month
+    group by {{ pseudonym_key('client_pseudonym') }}, domain, gemeente_code, month
 
 ),
 
@@ -145,10 +167,15 @@ final as (
             as age_group_code,
         client_months.n_cases,
         client_months.cost,
-        client_months.batch_id,
+        partitions.batch_id,
         reference.reference_year,
         cast(current_timestamp as timestamp) as built_at
     from client_months
+    inner join partitions
+        on
+            client_months.domain = partitions.domain
+            and client_months.gemeente_code = partitions.gemeente_code
+            and client_months.month = partitions.month
     cross join reference
     {{ join_area_of_month('gemeente', 'client_months') }}
     {{ join_area_of_month('wijk', 'client_months') }}

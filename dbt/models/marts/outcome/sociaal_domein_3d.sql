@@ -1,12 +1,14 @@
 with
 
-client_months as (
+client_months as not materialized (
 
     select * from {{ ref('fct_client_month') }}
 
 ),
 
-client_years as (
+-- read twice, by the household's year and by its address: not materialized (here and above), since
+-- holding every client-month in memory costs more than scanning the fact again
+client_years as not materialized (
 
     select
         household_key,
@@ -27,7 +29,6 @@ household_years as (
     select
         household_key,
         year,
-        count(distinct domain) as n_domains,
         max(case when domain = 'jeugd' then 1 else 0 end) as has_jeugd,
         max(case when domain = 'wmo' then 1 else 0 end) as has_wmo,
         max(case when domain = 'participatie' then 1 else 0 end) as has_participatie,
@@ -57,6 +58,7 @@ households as (
 
     select
         household_years.*,
+        household_years.has_jeugd + household_years.has_wmo + household_years.has_participatie as n_domains,
         household_addresses.wijk_code,
         coalesce(wijken.gemeente_code, household_addresses.gemeente_code) as gemeente_code
     from household_years
