@@ -98,6 +98,7 @@ class Warehouse(dg.ConfigurableResource):
             "MMR_HOME": str(settings.home),
             "MMR_SUPPRESSION_THRESHOLD": str(settings.suppression_threshold),
             "MMR_ROUNDING_BASE": str(settings.rounding_base),
+            "MMR_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
         }
 
     def audited(self) -> tuple[Path | str, Path | str | None]:

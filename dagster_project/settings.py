@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         le=1,
         description="Share of a budget allocated by expected need; the rest follows the number of inhabitants.",
     )
+    duckdb_memory_limit: str = Field(
+        default="3GB",
+        description=(
+            "Memory DuckDB may use for its buffers in dbt, ingestion and the analytics; beyond it, it"
+            " spills to `<build.duckdb>.tmp`."
+        ),
+    )
     dagster_port: int = 3000
     superset_port: int = 8088
     cbs_odata_url: str = Field(

@@ -383,3 +383,13 @@ def test_extra_columns_are_ignored_with_a_warning(settings, tmp_path, caplog):
     assert "proef_2020.csv: columns opmerking are not in the contract" in caplog.text
     with warehouse.connect(settings, read_only=True) as con:
         assert "opmerking" not in {c for (c,) in con.execute("select column_name from (describe raw.proef)").fetchall()}
+
+
+def test_the_build_database_keeps_to_the_memory_limit_of_the_settings(tmp_path, monkeypatch):
+    """Ingestion and the analytics open the build database bounded like dbt (MMR_DUCKDB_MEMORY_LIMIT),
+    so a national aggregate spills to disk instead of taking the machine's memory."""
+    for limit, shown in (("1GB", "953.6 MiB"), ("2GB", "1.8 GiB")):
+        with warehouse.connect(Settings(home=tmp_path, duckdb_memory_limit=limit), read_only=False) as con:
+            assert con.execute("select current_setting('memory_limit')").fetchone()[0] == shown
+    monkeypatch.delenv("MMR_DUCKDB_MEMORY_LIMIT", raising=False)
+    assert Settings(home=tmp_path).duckdb_memory_limit == "3GB"

@@ -37,6 +37,7 @@ def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.Duck
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.build_db), read_only=read_only)
     try:
+        con.execute("set memory_limit = ?", [settings.duckdb_memory_limit])
         if not read_only:
             con.execute("set enable_progress_bar = false")
             con.execute("create schema if not exists raw")

@@ -1,7 +1,7 @@
 with
 
 -- one row per episode per delivered month, both domains in one shape
-care_months as (
+care_months as not materialized (
 
     {{ gemeente_deliveries(
         ['jeugd', 'wmo'],
@@ -21,40 +21,54 @@ care_months as (
 
 ),
 
--- the gemeente of the reference year, so an episode keeps one key through a merger
-harmonised as (
+-- the gemeente of the reference year, so an episode keeps one key through a merger; read twice
+-- (totals, last month) and never materialised: scanning the deliveries again costs less than
+-- holding every delivered month in memory
+harmonised as not materialized (
 
     select
         care_months.*,
-        gemeenten.reference_gemeente_code
+        coalesce(gemeenten.reference_gemeente_code, care_months.gemeente_code) as reference_gemeente_code
     from care_months
     {{ join_area_of_month('gemeente', 'care_months') }}
 
 ),
 
--- every delivered month of an episode, with the episode's totals beside it
-ranked as (
+-- an episode's span and totals over its delivered months
+episodes as (
 
     select
-        harmonised.*,
-        row_number() over (episode order by harmonised.month desc) as recency,
-        min(harmonised.month) over episode as first_month,
-        max(harmonised.month) over episode as last_month,
-        count(*) over episode as n_months,
-        sum(harmonised.volume) over episode as total_volume,
-        sum(harmonised.bedrag) over episode as total_cost
+        domain,
+        reference_gemeente_code,
+        episode_id,
+        min(month) as first_month,
+        max(month) as last_month,
+        count(*) as n_months,
+        sum(volume) as total_volume,
+        sum(bedrag) as total_cost
     from harmonised
-    window episode as (
-        partition by harmonised.domain, harmonised.reference_gemeente_code, harmonised.episode_id
-    )
+    group by domain, reference_gemeente_code, episode_id
 
 ),
 
--- attributes as delivered in the episode's last month
+-- attributes as delivered in the episode's last month (one row: the deliveries' contract allows
+-- an episode number once per file, and unique_combination guards it)
 latest as (
 
-    select * from ranked
-    where recency = 1
+    select
+        harmonised.*,
+        episodes.first_month,
+        episodes.last_month,
+        episodes.n_months,
+        episodes.total_volume,
+        episodes.total_cost
+    from harmonised
+    inner join episodes
+        on
+            harmonised.domain = episodes.domain
+            and harmonised.reference_gemeente_code = episodes.reference_gemeente_code
+            and harmonised.episode_id = episodes.episode_id
+            and harmonised.month = episodes.last_month
 
 ),
 
@@ -62,13 +76,12 @@ final as (
 
     select
         md5(
-            latest.domain || '|' || coalesce(latest.reference_gemeente_code, latest.gemeente_code) || '|'
-            || latest.episode_id
+            latest.domain || '|' || latest.reference_gemeente_code || '|' || latest.episode_id
         ) as episode_key,
         latest.domain,
         latest.episode_id,
         latest.gemeente_code,
-        coalesce(latest.reference_gemeente_code, latest.gemeente_code) as reference_gemeente_code,
+        latest.reference_gemeente_code,
         latest.client_pseudonym as client_key,
         latest.household_pseudonym as household_key,
         latest.buurt_code,
