@@ -373,16 +373,23 @@ def grant_ingest(
     console.print(f"{gemeente.upper()} may write {len(partitions)} partitions: {', '.join(partitions)}")
 
 
+def published_or_exit(nothing: str = "Nothing published") -> dict:
+    """Every published table, whole (what `attack` and `digest` read); exit 1 when nothing is published."""
+    from dagster_project.ops.disclosure_attacks import published_surface
+
+    try:
+        return published_surface(get_settings())
+    except FileNotFoundError as missing:
+        console.print(f"[red]{nothing}[/]: {missing}")
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def attack() -> None:
     """Try every known disclosure attack on what is published, as a user who reads every table; exit 1 on a find."""
-    from dagster_project.ops.disclosure_attacks import published_surface, run_all
+    from dagster_project.ops.disclosure_attacks import run_all
 
-    try:
-        surface = published_surface(get_settings())
-    except FileNotFoundError as missing:
-        console.print(f"[red]Nothing to attack[/]: {missing}")
-        raise typer.Exit(1) from None
+    surface = published_or_exit("Nothing to attack")
     findings = run_all(surface)
     table = Table("attack", "recovered", "example", title=f"Disclosure attacks on {len(surface)} published tables")
     for name, found in findings.items():
@@ -400,14 +407,9 @@ def digest(
     ] = None,
 ) -> None:
     """A digest of every published table (rows and a hash of its figures), to prove two builds publish the same."""
-    from dagster_project.ops.disclosure_attacks import published_surface
     from dagster_project.ops.published_digest import differences, published_digest
 
-    try:
-        digests = published_digest(published_surface(get_settings()))
-    except FileNotFoundError as missing:
-        console.print(f"[red]Nothing published[/]: {missing}")
-        raise typer.Exit(1) from None
+    digests = published_digest(published_or_exit())
     table = Table("table", "rows", "sha256", title=f"Digest of {len(digests)} published tables")
     for name, one in digests.items():
         table.add_row(name, f"{one['rows']:,}", one["sha256"][:16])

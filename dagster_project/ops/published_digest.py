@@ -51,10 +51,10 @@ def published_digest(tables: dict[str, pd.DataFrame]) -> dict[str, dict]:
 
 def differences(before: dict[str, dict], after: dict[str, dict]) -> list[str]:
     """What differs between two digests, in words; empty when every table is identical."""
-    return [
-        f"{name}: {before.get(name, {}).get('rows', 'absent')} rows before, "
-        f"{after.get(name, {}).get('rows', 'absent')} after"
-        + ("" if before.get(name, {}).get("rows") != after.get(name, {}).get("rows") else ", other figures")
-        for name in sorted(set(before) | set(after))
-        if before.get(name) != after.get(name)
-    ]
+    found = []
+    for name in sorted(set(before) | set(after)):
+        was, now = before.get(name, {}), after.get(name, {})
+        if was != now:
+            rows = f"{name}: {was.get('rows', 'absent')} rows before, {now.get('rows', 'absent')} after"
+            found.append(rows if was.get("rows") != now.get("rows") else f"{rows}, other figures")
+    return found
