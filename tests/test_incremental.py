@@ -1,6 +1,6 @@
-"""A new month builds incrementally (issue 6): `fct_client_month` replaces only the partitions
-(domain, gemeente, month) that were delivered since the last build, and leaves every other row as
-it was.
+"""A new month builds incrementally (issue 6): `fct_client_month` and `fct_benefit_month` replace
+only the partitions (domain, gemeente, month) that were delivered since the last build, and
+`sociaal_domein_3d` only the years they fall in; every other row stays as it was.
 
 On a copy of the demo warehouse, one gemeente's last month is held back (its rows and batches
 removed from the raw layer) and dbt builds; then that month is delivered through the real
@@ -28,7 +28,24 @@ SPECS = {
     "wmo": gemeente_wmo.SPEC,
     "participatie": gemeente_participatie.SPEC,
 }
-SELECT = ["--select", "+fct_client_month", "--indirect-selection", "cautious"]
+SELECT = [
+    "--select",
+    "+fct_client_month",
+    "+fct_benefit_month",
+    "+sociaal_domein_3d",
+    "--indirect-selection",
+    "cautious",
+]
+INCREMENTAL_TABLES = {
+    "marts_core.fct_client_month": "built_at",
+    "marts_core.fct_benefit_month": "built_at",
+    "marts_outcome.sociaal_domein_3d": "input_built_at",
+}
+BUILT = {
+    "benefit_months": "select gemeente_code, strftime(month, '%Y-%m'), max(built_at) "
+    "from marts_core.fct_benefit_month group by all",
+    "years": "select year, max(input_built_at) from marts_outcome.sociaal_domein_3d group by all",
+}
 
 PARTITIONS = """
 select
@@ -61,6 +78,8 @@ class Incremental:
     compiled: str
     selected: dict[tuple[str, str, str], int]
     reselected: dict[tuple[str, str, str], int]
+    built_before: dict[str, dict[tuple, object]]
+    built_after: dict[str, dict[tuple, object]]
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         with duckdb.connect(str(self.home / "warehouse" / "build.duckdb"), read_only=True) as con:
@@ -70,6 +89,12 @@ class Incremental:
 def _partitions(build_db: Path) -> dict[tuple[str, str, str], tuple]:
     with duckdb.connect(str(build_db), read_only=True) as con:
         return {row[:3]: row[3:] for row in con.execute(PARTITIONS).fetchall()}
+
+
+def _built(build_db: Path) -> dict[str, dict[tuple, object]]:
+    """When each benefit partition and each year of `sociaal_domein_3d` was built."""
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        return {name: {row[:-1]: row[-1] for row in con.execute(sql).fetchall()} for name, sql in BUILT.items()}
 
 
 def _dbt(args: list[str], target: Path, build_db: Path) -> dict:
@@ -118,6 +143,7 @@ def incremental(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> In
         con.execute("delete from raw.ingestion_log where period = ?", [period])
     before_run = _dbt(["build", "--full-refresh", *SELECT], home / "dbt_full", build_db)
     before = _partitions(build_db)
+    built_before = _built(build_db)
 
     for domain, spec in SPECS.items():
         name = f"{domain}_{gemeente}_{month}.csv"
@@ -135,6 +161,7 @@ def incremental(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> In
     run_results = _dbt(["build", *SELECT], home / "dbt_incremental", build_db)
     after = _partitions(build_db)
     reselected = _selected(build_db, compiled)
+    built_after = _built(build_db)
     return Incremental(
         home,
         (gemeente, month),
@@ -147,6 +174,8 @@ def incremental(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> In
         compiled,
         selected,
         reselected,
+        built_before,
+        built_after,
     )
 
 
@@ -240,3 +269,40 @@ def test_a_table_with_text_keys_is_rebuilt_with_integer_keys(incremental: Increm
             incremental.after[partition][1],
             incremental.after[partition][4],
         ), partition
+
+
+def test_benefit_months_and_household_years_rebuild_only_what_changed(incremental: Incremental) -> None:
+    """`fct_benefit_month` rebuilds only the new participatie partition; `sociaal_domein_3d` only
+    the years of the new and the corrected month."""
+    inc = incremental
+    gemeente, month = inc.new_month
+    benefits_before, benefits_after = inc.built_before["benefit_months"], inc.built_after["benefit_months"]
+    assert (gemeente, month) not in benefits_before
+    assert set(benefits_after) == set(benefits_before) | {(gemeente, month)}
+    assert {k for k in benefits_before if benefits_after[k] != benefits_before[k]} == set()
+    changed_years = {int(month[:4]), int(inc.corrected[2][:4])}
+    years_before, years_after = inc.built_before["years"], inc.built_after["years"]
+    assert set(years_after) == set(years_before) and len(years_after) > len(changed_years)
+    rebuilt = {year for (year,) in years_after if years_after[(year,)] != years_before[(year,)]}
+    assert rebuilt == changed_years
+
+
+def test_incremental_tables_equal_a_full_build_of_the_same_deliveries(incremental: Incremental, tmp_path: Path) -> None:
+    """Every incrementally built table, row for row, equals a full build of the same raw layer."""
+    build_db = tmp_path / "build.duckdb"
+    shutil.copy(incremental.home / "warehouse" / "build.duckdb", build_db)
+    _dbt(["build", "--full-refresh", *SELECT], tmp_path / "dbt", build_db)
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        con.execute(f"attach '{incremental.home / 'warehouse' / 'build.duckdb'}' as incremental (read_only)")
+        for table, built_at in INCREMENTAL_TABLES.items():
+            columns = [
+                name for name, *_ in con.execute(f"describe {table}").fetchall() if name not in ("built_at", built_at)
+            ]
+            listed = ", ".join(columns)
+            rows = con.execute(f"select count(*) from {table}").fetchone()[0]
+            assert rows > 0, table
+            for left, right in ((table, f"incremental.{table}"), (f"incremental.{table}", table)):
+                (differ,) = con.execute(
+                    f"select count(*) from (select {listed} from {left} except all select {listed} from {right})"
+                ).fetchone()
+                assert differ == 0, f"{table}: {differ} rows of {left} not in {right}"

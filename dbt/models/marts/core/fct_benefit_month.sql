@@ -1,3 +1,16 @@
+{#-
+    Incremental by delivered partition (macros/incremental.sql): a gemeente's month, one
+    delivered file. `unique_key` is that partition: delete+insert replaces it whole.
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['gemeente_code', 'month'],
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+    )
+}}
+
 with
 
 participatie as (
@@ -6,16 +19,55 @@ participatie as (
 
 ),
 
+areas as (
+
+    select * from {{ ref('dim_area') }}
+
+),
+
+-- one row per delivered partition (gemeente and month: one file) and its batch
+delivered_partitions as (
+
+    select
+        gemeente_code,
+        month,
+        max(batch_id) as batch_id
+    from participatie
+    group by gemeente_code, month
+
+),
+
+reference as (
+
+    select max(reference_year) as reference_year
+    from areas
+
+),
+
+-- the partitions to build: new or re-delivered, or all when the area division moved on
+partitions as (
+
+    {{ partitions_to_build('delivered_partitions', ['gemeente_code', 'month']) }}
+
+),
+
+new_benefit_months as (
+
+    {{ rows_in_partitions('participatie', ['gemeente_code', 'month']) }}
+
+),
+
 harmonised as (
 
     select
-        participatie.*,
-        cast(extract(year from participatie.month) as integer) as year,
-        coalesce(gemeenten.reference_gemeente_code, participatie.gemeente_code) as reference_gemeente_code,
+        new_benefit_months.*,
+        cast(extract(year from new_benefit_months.month) as integer) as year,
+        coalesce(gemeenten.reference_gemeente_code, new_benefit_months.gemeente_code)
+            as reference_gemeente_code,
         wijken.reference_area_code as reference_wijk_code
-    from participatie
-    {{ join_area_of_month('gemeente', 'participatie') }}
-    {{ join_area_of_month('wijk', 'participatie') }}
+    from new_benefit_months
+    {{ join_area_of_month('gemeente', 'new_benefit_months') }}
+    {{ join_area_of_month('wijk', 'new_benefit_months') }}
 
 ),
 
@@ -48,8 +100,16 @@ final as (
             {{ dbt.date_trunc('month', 'harmonised.start_date') }} as date
         ) as is_first_month,
         harmonised.end_date is not null as is_last_month,
-        harmonised.bedrag as amount
+        harmonised.bedrag as amount,
+        partitions.batch_id,
+        reference.reference_year,
+        cast(current_timestamp as timestamp) as built_at
     from harmonised
+    inner join partitions
+        on
+            harmonised.gemeente_code = partitions.gemeente_code
+            and harmonised.month = partitions.month
+    cross join reference
 
 )
 

@@ -1,11 +1,7 @@
 {#-
-    Incremental by delivered partition: a partition is one domain, gemeente and month, which is
-    exactly one delivered file (raw period `<GMcode>:<yyyy-mm>`). A run rebuilds the partitions
-    whose delivery batch is new or changed (a new month, a corrected re-delivery) and, when the
-    reference year of the area division moved on, every partition, because the harmonised codes
-    change with it (and, once, every partition of a table built before batches were tracked or
-    while its keys were text).
-    `unique_key` is that partition: delete+insert replaces it whole.
+    Incremental by delivered partition (macros/incremental.sql): one domain, gemeente and month,
+    exactly one delivered file (raw period `<GMcode>:<yyyy-mm>`); a table built while its keys were
+    text is rebuilt whole, once. `unique_key` is that partition: delete+insert replaces it whole.
 -#}
 {{
     config(
@@ -16,11 +12,6 @@
         pre_hook="{{ retype_text_keys(this, ['client_key', 'household_key']) }}",
     )
 }}
-{#- a table built before partitions were tracked (no batch_id) is rebuilt whole, once -#}
-{%- set tracked = is_incremental() and 'batch_id' in (
-    adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
-) %}
-
 with
 
 areas as (
@@ -63,73 +54,18 @@ reference as (
 
 ),
 
-{% if is_incremental() %}
+-- the partitions to build: new or re-delivered, or all when the area division moved on
+partitions as (
 
-    -- partitions already built from the same delivery against the same area division
-    built_partitions as (
+    {{ partitions_to_build('delivered_partitions', ['domain', 'gemeente_code', 'month']) }}
 
-        {% if tracked -%}
-            select distinct
-                built.domain,
-                built.gemeente_code,
-                built.month,
-                built.batch_id
-            from {{ this }} as built
-            inner join reference
-                on built.reference_year = reference.reference_year
-        {%- else -%}
-            select
-                built.domain,
-                built.gemeente_code,
-                built.month,
-                cast(null as varchar) as batch_id
-            from {{ this }} as built
-            where 1 = 0
-        {%- endif %}
+),
 
-    ),
+new_case_months as (
 
-    partitions as (
+    {{ rows_in_partitions('case_months', ['domain', 'gemeente_code', 'month']) }}
 
-        select delivered_partitions.*
-        from delivered_partitions
-        left join built_partitions
-            on
-                delivered_partitions.domain = built_partitions.domain
-                and delivered_partitions.gemeente_code = built_partitions.gemeente_code
-                and delivered_partitions.month = built_partitions.month
-                and delivered_partitions.batch_id = built_partitions.batch_id
-        where built_partitions.batch_id is null
-
-    ),
-
-    new_case_months as (
-
-        select case_months.*
-        from case_months
-        inner join partitions
-            on
-                case_months.domain = partitions.domain
-                and case_months.gemeente_code = partitions.gemeente_code
-                and case_months.month = partitions.month
-
-    ),
-
-{% else %}
-
-    partitions as (
-
-        select * from delivered_partitions
-
-    ),
-
-    new_case_months as (
-
-        select * from case_months
-
-    ),
-
-{% endif %}
+),
 
 -- the client and household as integers: aggregates over text keys held the national build's
 -- memory outside DuckDB's limit (docs/architecture.md, "Keys")

@@ -1,8 +1,59 @@
+{#-
+    Incremental by year: a year is built again when its client-months changed (their number, or
+    the latest time one of them was built: a new or re-delivered month, an area division that
+    moved on, a withdrawn delivery); the other years stay. `unique_key` is the year.
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['year'],
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        post_hook="delete from {{ this }} where year not in (select distinct {{ year_of('month') }} from {{ ref('fct_client_month') }})",
+    )
+}}
+{%- set tracked = is_incremental() and 'input_built_at' in (
+    adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
+) %}
+
 with
 
 client_months as not materialized (
 
     select * from {{ ref('fct_client_month') }}
+
+),
+
+-- what a year is built from: its client-months, and when the latest of them was built
+year_inputs as (
+
+    select
+        {{ year_of('month') }} as year,
+        count(*) as input_rows,
+        max(built_at) as input_built_at
+    from client_months
+    group by {{ year_of('month') }}
+
+),
+
+years_to_build as (
+
+    select year_inputs.*
+    from year_inputs
+    {%- if tracked %}
+        left join (
+            select distinct
+                year,
+                input_rows,
+                input_built_at
+            from {{ this }}
+        ) as built_years
+            on
+                year_inputs.year = built_years.year
+                and year_inputs.input_rows = built_years.input_rows
+                and year_inputs.input_built_at = built_years.input_built_at
+        where built_years.year is null
+    {%- endif %}
 
 ),
 
@@ -12,14 +63,16 @@ client_years as not materialized (
 
     select
         household_key,
-        cast(extract(year from month) as integer) as year,
+        {{ year_of('month') }} as year,
         domain,
         month,
         gemeente_code,
         wijk_code,
         cost
     from client_months
-    where household_key is not null
+    where
+        household_key is not null
+        and {{ year_of('month') }} in (select years_to_build.year from years_to_build)
 
 ),
 
@@ -115,8 +168,12 @@ final as (
         per_wijk.kosten_totaal,
         per_wijk.kosten_multi_domein,
         per_wijk.kosten_multi_domein * 100.0 / nullif(per_wijk.kosten_totaal, 0)
-            as aandeel_kosten_multi_domein
+            as aandeel_kosten_multi_domein,
+        years_to_build.input_rows,
+        years_to_build.input_built_at
     from per_wijk
+    inner join years_to_build
+        on per_wijk.year = years_to_build.year
     {{ join_area_of_year('gemeente', 'per_wijk') }}
     {{ join_area_of_year('wijk', 'per_wijk') }}
 

@@ -1,0 +1,54 @@
+{#-
+    Facts built incrementally by delivered partition (docs/architecture.md, "Incremental builds"):
+    a partition is what one delivered file holds (a gemeente's month of a domain), known by its
+    batch. A run builds the partitions whose batch is new or re-delivered, and every partition
+    when the reference year of the area division moved on (the harmonised codes change with it).
+    The model keeps `batch_id` and `reference_year` in its rows to tell what it built from.
+-#}
+
+
+{#-
+    The partitions of the CTE `delivered` (its `keys` and `batch_id`, one row per partition) that
+    this model has not built from the same batch against the reference year of the CTE
+    `reference`: all of them on a full build, and once on a table built before batches were
+    tracked. A body of a CTE.
+-#}
+{% macro partitions_to_build(delivered, keys) -%}
+    {%- set tracked = is_incremental() and 'batch_id' in (
+        adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
+    ) -%}
+    select {{ delivered }}.*
+    from {{ delivered }}
+    {%- if tracked %}
+        left join (
+            select distinct
+                {%- for key in keys %}
+                    built.{{ key }},
+                {%- endfor %}
+                built.batch_id
+            from {{ this }} as built
+            inner join reference
+                on built.reference_year = reference.reference_year
+        ) as built_partitions
+            on
+                {%- for key in keys %}
+                    {{ delivered }}.{{ key }} = built_partitions.{{ key }} and
+                {%- endfor %}
+                {{ delivered }}.batch_id = built_partitions.batch_id
+        where built_partitions.batch_id is null
+    {%- endif %}
+{%- endmacro %}
+
+
+{#- The rows of `relation` in the partitions of the CTE `partitions` (on `keys`): a body of a CTE. -#}
+{% macro rows_in_partitions(relation, keys) -%}
+    select {{ relation }}.*
+    from {{ relation }}
+    {%- if is_incremental() %}
+        inner join partitions
+            on
+                {%- for key in keys %}
+                    {{ relation }}.{{ key }} = partitions.{{ key }}{{ ' and' if not loop.last }}
+                {%- endfor %}
+    {%- endif %}
+{%- endmacro %}
