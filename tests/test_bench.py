@@ -6,7 +6,7 @@ import os
 import pytest
 from rich.console import Console
 
-from dagster_project.ops import bench
+from dagster_project.ops import bench, run_timings
 from tests.conftest import mmr
 
 pytestmark = pytest.mark.e2e
@@ -29,6 +29,10 @@ def test_report_has_every_measure(report):
     assert named and sum(gib for _, gib in named) <= full["peak_rss_gib"] + 0.05
     assert any("dagster_project.cli" in name for name, _ in named), named
     assert {"ingest", "dbt", "analytics", "audit", "publish"} <= set(full["stages_seconds"])
+    slowest = full["slowest_seconds"]
+    assert len(slowest) == run_timings.SLOWEST and list(slowest.values()) == sorted(slowest.values(), reverse=True)
+    assert any(name.startswith("marts/") for name in slowest), slowest
+    assert set(measured["incremental_build"]["stages_seconds"]) >= {"ingest", "dbt"}
     assert measured["ingest"]["rows"] > 0 and measured["ingest"]["rows_per_second"] > 0
     assert measured["ingest"]["cpu_seconds"] > 0 and measured["ingest"]["rows_per_second_per_core"] > 0
     scan = measured["scan"]
@@ -110,4 +114,4 @@ def test_steps_are_counted_in_their_stage():
         "publish__serving_database": "publish",
     }
     ingesting = {"raw__gemeente__wmo", "gebieden", "vektis_zvw"}  # they materialise raw assets
-    assert {key: bench.stage_of(key, ingesting) for key in stages} == stages
+    assert {key: run_timings.stage_of(key, ingesting) for key in stages} == stages

@@ -1,6 +1,7 @@
 """A new month builds incrementally (issue 6): `fct_client_month` and `fct_benefit_month` replace
 only the partitions (domain, gemeente, month) that were delivered since the last build, and
-`sociaal_domein_3d` only the years they fall in; every other row stays as it was.
+`sociaal_domein_3d` and `fct_clients_area_year` only the years they fall in; every other row stays
+as it was.
 
 On a copy of the demo warehouse, one gemeente's last month is held back (its rows and batches
 removed from the raw layer) and dbt builds; then that month is delivered through the real
@@ -33,6 +34,7 @@ SELECT = [
     "+fct_client_month",
     "+fct_benefit_month",
     "+sociaal_domein_3d",
+    "+fct_clients_area_year",
     "--indirect-selection",
     "cautious",
 ]
@@ -40,11 +42,13 @@ INCREMENTAL_TABLES = {
     "marts_core.fct_client_month": "built_at",
     "marts_core.fct_benefit_month": "built_at",
     "marts_outcome.sociaal_domein_3d": "input_built_at",
+    "marts_core.fct_clients_area_year": "input_built_at",
 }
 BUILT = {
     "benefit_months": "select gemeente_code, strftime(month, '%Y-%m'), max(built_at) "
     "from marts_core.fct_benefit_month group by all",
     "years": "select year, max(input_built_at) from marts_outcome.sociaal_domein_3d group by all",
+    "area_years": "select year, max(input_built_at) from marts_core.fct_clients_area_year group by all",
 }
 
 PARTITIONS = """
@@ -272,8 +276,8 @@ def test_a_table_with_text_keys_is_rebuilt_with_integer_keys(incremental: Increm
 
 
 def test_benefit_months_and_household_years_rebuild_only_what_changed(incremental: Incremental) -> None:
-    """`fct_benefit_month` rebuilds only the new participatie partition; `sociaal_domein_3d` only
-    the years of the new and the corrected month."""
+    """`fct_benefit_month` rebuilds only the new participatie partition; `sociaal_domein_3d` and
+    `fct_clients_area_year` only the years of the new and the corrected month."""
     inc = incremental
     gemeente, month = inc.new_month
     benefits_before, benefits_after = inc.built_before["benefit_months"], inc.built_after["benefit_months"]
@@ -281,10 +285,11 @@ def test_benefit_months_and_household_years_rebuild_only_what_changed(incrementa
     assert set(benefits_after) == set(benefits_before) | {(gemeente, month)}
     assert {k for k in benefits_before if benefits_after[k] != benefits_before[k]} == set()
     changed_years = {int(month[:4]), int(inc.corrected[2][:4])}
-    years_before, years_after = inc.built_before["years"], inc.built_after["years"]
-    assert set(years_after) == set(years_before) and len(years_after) > len(changed_years)
-    rebuilt = {year for (year,) in years_after if years_after[(year,)] != years_before[(year,)]}
-    assert rebuilt == changed_years
+    for by_year in ("years", "area_years"):
+        years_before, years_after = inc.built_before[by_year], inc.built_after[by_year]
+        assert set(years_after) == set(years_before) and len(years_after) > len(changed_years)
+        rebuilt = {year for (year,) in years_after if years_after[(year,)] != years_before[(year,)]}
+        assert rebuilt == changed_years, by_year
 
 
 def test_incremental_tables_equal_a_full_build_of_the_same_deliveries(incremental: Incremental, tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 Method (per year, per domain Jeugd/Wmo/Participatie, fitted on every wijk in the warehouse):
 
-* Clients (distinct persons with support in the year, `fct_client_month`): a negative binomial
+* Clients (distinct persons with support in the year, `fct_clients_area_year`): a negative binomial
   GLM (NB2, log link) of the count on the wijk's risk factors (`wijk_risicoprofiel`, as
   fractions), with `log(population at risk)` as offset: inhabitants aged 0-14 for Jeugd, all
   inhabitants for Wmo and Participatie. The overdispersion `alpha` is estimated by maximum
@@ -77,15 +77,9 @@ COEFFICIENT_COLUMNS = {
 
 
 ACTUAL_SQL = """
-select
-    cast(extract(year from month) as integer) as year,
-    wijk_code,
-    domain as domein,
-    count(distinct client_key) as clienten,
-    sum(cost) as kosten
-from marts_core.fct_client_month
-where wijk_code is not null
-group by 1, 2, 3
+select year, area_code as wijk_code, domain as domein, clients as clienten, cost as kosten
+from marts_core.fct_clients_area_year
+where area_level = 'wijk' and area_code is not null
 """
 
 
@@ -216,12 +210,12 @@ def expected_vs_actual(frame: pd.DataFrame, confidence: float) -> tuple[pd.DataF
             "expected_care_use",
             "Expected and actual clients and cost per wijk, year and domain, with ratio, interval "
             "and signal (negative binomial / Tweedie GLM on the risk profile, fitted per year).",
-            ["wijk_risicoprofiel", "fct_client_month"],
+            ["wijk_risicoprofiel", "fct_clients_area_year"],
         ),
         statistic(
             "expected_care_use_coefficients",
             "Coefficients of the expected-care-use models: one row per year, domain, measure and term.",
-            ["wijk_risicoprofiel", "fct_client_month"],
+            ["wijk_risicoprofiel", "fct_clients_area_year"],
         ),
     ],
     group_name="analytics",

@@ -60,16 +60,9 @@ with profiles as (
     from marts_outcome.gemeente_risicoprofiel
 ),
 use_by_area as (
-    select 'wijk' as area_level, wijk_code as area_code, cast(extract(year from month) as integer) as year,
-        domain, count(distinct client_key) as clients, sum(cost) as cost
-    from marts_core.fct_client_month
-    where wijk_code is not null
-    group by 1, 2, 3, 4
-    union all
-    select 'gemeente', gemeente_code, cast(extract(year from month) as integer), domain,
-        count(distinct client_key), sum(cost)
-    from marts_core.fct_client_month
-    group by 1, 2, 3, 4
+    select area_level, area_code, year, domain, clients, cost
+    from marts_core.fct_clients_area_year
+    where area_level in ('wijk', 'gemeente') and area_code is not null
 ),
 use_wide as (
     select
@@ -178,7 +171,7 @@ def find_peers(profiles: pd.DataFrame, k_by_level: dict[str, int]) -> pd.DataFra
         statistic(
             "benchmark_values",
             "Key indicators per gemeente and wijk per year, with the count each rests on.",
-            ["wijk_risicoprofiel", "gemeente_risicoprofiel", "wijk_veerkracht", "fct_client_month"],
+            ["wijk_risicoprofiel", "gemeente_risicoprofiel", "wijk_veerkracht", "fct_clients_area_year"],
         ),
     ],
     group_name="analytics",

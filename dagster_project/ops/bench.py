@@ -29,6 +29,7 @@ from rich.console import Console
 from dagster_project.ops.machine import commit, machine
 from dagster_project.ops.measure import Measured, measure
 from dagster_project.ops.published_digest import published_digest
+from dagster_project.ops.run_timings import ingest_metadata, slowest_assets, stage_seconds
 from dagster_project.ops.scan_anchor import scan_landing
 from dagster_project.settings import PROJECT_ROOT, Settings
 
@@ -63,66 +64,6 @@ def land(holding: Path, landing: Path) -> None:
         target = landing / path.parent.name / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(path, target)
-
-
-def stage_seconds(dagster_home: Path) -> tuple[dict[str, float], str | None]:
-    """Durations per stage of the latest run, from the steps Dagster recorded."""
-    from dagster import DagsterEventType, DagsterInstance
-
-    with DagsterInstance.from_config(str(dagster_home)) as instance:
-        runs = instance.get_runs(limit=1)
-        if not runs:
-            return {}, None
-        run = runs[0]
-        materialised = instance.get_records_for_run(
-            run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION, limit=10_000
-        ).records
-        ingesting = {
-            r.event_log_entry.dagster_event.step_key
-            for r in materialised
-            if (key := r.event_log_entry.dagster_event.asset_key) and key.path[0] == "raw"
-        }
-        records = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.STEP_SUCCESS, limit=10_000)
-        stages: dict[str, float] = {}
-        for record in records.records:
-            event = record.event_log_entry.dagster_event
-            stage = stage_of(event.step_key, ingesting)
-            stages[stage] = stages.get(stage, 0.0) + event.event_specific_data.duration_ms / 1000
-    return stages, run.run_id
-
-
-def stage_of(step_key: str, ingesting: set[str]) -> str:
-    """The stage of a step: ingestion steps are those that materialise a `raw` asset (the same
-    rule `ingest_metadata` counts rows by), the dbt steps `mmr_dbt…`; the statistics (expected
-    use, benchmark, effects, geometry) are analytics."""
-    if step_key in ingesting:
-        return "ingest"
-    if "_gx_" in step_key:
-        return "audit"
-    if step_key.startswith("publish__"):
-        return "publish"
-    if step_key.startswith("mmr_dbt"):
-        return "dbt"
-    return "analytics"
-
-
-def ingest_metadata(dagster_home: Path, run_id: str) -> dict[str, float]:
-    """Wall seconds and CPU seconds (all threads of the process) the ingest assets of a run
-    recorded in their materialisation metadata."""
-    from dagster import DagsterEventType, DagsterInstance
-
-    totals = {"seconds": 0.0, "cpu_seconds": 0.0}
-    with DagsterInstance.from_config(str(dagster_home)) as instance:
-        records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION, limit=10_000)
-        for record in records.records:
-            event = record.event_log_entry.dagster_event
-            if not event.asset_key or event.asset_key.path[0] != "raw":
-                continue
-            metadata = event.step_materialization_data.materialization.metadata
-            for name in totals:
-                if name in metadata:
-                    totals[name] += float(metadata[name].value)
-    return totals
 
 
 def ingested_rows(build_db: Path, run_started: float) -> int:
@@ -343,6 +284,7 @@ def _measure_stages(
         "peak_rss_gib": round(full.peak_rss_bytes / 2**30, 3),
         "peak_rss_by_process_gib": full.peak_by_process,
         "stages_seconds": {k: round(v, 2) for k, v in sorted(stages.items())},
+        "slowest_seconds": slowest_assets(home / "dagster", run_id) if run_id else {},
         "dagster_run_id": run_id,
     }
     if full.returncode != 0:
@@ -368,10 +310,13 @@ def _measure_stages(
         with console.status(f"Incremental build of {held_month}"):
             incremental = measure([*mmr, "run", "--no-demo"], env)
         _require(incremental, "incremental build")
+        stages, run_id = stage_seconds(home / "dagster")
         measured["incremental_build"] = {
             "month": held_month,
             "seconds": round(incremental.seconds, 2),
             "share_of_full": round(incremental.seconds / full.seconds, 3),
+            "stages_seconds": {k: round(v, 2) for k, v in sorted(stages.items())},
+            "slowest_seconds": slowest_assets(home / "dagster", run_id) if run_id else {},
             "peak_rss_gib": round(incremental.peak_rss_bytes / 2**30, 3),
             "peak_rss_by_process_gib": incremental.peak_by_process,
         }
@@ -553,12 +498,20 @@ def write_report(bench_dir: Path, report: dict) -> None:
         tables = attacks.get("published_digest", {})
         whole = hashlib.sha256(json.dumps(tables, sort_keys=True).encode()).hexdigest()[:16]
         lines += [f"Digest of the {len(tables)} published tables: {whole} (per table in report.json).", ""]
+    for build, title in (("full_build", "Full build"), ("incremental_build", "One new month")):
+        if build not in measured:
+            continue
+        stages, slowest = measured[build].get("stages_seconds", {}), measured[build].get("slowest_seconds", {})
+        lines += [
+            f"{title} per stage (s): " + ", ".join(f"{stage} {seconds}" for stage, seconds in stages.items()) + ".",
+            "",
+            f"{title}, slowest (s): " + ", ".join(f"{name} {seconds}" for name, seconds in slowest.items()) + ".",
+            "",
+        ]
     if "full_build" in measured:
-        lines += ["Full build per stage (s):", ""]
-        lines += [f"- {stage}: {seconds}" for stage, seconds in measured["full_build"]["stages_seconds"].items()]
         named = measured["full_build"].get("peak_rss_by_process_gib", [])
         at_peak = ", ".join(f"{name} {gib} GiB" for name, gib in named)
-        lines += ["", f"At the full build's memory peak: {at_peak or 'no process above 64 MiB'}.", ""]
+        lines += [f"At the full build's memory peak: {at_peak or 'no process above 64 MiB'}.", ""]
     if report.get("failed"):
         lines += ["Failed:", "", "```", report["failed"][-2000:], "```", ""]
     lines += [*[f"Note: {note}" for note in report.get("notes", [])], ""]

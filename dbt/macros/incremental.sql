@@ -52,3 +52,46 @@
                 {%- endfor %}
     {%- endif %}
 {%- endmacro %}
+
+
+{#-
+    The years of `fct_client_month` a model built by year has to build: every year on a full build,
+    otherwise the years whose client-months changed since (in number, or in the latest time one of
+    them was built), told by the model's `input_rows` and `input_built_at`. A body of a CTE: year,
+    input_rows, input_built_at.
+-#}
+{% macro years_to_build() -%}
+    {%- set tracked = is_incremental() and 'input_built_at' in (
+        adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
+    ) -%}
+    select year_inputs.*
+    from (
+        select
+            {{ year_of('month') }} as year,
+            count(*) as input_rows,
+            max(built_at) as input_built_at
+        from {{ ref('fct_client_month') }}
+        group by {{ year_of('month') }}
+    ) as year_inputs
+    {%- if tracked %}
+        left join (
+            select distinct
+                year,
+                input_rows,
+                input_built_at
+            from {{ this }}
+        ) as built_years
+            on
+                year_inputs.year = built_years.year
+                and year_inputs.input_rows = built_years.input_rows
+                and year_inputs.input_built_at = built_years.input_built_at
+        where built_years.year is null
+    {%- endif %}
+{%- endmacro %}
+
+
+{#- A post-hook of a model built by year: the years no client-month is left of are deleted. -#}
+{% macro delete_years_without_client_months() -%}
+    delete from {{ this }}
+    where year not in (select distinct {{ year_of('month') }} from {{ ref('fct_client_month') }})
+{%- endmacro %}

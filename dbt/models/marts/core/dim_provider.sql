@@ -54,6 +54,20 @@ sightings as (
 
 ),
 
+-- when each name of a provider was last used: a few rows per provider, so the ranking below
+-- sorts thousands of names instead of every delivered row
+names as (
+
+    select
+        agb_code,
+        aanbieder_name,
+        max(seen_on) as seen_on
+    from sightings
+    where aanbieder_name is not null
+    group by agb_code, aanbieder_name
+
+),
+
 -- the name used most recently
 latest_name as (
 
@@ -64,8 +78,7 @@ latest_name as (
             partition by agb_code
             order by seen_on desc, aanbieder_name asc
         ) as recency
-    from sightings
-    where aanbieder_name is not null
+    from names
 
 ),
 

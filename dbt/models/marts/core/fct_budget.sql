@@ -6,22 +6,22 @@ budgetten as (
 
 ),
 
-client_months as (
+clients as (
 
-    select * from {{ ref('fct_client_month') }}
+    select * from {{ ref('fct_clients_area_year') }}
 
 ),
 
 realised as (
 
     select
-        gemeente_code,
-        cast(extract(year from month) as integer) as year,
+        area_code as gemeente_code,
+        year,
         domain,
-        sum(cost) as realisatie,
-        count(distinct client_key) as n_clients
-    from client_months
-    group by gemeente_code, cast(extract(year from month) as integer), domain
+        cost as realisatie,
+        clients as n_clients
+    from clients
+    where area_level = 'gemeente'
 
 ),
 

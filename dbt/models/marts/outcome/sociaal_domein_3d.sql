@@ -9,12 +9,9 @@
         unique_key=['year'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        post_hook="delete from {{ this }} where year not in (select distinct {{ year_of('month') }} from {{ ref('fct_client_month') }})",
+        post_hook="{{ delete_years_without_client_months() }}",
     )
 }}
-{%- set tracked = is_incremental() and 'input_built_at' in (
-    adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
-) %}
 
 with
 
@@ -25,35 +22,9 @@ client_months as not materialized (
 ),
 
 -- what a year is built from: its client-months, and when the latest of them was built
-year_inputs as (
-
-    select
-        {{ year_of('month') }} as year,
-        count(*) as input_rows,
-        max(built_at) as input_built_at
-    from client_months
-    group by {{ year_of('month') }}
-
-),
-
 years_to_build as (
 
-    select year_inputs.*
-    from year_inputs
-    {%- if tracked %}
-        left join (
-            select distinct
-                year,
-                input_rows,
-                input_built_at
-            from {{ this }}
-        ) as built_years
-            on
-                year_inputs.year = built_years.year
-                and year_inputs.input_rows = built_years.input_rows
-                and year_inputs.input_built_at = built_years.input_built_at
-        where built_years.year is null
-    {%- endif %}
+    {{ years_to_build() }}
 
 ),
 

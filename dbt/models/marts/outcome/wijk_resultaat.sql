@@ -1,8 +1,8 @@
 with
 
-client_months as (
+clients as (
 
-    select * from {{ ref('fct_client_month') }}
+    select * from {{ ref('fct_clients_area_year') }}
 
 ),
 
@@ -21,14 +21,13 @@ survey as (
 active as (
 
     select
-        cast(extract(year from month) as integer) as year,
-        wijk_code,
+        year,
+        area_code as wijk_code,
         domain,
-        count(distinct client_key) as clienten,
-        sum(cost) as kosten
-    from client_months
-    where wijk_code is not null
-    group by cast(extract(year from month) as integer), wijk_code, domain
+        clients as clienten,
+        cost as kosten
+    from clients
+    where area_level = 'wijk' and area_code is not null
 
 ),
 

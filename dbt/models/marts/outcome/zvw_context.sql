@@ -15,9 +15,9 @@ zvw as (
 
 ),
 
-client_months as (
+clients as (
 
-    select * from {{ ref('fct_client_month') }}
+    select * from {{ ref('fct_clients_area_year') }}
 
 ),
 
@@ -78,14 +78,15 @@ zvw_per_gemeente as (
 social_domain as (
 
     select
-        cast(extract(year from month) as integer) as year,
-        reference_gemeente_code as gemeente_code,
+        year,
+        area_code as gemeente_code,
         sum(cost) as kosten_sociaal_domein,
         sum(case when domain = 'jeugd' then cost else 0 end) as kosten_jeugd,
         sum(case when domain = 'wmo' then cost else 0 end) as kosten_wmo,
         sum(case when domain = 'participatie' then cost else 0 end) as kosten_participatie
-    from client_months
-    group by cast(extract(year from month) as integer), reference_gemeente_code
+    from clients
+    where area_level = 'reference_gemeente'
+    group by year, area_code
 
 ),
 
