@@ -16,7 +16,8 @@
     sum(case when is_dropout then 1 else 0 end) as uitgevallen,
     sum(case when has_follow_up then 1 else 0 end) as afgesloten_met_follow_up,
     sum(case when has_follow_up and has_reentry then 1 else 0 end) as heringestroomd,
-    avg(duration_months) as gemiddelde_duur_maanden
+    {#- whole days averaged: the same figure whatever order a parallel sum adds them in -#}
+    cast(avg(duration_days) as double precision) / 30.4375 as gemiddelde_duur_maanden
 {%- endmacro %}
 
 

@@ -13,7 +13,9 @@
 
 with
 
-participatie as (
+-- read twice (partitions, rows): not materialized, since holding every delivered row in memory
+-- costs more than scanning the deliveries again
+participatie as not materialized (
 
     select * from {{ ref('stg_gemeente__participatie') }}
 

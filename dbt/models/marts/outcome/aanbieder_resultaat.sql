@@ -31,6 +31,7 @@ providers as (
 ),
 
 -- one row per episode per calendar year it was delivered in, with that year's share of its cost
+-- (as an exact decimal, so a provider's sum is the same whatever order a parallel sum adds it in)
 episode_years as (
 
     select
@@ -40,8 +41,8 @@ episode_years as (
         episodes.agb_code,
         episodes.client_key,
         periods.year,
-        episodes.total_cost * (
-            (
+        cast(
+            episodes.total_cost * (
                 (
                     extract(year from least(episodes.last_month, periods.start_date + interval '11 months'))
                     - extract(year from greatest(episodes.first_month, periods.start_date))
@@ -49,7 +50,7 @@ episode_years as (
                 + extract(month from least(episodes.last_month, periods.start_date + interval '11 months'))
                 - extract(month from greatest(episodes.first_month, periods.start_date))
                 + 1
-            ) * 1.0 / episodes.n_months
+            ) * 1.0 / episodes.n_months as decimal(38, 6)
         ) as cost_in_year
     from episodes
     inner join periods

@@ -46,6 +46,7 @@ final as (
         cast(extract(year from episodes.end_date) as integer) as end_year,
         episodes.goal_attained,
         episodes.is_dropout,
+        episodes.end_date - episodes.start_date as duration_days,
         (episodes.end_date - episodes.start_date) / 30.4375 as duration_months,
         episodes.end_date + interval '12 months' <= data_window.last_month + interval '1 month'
             as has_follow_up,
