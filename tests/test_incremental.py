@@ -96,7 +96,7 @@ def _partitions(build_db: Path) -> dict[tuple[str, str, str], tuple]:
 
 
 def _built(build_db: Path) -> dict[str, dict[tuple, object]]:
-    """When each benefit partition and each year of `sociaal_domein_3d` was built."""
+    """When each benefit partition and each year of `sociaal_domein_3d` and `fct_clients_area_year` was built."""
     with duckdb.connect(str(build_db), read_only=True) as con:
         return {name: {row[:-1]: row[-1] for row in con.execute(sql).fetchall()} for name, sql in BUILT.items()}
 

@@ -7,6 +7,15 @@
 -#}
 
 
+{#- Whether this run builds on a table that tells what it was built from in `column`: false on a
+    full build and on a table made before the column was (which is then built whole, once). -#}
+{% macro built_with(column) -%}
+    {{ return(is_incremental() and column in (
+        adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
+    )) }}
+{%- endmacro %}
+
+
 {#-
     The partitions of the CTE `delivered` (its `keys` and `batch_id`, one row per partition) that
     this model has not built from the same batch against the reference year of the CTE
@@ -14,9 +23,7 @@
     tracked. A body of a CTE.
 -#}
 {% macro partitions_to_build(delivered, keys) -%}
-    {%- set tracked = is_incremental() and 'batch_id' in (
-        adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
-    ) -%}
+    {%- set tracked = built_with('batch_id') -%}
     select {{ delivered }}.*
     from {{ delivered }}
     {%- if tracked %}
@@ -61,9 +68,7 @@
     input_rows, input_built_at.
 -#}
 {% macro years_to_build() -%}
-    {%- set tracked = is_incremental() and 'input_built_at' in (
-        adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
-    ) -%}
+    {%- set tracked = built_with('input_built_at') -%}
     select year_inputs.*
     from (
         select
