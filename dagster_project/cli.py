@@ -296,7 +296,8 @@ def bench(
         bool, typer.Option(help="Generate the deliveries again instead of reusing var/bench/generated/.")
     ] = False,
     postgres_scale: Annotated[
-        str | None, typer.Option(help="Scale of the DuckDB/PostgreSQL comparison (default: --scale).")
+        str | None,
+        typer.Option(help="Scale of the DuckDB/PostgreSQL comparison (default: --scale; national builds a slice)."),
     ] = None,
 ) -> None:
     """Measure generation, the full and incremental build, ingestion and chart queries; report to var/bench/."""

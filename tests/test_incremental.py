@@ -311,3 +311,56 @@ def test_incremental_tables_equal_a_full_build_of_the_same_deliveries(incrementa
                     f"select count(*) from (select {listed} from {left} except all select {listed} from {right})"
                 ).fetchone()
                 assert differ == 0, f"{table}: {differ} rows of {left} not in {right}"
+
+
+def _tested_through(build_db: Path) -> dict[str, object]:
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        return dict(con.execute("select model_name, tested_through from main.dbt_tested_through").fetchall())
+
+
+def test_row_tests_look_only_at_rows_built_since_they_last_passed(incremental: Incremental, tmp_path: Path) -> None:
+    """After a build whose tests passed, the row tests of the incremental facts skip the rows they
+    passed on; a row built since is tested, and until a run passes it is tested again. A key of a
+    row built since is counted over the whole table."""
+    build_db = tmp_path / "build.duckdb"
+    shutil.copy(incremental.home / "warehouse" / "build.duckdb", build_db)
+    _dbt(["test", "--select", "fct_client_month", "fct_benefit_month"], tmp_path / "dbt", build_db)
+    tested = _tested_through(build_db)
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        for model in ("fct_client_month", "fct_benefit_month"):
+            assert tested[model] == con.execute(f"select max(built_at) from marts_core.{model}").fetchone()[0], model
+
+    def failing_tests(model: str, change: str, parameters: list | None = None) -> str:
+        with duckdb.connect(str(build_db)) as con:
+            con.execute(change, parameters or [])
+        result = run_dbt(["test", "--select", model], tmp_path / "dbt", build_db=build_db)
+        statuses = json.loads((tmp_path / "dbt" / "run_results.json").read_text())["results"]
+        failed = [r["unique_id"] for r in statuses if r["unique_id"].startswith("test.") and r["status"] != "pass"]
+        assert (result.returncode == 0) == (not failed), result.stdout[-3000:]
+        return ",".join(failed)
+
+    def age(value: int, built_at: str) -> str:
+        return failing_tests(
+            "fct_client_month",
+            f"update marts_core.fct_client_month set age = ?, built_at = {built_at} "
+            "where client_key = (select min(client_key) from marts_core.fct_client_month)",
+            [value],
+        )
+
+    now = "cast(current_timestamp as timestamp)"
+    assert age(999, "built_at") == "", "a row tested before is not tested again"
+    assert _tested_through(build_db) == tested
+    assert "between" in age(999, now), "a row built since the last pass is tested"
+    assert _tested_through(build_db) == tested, "a failed test notes nothing"
+    assert "between" in age(999, "built_at"), "and stays tested until a run passes"
+    assert age(40, "built_at") == ""
+    after = _tested_through(build_db)
+    assert after["fct_client_month"] > tested["fct_client_month"]
+    assert after["fct_benefit_month"] == tested["fct_benefit_month"], "its tests did not run"
+
+    duplicate = failing_tests(
+        "fct_benefit_month",
+        f"insert into marts_core.fct_benefit_month select * replace ({now} as built_at) "
+        "from marts_core.fct_benefit_month limit 1",
+    )
+    assert "unique_combination_fct_benefit_month" in duplicate, "a new row repeating a tested key"

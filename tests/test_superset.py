@@ -276,6 +276,31 @@ def test_every_chart_of_every_dashboard_returns_data(api: Api) -> None:
 
 
 @pytest.mark.superset
+def test_dashboards_open_on_the_first_gemeente_and_the_latest_year(api: Api, superset_home: Settings) -> None:
+    """The queries the benchmark times as a dashboard opens: each chart's own, narrowed by the
+    dashboard's defaults where the filter's scope reaches it, and each one answered."""
+    defaults = "select min(gemeente_name), max(year) from serving.dim_area"
+    ((first, latest),) = serving_query(superset_home.serving_db, defaults)
+    opened = list(api.opening_queries())
+    per_dashboard = {
+        title: len(api.get(f"/api/v1/dashboard/{api.dashboard(title)['id']}/charts")["result"]) for title in DASHBOARDS
+    }
+    assert len(opened) == sum(per_dashboard.values()) and {title for title, *_ in opened} == set(DASHBOARDS)
+    by_year = 0
+    for title, chart, chart_id, context in opened:
+        own = api.query_context(chart_id)["queries"][0].get("filters", [])
+        filters = context["queries"][0]["filters"]
+        added = filters[len(own) :]
+        assert filters[: len(own)] == own, f"{title}: {chart}: its own filters stay"
+        assert added[0] == {"col": "gemeente_name", "op": "IN", "val": [first]}, f"{title}: {chart}"
+        assert added[1:] in ([], [{"col": "year", "op": "IN", "val": [latest]}]), f"{title}: {chart}: {added}"
+        by_year += len(added) - 1
+        api.chart_data(chart_id, context)
+    trends = len(opened) - by_year
+    assert by_year > trends > 0, "the year filter leaves out the trend charts only"
+
+
+@pytest.mark.superset
 def test_flagged_wijken_name_the_signals_or_say_why_there_are_none(api: Api, superset_home: Settings) -> None:
     """One row in every selection: the flagged wijken as counted in the serving table, "no wijk
     flagged" when all were assessed within the band, or "nothing to assess" when there are no rows."""

@@ -4,7 +4,8 @@ The benchmark runs the real product in its own home (`var/bench/home`): it lands
 deliveries, holds back the last month of every municipal source, runs the full pipeline from
 landed files to published (per stage, with the peak memory of the whole process tree), lands the
 held-back month and runs again (the incremental build), then starts Superset on the published
-database and times every chart query of every dashboard as the dashboard sends it.
+database and times every chart query of every dashboard as the dashboard sends it when it opens
+(on its default filters) and with every filter cleared.
 
 The deliveries of a scale and seed are generated once into `var/bench/generated/<scale>-seed<seed>/`
 (with the generator's truth and `generation.json`: when, how long, how big) and hard-linked into
@@ -26,8 +27,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from dagster_project.ops.bench_postgres import SLICE_EVERY, postgres_note, postgres_ratio
 from dagster_project.ops.machine import commit, machine
-from dagster_project.ops.measure import Measured, measure
+from dagster_project.ops.measure import measure, require
 from dagster_project.ops.published_digest import published_digest
 from dagster_project.ops.run_timings import ingest_metadata, slowest_assets, stage_seconds
 from dagster_project.ops.scan_anchor import scan_landing
@@ -78,24 +80,39 @@ def ingested_rows(build_db: Path, run_started: float) -> int:
         )
 
 
-def chart_latencies(settings: Settings, repeats: int) -> dict[str, list[float]]:
-    """Every chart of every dashboard, queried through Superset's chart data API (no cache)."""
+def chart_latencies(settings: Settings, repeats: int) -> dict[str, dict[str, list[float]]]:
+    """Every chart of every dashboard through Superset's chart data API (no cache), twice: as the
+    dashboard opens (its default filters: the first gemeente, the latest year) and with every filter
+    cleared (every gemeente and year the user may see, the most a chart is asked for)."""
     from dagster_project.ops import superset
 
     superset.bootstrap(settings, echo=False)
     superset.start(settings)
     try:
         client = superset.SupersetClient(superset.url(settings), superset.admin_password(settings))
-        timings: dict[str, list[float]] = {}
-        for chart in client.all("chart"):
-            context = client.query_context(chart["id"])
-            for _ in range(repeats):
-                started = time.perf_counter()
-                client.chart_data(chart["id"], context)
-                timings.setdefault(chart["slice_name"], []).append((time.perf_counter() - started) * 1000)
+        timings: dict[str, dict[str, list[float]]] = {"opening": {}, "unfiltered": {}}
+        for dashboard, chart, chart_id, opening in client.opening_queries():
+            for kind, context in (("opening", opening), ("unfiltered", client.query_context(chart_id))):
+                for _ in range(repeats):
+                    started = time.perf_counter()
+                    client.chart_data(chart_id, context)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    timings[kind].setdefault(f"{dashboard} / {chart}", []).append(elapsed)
         return timings
     finally:
         superset.stop(settings)
+
+
+def latency_summary(timings: dict[str, list[float]]) -> dict:
+    every = [t for values in timings.values() for t in values]
+    per_chart = {name: round(percentile(values, 0.95), 1) for name, values in timings.items()}
+    return {
+        "charts": len(timings),
+        "queries": len(every),
+        "p50_ms": round(statistics.median(every), 1),
+        "p95_ms": round(percentile(every, 0.95), 1),
+        "per_chart_p95_ms": dict(sorted(per_chart.items(), key=lambda item: -item[1])),
+    }
 
 
 def attack_published(home: Path) -> dict:
@@ -165,7 +182,7 @@ def generated(
             ],
             env,
         )
-    _require(run, "generate")
+    require(run, "generate")
     files = [p for p in (partial / "landing").rglob("*") if p.is_file()]
     meta = {
         "scale": scale,
@@ -289,7 +306,7 @@ def _measure_stages(
     }
     if full.returncode != 0:
         measured["full_build"]["failed"] = True
-    _require(full, "full build")
+    require(full, "full build")
     rows = ingested_rows(home / "warehouse" / "build.duckdb", started)
     spent = ingest_metadata(home / "dagster", run_id)
     measured["ingest"] = {
@@ -309,7 +326,7 @@ def _measure_stages(
         land(bench_dir / "held_back", home / "landing")
         with console.status(f"Incremental build of {held_month}"):
             incremental = measure([*mmr, "run", "--no-demo"], env)
-        _require(incremental, "incremental build")
+        require(incremental, "incremental build")
         stages, run_id = stage_seconds(home / "dagster")
         measured["incremental_build"] = {
             "month": held_month,
@@ -327,22 +344,19 @@ def _measure_stages(
             from dagster_project.settings import Settings as HomeSettings
 
             timings = chart_latencies(HomeSettings(home=home), repeats)
-        every = [t for values in timings.values() for t in values]
         measured["chart_queries"] = {
-            "charts": len(timings),
-            "queries": len(every),
-            "p50_ms": round(statistics.median(every), 1),
-            "p95_ms": round(percentile(every, 0.95), 1),
-            "per_chart_p95_ms": {name: round(percentile(values, 0.95), 1) for name, values in timings.items()},
+            **latency_summary(timings["opening"]),
+            "unfiltered": latency_summary(timings["unfiltered"]),
         }
         save(bench_dir, report)
 
     ratio_scale = postgres_scale or report["scale"]
+    every = SLICE_EVERY if ratio_scale == "national" else 1
     with console.status(f"The same dbt build on PostgreSQL ({ratio_scale} scale)"):
         build_db = home / "warehouse" / "build.duckdb"
         if ratio_scale != report["scale"]:
             build_db = built_elsewhere(bench_dir, ratio_scale, report["seed"], mmr, console)
-        measured["postgres_ratio"] = {"scale": ratio_scale, **postgres_ratio(build_db, settings, bench_dir)}
+        measured["postgres_ratio"] = {"scale": ratio_scale, **postgres_ratio(build_db, settings, bench_dir, every)}
     report["notes"] = [postgres_note(measured["postgres_ratio"])]
 
 
@@ -361,70 +375,8 @@ def built_elsewhere(bench_dir: Path, scale: str, seed: int, mmr: list[str], cons
     env = {**os.environ, "MMR_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
     store, _ = generated(bench_dir, scale, seed, False, env, console)
     place(store, home)
-    _require(measure([*mmr, "run", "--no-demo"], env), f"full build at {scale} scale")
+    require(measure([*mmr, "run", "--no-demo"], env), f"full build at {scale} scale")
     return home / "warehouse" / "build.duckdb"
-
-
-LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def postgres_ratio(build_db: Path, settings: Settings, bench_dir: Path) -> dict:
-    """`dbt build` on PostgreSQL against `dbt build` on DuckDB, from the same raw layer.
-
-    DuckDB builds (full refresh) a copy of the benchmark's warehouse; PostgreSQL builds in a
-    scratch database the raw layer is first copied into with COPY (timed apart). The ratio is
-    PostgreSQL's seconds over DuckDB's. The server is `MMR_POSTGRES_DSN`, else a local one.
-    """
-    import psycopg
-
-    from dagster_project.lib import postgres
-
-    dsn = settings.postgres_dsn or LOCAL_POSTGRES
-    try:
-        with psycopg.connect(dsn, connect_timeout=5):
-            pass
-    except psycopg.OperationalError as exc:
-        return {"ratio": None, "server": postgres.server_address(dsn), "unavailable": str(exc).strip().splitlines()[0]}
-    work = bench_dir / "postgres_ratio"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    duckdb_copy = work / "build.duckdb"
-    shutil.copy(build_db, duckdb_copy)
-    started = time.perf_counter()
-    on_duckdb = postgres.run_dbt(["build", "--full-refresh"], work / "dbt_duckdb", build_db=duckdb_copy)
-    duckdb_seconds = time.perf_counter() - started
-    _require(Measured(duckdb_seconds, 0, on_duckdb.returncode, on_duckdb.stdout), "dbt build on DuckDB")
-    with postgres.scratch_database(dsn, "mmr_bench") as scratch:
-        started = time.perf_counter()
-        copied = postgres.copy_raw_layer(duckdb_copy, scratch)
-        copy_seconds = time.perf_counter() - started
-        postgres.copy_schema(duckdb_copy, scratch, "analytics")
-        started = time.perf_counter()
-        on_postgres = postgres.run_dbt(["build"], work / "dbt_postgres", dsn=scratch)
-        postgres_seconds = time.perf_counter() - started
-    _require(Measured(postgres_seconds, 0, on_postgres.returncode, on_postgres.stdout), "dbt build on PostgreSQL")
-    duckdb_copy.unlink()
-    rows = sum(copied.values())
-    return {
-        "ratio": round(postgres_seconds / duckdb_seconds, 2),
-        "server": postgres.server_address(dsn),
-        "dbt_build_duckdb_seconds": round(duckdb_seconds, 2),
-        "dbt_build_postgres_seconds": round(postgres_seconds, 2),
-        "raw_copy_seconds": round(copy_seconds, 2),
-        "raw_copy_rows": rows,
-        "raw_copy_rows_per_second": round(rows / copy_seconds) if copy_seconds else None,
-    }
-
-
-def postgres_note(result: dict) -> str:
-    if result["ratio"] is None:
-        return f"PostgreSQL comparison skipped: no server at {result['server']} ({result['unavailable']})."
-    return (
-        f"At {result['scale']} scale the same dbt build takes {result['dbt_build_postgres_seconds']} s on "
-        f"PostgreSQL ({result['server']}) "
-        f"and {result['dbt_build_duckdb_seconds']} s on DuckDB: ratio {result['ratio']}. Copying the raw layer "
-        f"({result['raw_copy_rows']} rows, COPY) took {result['raw_copy_seconds']} s more."
-    )
 
 
 def verdicts(measured: dict) -> dict[str, dict]:
@@ -508,6 +460,16 @@ def write_report(bench_dir: Path, report: dict) -> None:
             f"{title}, slowest (s): " + ", ".join(f"{name} {seconds}" for name, seconds in slowest.items()) + ".",
             "",
         ]
+    if "chart_queries" in measured:
+        charts, unfiltered = measured["chart_queries"], measured["chart_queries"]["unfiltered"]
+        lines += [
+            f"Chart queries ({charts['charts']} charts, {charts['queries']} queries) as each dashboard opens, "
+            f"on its default filters: p50 {charts['p50_ms']} ms, p95 {charts['p95_ms']} ms; slowest: "
+            + _slowest(charts)
+            + f". With every filter cleared: p50 {unfiltered['p50_ms']} ms, p95 {unfiltered['p95_ms']} ms; "
+            f"slowest: {_slowest(unfiltered)}.",
+            "",
+        ]
     if "full_build" in measured:
         named = measured["full_build"].get("peak_rss_by_process_gib", [])
         at_peak = ", ".join(f"{name} {gib} GiB" for name, gib in named)
@@ -518,6 +480,5 @@ def write_report(bench_dir: Path, report: dict) -> None:
     (bench_dir / "report.md").write_text("\n".join(lines))
 
 
-def _require(measured: Measured, what: str) -> None:
-    if measured.returncode != 0:
-        raise RuntimeError(f"{what} failed ({measured.returncode}):\n{measured.stdout[-4000:]}")
+def _slowest(summary: dict, count: int = 3) -> str:
+    return ", ".join(f"{name} {ms} ms" for name, ms in list(summary["per_chart_p95_ms"].items())[:count])

@@ -59,3 +59,9 @@ def measure(command: list[str], env: dict[str, str], timeout: float = 6 * 3600) 
     sampler.join()
     ranked = sorted(at_peak, key=lambda item: -item[1])
     return Measured(time.perf_counter() - started, peak, process.returncode, stdout, ranked)
+
+
+def require(measured: Measured, what: str) -> None:
+    """Stop with what the command printed last when it failed."""
+    if measured.returncode != 0:
+        raise RuntimeError(f"{what} failed ({measured.returncode}):\n{measured.stdout[-4000:]}")

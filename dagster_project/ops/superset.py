@@ -19,6 +19,7 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -388,6 +389,50 @@ class SupersetClient:
             "result_format": "json",
             "result_type": "full",
         }
+
+    def opening_queries(self) -> Iterator[tuple[str, str, int, dict]]:
+        """(dashboard, chart, chart id, query) for every chart of every dashboard: the query it sends
+        when the dashboard opens, its own narrowed by the dashboard's default filters."""
+        for dashboard in self.all("dashboard"):
+            detail = self.get(f"/api/v1/dashboard/{dashboard['id']}")["result"]
+            metadata = json.loads(detail.get("json_metadata") or "{}")
+            charts = self.get(f"/api/v1/dashboard/{dashboard['id']}/charts")["result"]
+            narrowed: dict[int, list[dict]] = {chart["id"]: [] for chart in charts}
+            for native_filter in metadata.get("native_filter_configuration", []):
+                values = self.default_values(native_filter)
+                if not values:
+                    continue
+                excluded = set(native_filter.get("scope", {}).get("excluded", []))
+                column = native_filter["targets"][0]["column"]["name"]
+                for chart_id in set(narrowed) - excluded:
+                    narrowed[chart_id].append({"col": column, "op": "IN", "val": values})
+            for chart in charts:
+                context = self.query_context(chart["id"])
+                for query in context["queries"]:
+                    query["filters"] = [*query.get("filters", []), *narrowed[chart["id"]]]
+                yield dashboard["dashboard_title"], chart["slice_name"], chart["id"], context
+
+    def default_values(self, native_filter: dict) -> list:
+        """What a select filter starts on: its saved default, else its first option if it defaults to
+        that (asked for as the filter asks: the column's distinct values in the filter's order)."""
+        saved = native_filter.get("defaultDataMask", {}).get("filterState", {}).get("value")
+        if saved:
+            return list(saved)
+        if not native_filter.get("controlValues", {}).get("defaultToFirstItem"):
+            return []
+        target = native_filter["targets"][0]
+        column = target["column"]["name"]
+        ascending = native_filter["controlValues"].get("sortAscending", True)
+        options = self.post(
+            "/api/v1/chart/data",
+            {
+                "datasource": {"id": target["datasetId"], "type": "table"},
+                "queries": [{"columns": [column], "metrics": [], "orderby": [[column, ascending]], "row_limit": 1}],
+                "result_format": "json",
+                "result_type": "full",
+            },
+        )["result"][0]["data"]
+        return [options[0][column]] if options else []
 
     def chart_data(self, chart_id: int, query_context: dict | None = None) -> list[dict]:
         """Rows of a chart, computed afresh (no cache)."""

@@ -1,5 +1,11 @@
-{#- The combination of `columns` identifies a row: no two rows share it. -#}
-{% test unique_combination(model, columns) %}
+{#-
+    The combination of `columns` identifies a row: no two rows share it. With `whole` (the tested
+    model again) and `where: __untested__`, the combinations of the rows built since the tests last
+    passed are counted over the whole table (macros/tested_rows.sql).
+-#}
+{% test unique_combination(model, columns, whole=none) %}
+
+{%- if whole is none %}
 
 select
     {{ columns | join(', ') }},
@@ -7,5 +13,35 @@ select
 from {{ model }}
 group by {{ columns | join(', ') }}
 having count(*) > 1
+
+{%- else %}
+
+with
+
+untested as (
+
+    select distinct {{ columns | join(', ') }}
+    from {{ model }}
+
+)
+
+select
+    {%- for column in columns %}
+        whole_table.{{ column }},
+    {%- endfor %}
+    count(*) as occurrences
+from {{ whole }} as whole_table
+inner join untested
+    on
+    {%- for column in columns %}
+        {{ 'and ' if not loop.first }}whole_table.{{ column }} = untested.{{ column }}
+    {%- endfor %}
+group by
+    {%- for column in columns %}
+        whole_table.{{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+having count(*) > 1
+
+{%- endif %}
 
 {% endtest %}
