@@ -32,7 +32,10 @@ def slice_raw_layer(build_db: Path, every: int) -> dict:
         before = kept = 0
         for table in tables:
             before += con.execute(f"select count(*) from raw.{table}").fetchone()[0]
-            con.execute(f"delete from raw.{table} where cast(substr(gemeentecode, 3) as integer) % {every} <> 0")
+            con.execute(
+                f"delete from raw.{table} "
+                f"where not coalesce(try_cast(substr(gemeentecode, 3) as integer) % {every} = 0, false)"
+            )
             kept += con.execute(f"select count(*) from raw.{table}").fetchone()[0]
         gemeenten = con.execute(
             " union ".join(f"select gemeentecode from raw.{table}" for table in tables).join(

@@ -413,26 +413,30 @@ class SupersetClient:
                 yield dashboard["dashboard_title"], chart["slice_name"], chart["id"], context
 
     def default_values(self, native_filter: dict) -> list:
-        """What a select filter starts on: its saved default, else its first option if it defaults to
-        that (asked for as the filter asks: the column's distinct values in the filter's order)."""
+        """What a select filter starts on: its saved default, else its first option if it defaults to that."""
         saved = native_filter.get("defaultDataMask", {}).get("filterState", {}).get("value")
         if saved:
             return list(saved)
         if not native_filter.get("controlValues", {}).get("defaultToFirstItem"):
             return []
+        return self.filter_options(native_filter, limit=1)
+
+    def filter_options(self, native_filter: dict, limit: int = 1000) -> list:
+        """The values a select filter offers, asked for as the filter asks: its column's distinct
+        values in the filter's order."""
         target = native_filter["targets"][0]
         column = target["column"]["name"]
-        ascending = native_filter["controlValues"].get("sortAscending", True)
+        ascending = native_filter.get("controlValues", {}).get("sortAscending", True)
         options = self.post(
             "/api/v1/chart/data",
             {
                 "datasource": {"id": target["datasetId"], "type": "table"},
-                "queries": [{"columns": [column], "metrics": [], "orderby": [[column, ascending]], "row_limit": 1}],
+                "queries": [{"columns": [column], "metrics": [], "orderby": [[column, ascending]], "row_limit": limit}],
                 "result_format": "json",
                 "result_type": "full",
             },
         )["result"][0]["data"]
-        return [options[0][column]] if options else []
+        return [option[column] for option in options]
 
     def chart_data(self, chart_id: int, query_context: dict | None = None) -> list[dict]:
         """Rows of a chart, computed afresh (no cache)."""
