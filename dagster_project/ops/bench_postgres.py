@@ -29,19 +29,16 @@ def slice_raw_layer(build_db: Path, every: int) -> dict:
                 "select table_name from duckdb_columns() where schema_name = 'raw' and column_name = 'gemeentecode'"
             ).fetchall()
         ]
-        before = kept = 0
+        before = deleted = 0
         for table in tables:
             before += con.execute(f"select count(*) from raw.{table}").fetchone()[0]
-            con.execute(
+            deleted += con.execute(
                 f"delete from raw.{table} "
                 f"where not coalesce(try_cast(substr(gemeentecode, 3) as integer) % {every} = 0, false)"
-            )
-            kept += con.execute(f"select count(*) from raw.{table}").fetchone()[0]
-        gemeenten = con.execute(
-            " union ".join(f"select gemeentecode from raw.{table}" for table in tables).join(
-                ["select count(distinct gemeentecode) from (", ")"]
-            )
-        ).fetchone()[0]
+            ).fetchone()[0]
+        codes = " union ".join(f"select gemeentecode from raw.{table}" for table in tables)
+        gemeenten = con.execute(f"select count(distinct gemeentecode) from ({codes})").fetchone()[0]
+    kept = before - deleted
     return {"every": every, "tables": sorted(tables), "rows_before": before, "rows_kept": kept, "gemeenten": gemeenten}
 
 
