@@ -246,23 +246,24 @@ def test_corrected_month_supersedes_the_old_one(incremental: Incremental) -> Non
 
 
 def test_a_table_with_text_keys_is_rebuilt_with_integer_keys(incremental: Incremental, tmp_path: Path) -> None:
-    """An installation upgraded from text keys: the first run retypes the keys and rebuilds every
-    partition, with the same client-months."""
+    """An installation upgraded from text keys and a cost of a sum's own decimal: the first run
+    retypes both and rebuilds every partition, with the same client-months and cost."""
     build_db = tmp_path / "build.duckdb"
     shutil.copy(incremental.home / "warehouse" / "build.duckdb", build_db)
     with duckdb.connect(str(build_db)) as con:
         for key in ("client_key", "household_key"):
             con.execute(f"alter table marts_core.fct_client_month alter column {key} type varchar")
+        con.execute("alter table marts_core.fct_client_month alter column cost type decimal(38, 2)")
     upgraded = _dbt(["build", "--select", "fct_client_month"], tmp_path / "dbt", build_db)
     assert all(r["status"] in ("success", "pass") for r in upgraded["results"])
     with duckdb.connect(str(build_db), read_only=True) as con:
         types = dict(
             con.execute(
                 "select column_name, data_type from information_schema.columns "
-                "where table_name = 'fct_client_month' and column_name in ('client_key', 'household_key')"
+                "where table_name = 'fct_client_month' and column_name in ('client_key', 'household_key', 'cost')"
             ).fetchall()
         )
-    assert types == {"client_key": "BIGINT", "household_key": "BIGINT"}
+    assert types == {"client_key": "BIGINT", "household_key": "BIGINT", "cost": "DECIMAL(18,2)"}
     rebuilt = _partitions(build_db)
     assert set(rebuilt) == set(incremental.after)
     last_build = max(values[3] for values in incremental.after.values())
@@ -318,39 +319,51 @@ def _tested_through(build_db: Path) -> dict[str, object]:
         return dict(con.execute("select model_name, tested_through from main.dbt_tested_through").fetchall())
 
 
+def _tested_copy(incremental: Incremental, tmp_path: Path) -> Path:
+    """A copy of the incremental home's warehouse whose incremental facts' tests all passed."""
+    build_db = tmp_path / "build.duckdb"
+    shutil.copy(incremental.home / "warehouse" / "build.duckdb", build_db)
+    _dbt(["test", "--select", "fct_client_month", "fct_benefit_month"], tmp_path / "dbt", build_db)
+    return build_db
+
+
+def _failing_tests(build_db: Path, target: Path, model: str, change: str, parameters: list | None = None) -> str:
+    """The tests of `model` that fail after `change` to the warehouse, comma-separated."""
+    with duckdb.connect(str(build_db)) as con:
+        con.execute(change, parameters or [])
+    result = run_dbt(["test", "--select", model], target, build_db=build_db)
+    statuses = json.loads((target / "run_results.json").read_text())["results"]
+    failed = [r["unique_id"] for r in statuses if r["unique_id"].startswith("test.") and r["status"] != "pass"]
+    assert (result.returncode == 0) == (not failed), result.stdout[-3000:]
+    return ",".join(failed)
+
+
+NOW = "cast(current_timestamp as timestamp)"
+
+
 def test_row_tests_look_only_at_rows_built_since_they_last_passed(incremental: Incremental, tmp_path: Path) -> None:
     """After a build whose tests passed, the row tests of the incremental facts skip the rows they
     passed on; a row built since is tested, and until a run passes it is tested again. A key of a
     row built since is counted over the whole table."""
-    build_db = tmp_path / "build.duckdb"
-    shutil.copy(incremental.home / "warehouse" / "build.duckdb", build_db)
-    _dbt(["test", "--select", "fct_client_month", "fct_benefit_month"], tmp_path / "dbt", build_db)
+    build_db = _tested_copy(incremental, tmp_path)
     tested = _tested_through(build_db)
     with duckdb.connect(str(build_db), read_only=True) as con:
         for model in ("fct_client_month", "fct_benefit_month"):
             assert tested[model] == con.execute(f"select max(built_at) from marts_core.{model}").fetchone()[0], model
 
-    def failing_tests(model: str, change: str, parameters: list | None = None) -> str:
-        with duckdb.connect(str(build_db)) as con:
-            con.execute(change, parameters or [])
-        result = run_dbt(["test", "--select", model], tmp_path / "dbt", build_db=build_db)
-        statuses = json.loads((tmp_path / "dbt" / "run_results.json").read_text())["results"]
-        failed = [r["unique_id"] for r in statuses if r["unique_id"].startswith("test.") and r["status"] != "pass"]
-        assert (result.returncode == 0) == (not failed), result.stdout[-3000:]
-        return ",".join(failed)
-
     def age(value: int, built_at: str) -> str:
-        return failing_tests(
+        return _failing_tests(
+            build_db,
+            tmp_path / "dbt",
             "fct_client_month",
             f"update marts_core.fct_client_month set age = ?, built_at = {built_at} "
             "where client_key = (select min(client_key) from marts_core.fct_client_month)",
             [value],
         )
 
-    now = "cast(current_timestamp as timestamp)"
     assert age(999, "built_at") == "", "a row tested before is not tested again"
     assert _tested_through(build_db) == tested
-    assert "between" in age(999, now), "a row built since the last pass is tested"
+    assert "between" in age(999, NOW), "a row built since the last pass is tested"
     assert _tested_through(build_db) == tested, "a failed test notes nothing"
     assert "between" in age(999, "built_at"), "and stays tested until a run passes"
     assert age(40, "built_at") == ""
@@ -358,9 +371,40 @@ def test_row_tests_look_only_at_rows_built_since_they_last_passed(incremental: I
     assert after["fct_client_month"] > tested["fct_client_month"]
     assert after["fct_benefit_month"] == tested["fct_benefit_month"], "its tests did not run"
 
-    duplicate = failing_tests(
+    duplicate = _failing_tests(
+        build_db,
+        tmp_path / "dbt",
         "fct_benefit_month",
-        f"insert into marts_core.fct_benefit_month select * replace ({now} as built_at) "
+        f"insert into marts_core.fct_benefit_month select * replace ({NOW} as built_at) "
         "from marts_core.fct_benefit_month limit 1",
     )
     assert "unique_combination_fct_benefit_month" in duplicate, "a new row repeating a tested key"
+
+
+def test_reconciliations_compare_the_groups_built_since_in_full_and_every_group_by_presence(
+    incremental: Incremental, tmp_path: Path
+) -> None:
+    """The comparisons of an incremental fact with its deliveries compare the measures of the
+    groups built since they last passed, and of every other group only that it is on both sides:
+    a partition lost from the fact is found however old it is."""
+    build_db = _tested_copy(incremental, tmp_path)
+    one_partition = (
+        "(domain, gemeente_code, month) = (select (domain, gemeente_code, month) "
+        "from marts_core.fct_client_month order by all limit 1)"
+    )
+
+    def change(statement: str) -> str:
+        return _failing_tests(build_db, tmp_path / "dbt", "fct_client_month", statement)
+
+    assert change(f"update marts_core.fct_client_month set cost = cost + 100 where {one_partition}") == "", (
+        "the cost of a group tested before is not compared again"
+    )
+    new_cost = change(
+        f"update marts_core.fct_client_month set cost = cost + 100, built_at = {NOW} where {one_partition}"
+    )
+    assert "assert_client_month_cost_matches_raw" in new_cost, "a group built since is compared in full"
+    assert "assert_client_months_match_staging_clients" not in new_cost, "the same clients"
+    with duckdb.connect(str(build_db)) as con:
+        con.execute(f"update marts_core.fct_client_month set cost = cost - 100 where {one_partition}")
+    lost = change(f"delete from marts_core.fct_client_month where {one_partition}")
+    assert "assert_client_months_match_staging_clients" in lost, "a delivered partition no longer built"

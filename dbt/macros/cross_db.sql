@@ -220,3 +220,17 @@
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- A pre-hook for an incremental model whose `column` is now stored as `type` (same values): a
+    table built before is altered in place, once. -#}
+{% macro retype_column(relation, column, type) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set wanted = type | lower | replace(' ', '') | replace('decimal', 'numeric') -%}
+        {%- for existing in adapter.get_columns_in_relation(relation) if existing.name | lower == column -%}
+            {%- if existing.data_type | lower | replace(' ', '') | replace('decimal', 'numeric') != wanted %}
+                alter table {{ relation }} alter column {{ column }} type {{ type }};
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -11,19 +11,76 @@
       Delivered amounts are summed as the decimal(18, 2) staging makes of them, so the comparison
       is exact and does not depend on the order a parallel sum adds a hundred million doubles in.
       A delivery without rows delivers no group.
+    - `whole`: the tested model again, for a test with `where: __untested__` (macros/tested_rows.sql).
+      The groups of the rows built since the test last passed are compared in full, on both sides;
+      of the other groups, compared when they were built, only that each is on both sides.
 -#}
-{% test matches_raw(model, by, deliveries, counts={}, amounts={}, tolerance=0.01, relative_tolerance=0) %}
+{% test matches_raw(model, by, deliveries, counts={}, amounts={}, tolerance=0.01, relative_tolerance=0, whole=none) %}
+
+{#- per delivery, each key of a group as the delivery states it: a constant or a column -#}
+{%- set delivered_keys = [] -%}
+{%- for delivery in deliveries -%}
+    {%- set fixed = delivery.get('values', {}) -%}
+    {%- set expressions = {} -%}
+    {%- for key in by -%}
+        {%- do expressions.update({key: "'" ~ fixed[key] ~ "'" if key in fixed else delivery['keys'][key]}) -%}
+    {%- endfor -%}
+    {%- do delivered_keys.append(expressions) -%}
+{%- endfor %}
 
 with
 
+{%- if whole is not none %}
+
+scope as (
+
+    select distinct
+        {%- for key in by %}
+            {{ key }} as scope_{{ key }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ model }}
+
+),
+
+delivered_groups as (
+    {%- for delivery in deliveries %}
+        {%- set keys = delivered_keys[loop.index0] %}
+
+        select distinct
+            {%- for key in by %}
+                {{ keys[key] }} as {{ key }},
+            {%- endfor %}
+            true as present
+        from {{ delivery.relation }}
+        {%- if not loop.last %}
+
+            union all
+        {%- endif %}
+    {%- endfor %}
+
+),
+
+built_groups as (
+
+    select distinct
+        {%- for key in by %}
+            {{ key }},
+        {%- endfor %}
+        true as present
+    from {{ whole }}
+
+),
+
+{%- endif %}
+
 delivered as (
     {%- for delivery in deliveries %}
+        {%- set keys = delivered_keys[loop.index0] %}
         {%- set grouped = delivery.get('keys', {}) %}
-        {%- set fixed = delivery.get('values', {}) %}
 
         select
             {%- for key in by %}
-                {{ "'" ~ fixed[key] ~ "'" if key in fixed else grouped[key] }} as {{ key }},
+                {{ keys[key] }} as {{ key }},
             {%- endfor %}
             {%- for measure in counts %}
                 count({{ delivery.counts[measure] }}) as {{ measure }},
@@ -33,6 +90,13 @@ delivered as (
             {%- endfor %}
             count(*) as delivered_rows
         from {{ delivery.relation }}
+        {%- if whole is not none %}
+            inner join scope
+                on
+                {%- for key in by %}
+                    {{ 'and ' if not loop.first }}scope.scope_{{ key }} = {{ keys[key] }}
+                {%- endfor %}
+        {%- endif %}
         {%- if grouped %}
             group by {{ grouped.values() | join(', ') }}
         {%- endif %}
@@ -49,7 +113,7 @@ built as (
 
     select
         {%- for key in by %}
-            {{ key }},
+            built_rows.{{ key }},
         {%- endfor %}
         {%- for measure, expression in counts.items() %}
             count({{ expression }}) as {{ measure }},
@@ -58,8 +122,18 @@ built as (
             sum({{ expression }}) as {{ measure }},
         {%- endfor %}
         count(*) as built_rows
-    from {{ model }}
-    group by {{ by | join(', ') }}
+    from {{ model if whole is none else whole }} as built_rows
+    {%- if whole is not none %}
+        inner join scope
+            on
+            {%- for key in by %}
+                {{ 'and ' if not loop.first }}scope.scope_{{ key }} = built_rows.{{ key }}
+            {%- endfor %}
+    {%- endif %}
+    group by
+    {%- for key in by %}
+        built_rows.{{ key }}{{ ',' if not loop.last }}
+    {%- endfor %}
 
 ),
 
@@ -81,6 +155,29 @@ compared as (
         {%- for key in by %}
             {{ 'and ' if not loop.first }}delivered.{{ key }} = built.{{ key }}
         {%- endfor %}
+    {%- if whole is not none %}
+
+    union all
+
+    -- a group delivered and never built, or built and no longer delivered, outside the scope
+    select
+        {%- for key in by %}
+            coalesce(delivered_groups.{{ key }}, built_groups.{{ key }}) as {{ key }},
+        {%- endfor %}
+        {%- for measure in (counts | list) + (amounts | list) %}
+            null as delivered_{{ measure }},
+            null as built_{{ measure }},
+        {%- endfor %}
+        case when delivered_groups.present then 0 end as delivered_rows,
+        case when built_groups.present then 0 end as built_rows
+    from delivered_groups
+    full outer join built_groups
+        on
+        {%- for key in by %}
+            {{ 'and ' if not loop.first }}delivered_groups.{{ key }} = built_groups.{{ key }}
+        {%- endfor %}
+    where delivered_groups.present is null or built_groups.present is null
+    {%- endif %}
 
 )
 

@@ -9,7 +9,10 @@
         unique_key=['domain', 'gemeente_code', 'month'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        pre_hook="{{ retype_text_keys(this, ['client_key', 'household_key']) }}",
+        pre_hook=[
+            "{{ retype_column(this, 'cost', 'decimal(18, 2)') }}",
+            "{{ retype_text_keys(this, ['client_key', 'household_key']) }}",
+        ],
     )
 }}
 with
@@ -102,7 +105,8 @@ final as (
         {{ age_group_code(year_of('client_months.month') ~ ' - client_months.birth_year') }}
             as age_group_code,
         client_months.n_cases,
-        client_months.cost,
+        -- the decimal a delivered amount has (a sum's own decimal(38, 2) is read ten times slower)
+        cast(client_months.cost as decimal(18, 2)) as cost,
         partitions.batch_id,
         reference.reference_year,
         cast(current_timestamp as timestamp) as built_at
