@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         description="Share of a budget allocated by expected need; the rest follows the number of inhabitants.",
     )
     duckdb_memory_limit: str = Field(
-        default="3GB",
+        default="2.5GB",
         description=(
             "Memory DuckDB may use for its buffers in dbt, ingestion and the analytics; beyond it, it"
             " spills to `<build.duckdb>.tmp`."

@@ -14,7 +14,7 @@ from dagster_project import ingest as ingest_lib
 from dagster_project.ingest import Rule
 from dagster_project.ingest import run as ingest_run
 from dagster_project.lib import warehouse
-from dagster_project.settings import Settings
+from dagster_project.settings import PROJECT_ROOT, Settings
 from dagster_project.sources import cbs_kwb
 from tests.conftest import KWB_FIXTURE
 
@@ -392,4 +392,7 @@ def test_the_build_database_keeps_to_the_memory_limit_of_the_settings(tmp_path, 
         with warehouse.connect(Settings(home=tmp_path, duckdb_memory_limit=limit), read_only=False) as con:
             assert con.execute("select current_setting('memory_limit')").fetchone()[0] == shown
     monkeypatch.delenv("MMR_DUCKDB_MEMORY_LIMIT", raising=False)
-    assert Settings(home=tmp_path).duckdb_memory_limit == "3GB"
+    default = Settings(home=tmp_path).duckdb_memory_limit
+    assert default == "2.5GB"
+    profile = (PROJECT_ROOT / "dbt" / "profiles.yml").read_text()
+    assert f"env_var('MMR_DUCKDB_MEMORY_LIMIT', '{default}')" in profile, "dbt's default is the settings' default"
