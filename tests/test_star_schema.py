@@ -88,14 +88,21 @@ def test_all_star_schema_tests_pass(star):
 
 
 # what each reconciliation test must catch: a fact that lost a row or is a cent off the raw layer
+#: Each reconciliation and a change it must catch. Rows of the incremental facts change as a
+#: rebuild would change them, with a new built_at: their comparisons look at what was built since
+#: they last passed (dbt/tests/generic/matches_raw.sql).
 TAMPERED = {
-    "assert_client_month_cost_matches_raw": "update marts_core.fct_client_month set cost = cost + 0.01"
+    "assert_client_month_cost_matches_raw": "update marts_core.fct_client_month"
+    " set cost = cost + 0.01, built_at = current_timestamp"
     " where rowid = (select min(rowid) from marts_core.fct_client_month where domain = 'wmo')",
-    "assert_client_months_match_staging_clients": "delete from marts_core.fct_client_month"
+    "assert_client_months_match_staging_clients": "update marts_core.fct_client_month"
+    " set built_at = current_timestamp where domain = 'participatie';"
+    " delete from marts_core.fct_client_month"
     " where rowid = (select min(rowid) from marts_core.fct_client_month where domain = 'participatie')",
     "assert_care_episode_cost_matches_raw": "delete from marts_core.fct_care_episode"
     " where rowid = (select min(rowid) from marts_core.fct_care_episode where domain = 'jeugd')",
-    "assert_benefit_month_amount_matches_raw": "update marts_core.fct_benefit_month set amount = amount - 0.01"
+    "assert_benefit_month_amount_matches_raw": "update marts_core.fct_benefit_month"
+    " set amount = amount - 0.01, built_at = current_timestamp"
     " where rowid = (select min(rowid) from marts_core.fct_benefit_month)",
     "assert_zvw_cost_matches_raw": "update marts_core.fct_zvw_cost set cost = coalesce(cost, 0) + 10000000"
     " where rowid = (select min(rowid) from marts_core.fct_zvw_cost)",
