@@ -159,7 +159,8 @@ compared as (
 
     union all
 
-    -- a group delivered and never built, or built and no longer delivered, outside the scope
+    -- every group delivered and never built, or built and no longer delivered (one in the scope
+    -- shows above too)
     select
         {%- for key in by %}
             coalesce(delivered_groups.{{ key }}, built_groups.{{ key }}) as {{ key }},
