@@ -100,3 +100,32 @@
     delete from {{ this }}
     where year not in (select distinct {{ year_of('month') }} from {{ ref('fct_client_month') }})
 {%- endmacro %}
+
+
+{#-
+    delete+insert on DuckDB: the adapter's own version deletes by joining every new row to the
+    table, so each row of a replaced partition matched once per new row of it (a month re-delivered
+    nationally: hundreds of millions of pairs, 54 s of the 80 s `fct_client_month` took). The
+    replaced keys are taken once each instead, as dbt does on PostgreSQL.
+-#}
+{% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
+    {%- set keys = [unique_key] if unique_key is string else unique_key -%}
+    {%- set dest_cols_csv = get_quoted_csv(dest_columns | map(attribute='name')) -%}
+    {%- if keys %}
+        delete from {{ target }} as dbt_incremental_target
+        using (select distinct {{ keys | join(', ') }} from {{ source }}) as replaced
+        where
+            {%- for key in keys %}
+                {{ 'and ' if not loop.first }}replaced.{{ key }} = dbt_incremental_target.{{ key }}
+            {%- endfor %}
+            {%- for predicate in incremental_predicates or [] %}
+                and {{ predicate }}
+            {%- endfor %};
+    {%- endif %}
+
+    insert into {{ target }} ({{ dest_cols_csv }})
+    (
+        select {{ dest_cols_csv }}
+        from {{ source }}
+    )
+{%- endmacro %}

@@ -44,8 +44,9 @@ episodes as (
         min(month) as first_month,
         max(month) as last_month,
         count(*) as n_months,
-        sum(volume) as total_volume,
-        sum(bedrag) as total_cost
+        -- the decimal a delivered amount has (a sum's own decimal(38, 2) is read ten times slower)
+        cast(sum(volume) as decimal(18, 2)) as total_volume,
+        cast(sum(bedrag) as decimal(18, 2)) as total_cost
     from harmonised
     group by domain, reference_gemeente_code, episode_id
 
