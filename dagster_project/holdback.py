@@ -144,9 +144,11 @@ def _restore_superseded(con: duckdb.DuckDBPyConnection, settings: Settings, tabl
     if not previous or not any(archive.glob("*.parquet")):
         return
     files = str(archive / "*.parquet").replace("'", "''")
+    # A batch delivered again after a correction is archived again under the same id: one copy.
     con.execute(
         f"insert into raw.{table} by name "
-        f"select * from read_parquet('{files}', union_by_name = true) where _batch_id = ?",
+        f"select * exclude (filename) from read_parquet('{files}', union_by_name = true, filename = true) "
+        "where _batch_id = ? qualify filename = max(filename) over ()",
         [previous[0]],
     )
 

@@ -52,6 +52,7 @@ def test_only_batches_since_the_last_publish_are_held_back_and_the_superseded_on
     archive.mkdir(parents=True)
     old = pd.DataFrame({"jaar": [2021, 2021], "_period": "2021", "_batch_id": "old-2021", "_row": [2, 3]})
     old.to_parquet(archive / "old-2021.parquet")
+    old.to_parquet(archive / "old-2021-delivered-again.parquet")  # the same batch, archived twice: one copy returns
     with duckdb.connect(str(settings.build_db)) as con:
         con.execute("create schema raw")
         con.execute("create schema audit")

@@ -134,6 +134,15 @@ def test_corrected_redelivery_supersedes_its_period(settings, tmp_path):
     assert batches == 1
 
 
+def test_an_earlier_version_delivered_again_supersedes_the_correction(settings, tmp_path):
+    ingest(settings, deliver(tmp_path, FIXTURE_TEXT))
+    corrected = "\n".join(FIXTURE_TEXT.splitlines()[:-2]) + "\n"
+    ingest(settings, deliver(tmp_path, corrected))
+    assert ingest(settings, deliver(tmp_path, FIXTURE_TEXT))["status"] == "accepted"
+    assert raw_rows(settings) == FIXTURE_ROWS
+    assert ingest(settings, deliver(tmp_path, FIXTURE_TEXT))["status"] == "unchanged"
+
+
 def test_file_name_must_name_the_year(settings, tmp_path):
     result = ingest(settings, deliver(tmp_path, FIXTURE_TEXT, name="kerncijfers.csv"))
     assert result["status"] == "rejected" and "kwb_<year>.csv" in result["message"]

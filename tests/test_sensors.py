@@ -144,6 +144,17 @@ def test_a_rejected_file_does_not_start_run_after_run(sensor, tmp_path):
     assert not result.run_requests
 
 
+def test_an_earlier_version_delivered_again_after_a_correction_starts_a_run(sensor, tmp_path):
+    settings = get_settings()
+    original = KWB_FIXTURE.read_text()
+    for text in (original, "\n".join(original.splitlines()[:-2]) + "\n"):
+        land(tmp_path, "cbs_kwb", "kwb_2022.csv", text)
+        ingest.ingest_source([cbs_kwb.SPEC], settings)
+    land(tmp_path, "cbs_kwb", "kwb_2022.csv", original)
+    result, _ = settle(sensor)
+    assert len(result.run_requests) == 1
+
+
 def test_the_sensor_waits_while_a_run_writes_the_warehouse(sensor, tmp_path):
     from dagster_project.definitions import defs
 

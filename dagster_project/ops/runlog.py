@@ -133,10 +133,14 @@ def query(settings: Settings, sql: str, parameters: Iterable[object] = ()) -> li
 def known_files(settings: Settings) -> tuple[set[tuple[str, str]], set[tuple[str, str, int, int]]]:
     """What ingestion already read, per source: content hashes, and (name, size, modification
     time) where the log recorded them. Rejected files count too, so a bad file that stays in the
-    landing folder does not start run after run; a withdrawn delivery does not."""
+    landing folder does not start run after run; a withdrawn delivery does not, nor a batch a later
+    one superseded (an earlier version delivered again after a correction is new)."""
     rows = query(
         settings,
-        "select source, content_hash, file_name, file_size, file_mtime_ns from ingestion_log where status <> ?",
+        "select source, content_hash, file_name, file_size, file_mtime_ns from ("
+        "select *, row_number() over (partition by source, period, status = 'rejected' "
+        "order by ingested_at desc) as recency from ingestion_log where status <> ?"
+        ") where status = 'rejected' or recency = 1",
         ["withdrawn"],
     )
     hashes = {(source, digest) for source, digest, *_ in rows}
