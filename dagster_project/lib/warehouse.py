@@ -106,13 +106,13 @@ def record_batches(con: duckdb.DuckDBPyConnection, batches: list[dict]) -> None:
 
 
 def ingested_files(con: duckdb.DuckDBPyConnection, source: str) -> tuple[set[str], set[tuple[str, int, int]]]:
-    """Content hashes of the batches of `source` that hold their period now (the latest one not
-    rejected or withdrawn), and the (file name, size, modification time) those files had when they
-    were read, where that identifies them safely. An earlier version delivered again after a
-    correction is new: it supersedes the correction."""
+    """Content hashes of the batches of `source` that hold their file's period now (the latest of
+    that file name and period not rejected or withdrawn), and the (file name, size, modification
+    time) those files had when they were read, where that identifies them safely. An earlier
+    version delivered again after a correction is new: it supersedes the correction."""
     rows = con.execute(
         "select content_hash, file_name, file_size, file_mtime_ns from ("
-        "select *, row_number() over (partition by period order by ingested_at desc) as recency "
+        "select *, row_number() over (partition by period, file_name order by ingested_at desc) as recency "
         "from raw.ingestion_log where source = ? and status not in ('rejected', 'withdrawn')"
         ") as batches where recency = 1",
         [source],

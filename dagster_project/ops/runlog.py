@@ -138,7 +138,7 @@ def known_files(settings: Settings) -> tuple[set[tuple[str, str]], set[tuple[str
     rows = query(
         settings,
         "select source, content_hash, file_name, file_size, file_mtime_ns from ("
-        "select *, row_number() over (partition by source, period, status = 'rejected' "
+        "select *, row_number() over (partition by source, period, file_name, status = 'rejected' "
         "order by ingested_at desc) as recency from ingestion_log where status <> ?"
         ") where status = 'rejected' or recency = 1",
         ["withdrawn"],
