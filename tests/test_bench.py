@@ -91,6 +91,12 @@ def test_incremental_build_lands_the_held_back_month(report):
         pytest.skip("no monthly deliveries are ingested yet")
     assert incremental["seconds"] > 0 and incremental["share_of_full"] > 0
     assert list((home / "bench" / "home" / "landing").glob(f"*/*_{incremental['month']}.csv"))
+    before, after = data["measured"]["disclosure_attacks"]["published_digest"], incremental["published_digest"]
+    assert set(before) == set(after)
+    changed = {table for table in before if before[table] != after[table]}
+    assert "sociaal_domein_3d" in changed, "the new month's clients are published"
+    assert not changed & {"dim_area", "area_geometry", "wijk_kerncijfers"}, "CBS figures do not move with a month"
+    assert "Digest after the new month" in (home / "bench" / "report.md").read_text()
 
 
 def test_markdown_report_names_the_machine_and_the_targets(report):
