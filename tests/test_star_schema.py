@@ -87,10 +87,9 @@ def test_all_star_schema_tests_pass(star):
         assert f"PASS {reconciliation}" in output, reconciliation
 
 
-# what each reconciliation test must catch: a fact that lost a row or is a cent off the raw layer
-#: Each reconciliation and a change it must catch. Rows of the incremental facts change as a
-#: rebuild would change them, with a new built_at: their comparisons look at what was built since
-#: they last passed (dbt/tests/generic/matches_raw.sql).
+#: Each reconciliation and a change it must catch: a fact that lost a row or is a cent off the raw
+#: layer. Rows of the incremental facts change as a rebuild would change them, with a new built_at:
+#: their comparisons look at what was built since they last passed (dbt/tests/generic/matches_raw.sql).
 TAMPERED = {
     "assert_client_month_cost_matches_raw": "update marts_core.fct_client_month"
     " set cost = cost + 0.01, built_at = current_timestamp"
