@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 import shapely
 
+from dagster_project.lib import asset_versions
 from dagster_project.resources import Warehouse
 
 SCHEMA = "geo"
@@ -124,8 +125,13 @@ def area_geometry(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg
     Delivered boundaries are used as they are; wijken and gemeenten without a delivered boundary
     are the union of their buurten. Grain: one row per area per year.
     """
+    inputs = asset_versions.inputs(warehouse, [__name__], [f"{SCHEMA}.{TABLE}"], raw=["raw.cbs_gebieden"])
+    if inputs.unchanged():
+        context.log.info("raw.cbs_gebieden did not change since the geometry was made from it: kept.")
+        return dg.MaterializeResult(metadata={"kept": True})
     frame = areas_from_delivered(warehouse.query(DELIVERED_SQL.format(table="raw.cbs_gebieden")))
     warehouse.write_tables({TABLE: typed(frame)}, schema=SCHEMA)
+    inputs.note()
     rows = len(frame)
     counts = {level: int(n) for level, n in sorted(frame["area_level"].value_counts().items())}
     size = int(frame["geojson"].str.len().sum()) if rows else 0

@@ -87,6 +87,17 @@ class Warehouse(dg.ConfigurableResource):
         """Replace each table in `schema` of the warehouse the models are built in."""
         raise NotImplementedError
 
+    def execute(self, statements: list[str]) -> None:
+        """Statements on the warehouse the models are built in, in one transaction."""
+        raise NotImplementedError
+
+    def has_table(self, schema: str, name: str) -> bool:
+        found = self.query(
+            "select count(*) as n from information_schema.tables "
+            f"where table_schema = '{schema}' and table_name = '{name}'"
+        )
+        return bool(found["n"].iloc[0])
+
     def published_periods(self) -> list[str]:
         """Every delivered `<source>:<period>` not rejected (in the shared mode: of every gemeente)."""
         raise NotImplementedError
@@ -211,6 +222,13 @@ class DuckDBWarehouse(Warehouse):
                 con.execute("rollback")
                 raise
 
+    def execute(self, statements: list[str]) -> None:
+        with self.connect() as con:
+            con.execute("begin")
+            for statement in statements:
+                con.execute(statement)
+            con.execute("commit")
+
     def published_periods(self) -> list[str]:
         with duckdb.connect(str(self.settings.build_db), read_only=True) as con:
             if not warehouse.table_exists(con, "raw", "ingestion_log"):
@@ -310,6 +328,13 @@ class PostgresWarehouse(Warehouse):
         """Each table atomically."""
         for name, frame in tables.items():
             postgres.write_raw_table(self.dsn, f"{schema}.{name}", pa.Table.from_pandas(frame, preserve_index=False))
+
+    def execute(self, statements: list[str]) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn) as conn:
+            for statement in statements:
+                conn.execute(statement)
 
     def published_periods(self) -> list[str]:
         return list(self.query(_PERIODS_SQL)["p"])

@@ -41,8 +41,10 @@ from dagster_project.analytics.warehouse_tables import (
     NUMBER,
     RISK_FACTORS,
     TEXT,
+    analysis_inputs,
     analytics_key,
     factors_in,
+    kept,
     query,
     risk_profile,
     statistic,
@@ -223,9 +225,15 @@ def expected_vs_actual(frame: pd.DataFrame, confidence: float) -> tuple[pd.DataF
 def expected_care_use_models(context: dg.AssetExecutionContext):
     """Expected vs actual use per wijk (see the module docstring for the method and caveats)."""
     settings = get_settings()
+    inputs = analysis_inputs(context, settings, __name__)
+    if inputs.unchanged():
+        yield from kept(context)
+        return
+
     frame = wijk_use(risk_profile(settings), query(settings, ACTUAL_SQL))
     expected, coefficients = expected_vs_actual(frame, settings.analytics_confidence)
     write_tables(settings, {"expected_care_use": expected, "expected_care_use_coefficients": coefficients})
+    inputs.note()
     signals = expected.groupby(["domein", "maat", "signaal"]).size().rename("wijken").reset_index()
     latest = coefficients[coefficients["year"] == coefficients["year"].max()] if len(coefficients) else coefficients
     yield dg.MaterializeResult(

@@ -46,8 +46,10 @@ from dagster_project.analytics.warehouse_tables import (
     NUMBER,
     TEXT,
     WHOLE,
+    analysis_inputs,
     analytics_key,
     factors_in,
+    kept,
     query,
     risk_profile,
     statistic,
@@ -323,6 +325,11 @@ def pooled_effects(effects: pd.DataFrame, confidence: float) -> pd.DataFrame:
 def intervention_effect(context: dg.AssetExecutionContext):
     """Intervention effects (see the module docstring for the method and caveats)."""
     settings = get_settings()
+    inputs = analysis_inputs(context, settings, __name__)
+    if inputs.unchanged():
+        yield from kept(context)
+        return
+
     panel = outcome_panel(query(settings, PANEL_SQL))
     effects, by_type = estimate_effects(
         query(settings, INTERVENTIONS_SQL),
@@ -332,6 +339,7 @@ def intervention_effect(context: dg.AssetExecutionContext):
         settings.analytics_confidence,
     )
     write_tables(settings, {"intervention_effect": effects, "intervention_effect_by_type": by_type})
+    inputs.note()
     yield dg.MaterializeResult(asset_key=analytics_key("intervention_effect"), metadata=table_metadata(effects))
     yield dg.MaterializeResult(
         asset_key=analytics_key("intervention_effect_by_type"), metadata=table_metadata(by_type, preview_rows=20)

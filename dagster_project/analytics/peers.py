@@ -30,8 +30,10 @@ from dagster_project.analytics.warehouse_tables import (
     NUMBER,
     RISK_FACTORS,
     TEXT,
+    analysis_inputs,
     analytics_key,
     factors_in,
+    kept,
     query,
     statistic,
     table_metadata,
@@ -179,11 +181,17 @@ def find_peers(profiles: pd.DataFrame, k_by_level: dict[str, int]) -> pd.DataFra
 def benchmark(context: dg.AssetExecutionContext):
     """Peers and key indicators for benchmarks (see the module docstring for the method and caveats)."""
     settings = get_settings()
+    inputs = analysis_inputs(context, settings, __name__)
+    if inputs.unchanged():
+        yield from kept(context)
+        return
+
     profiles = query(settings, PROFILES_SQL.format(factors=", ".join(RISK_FACTORS)))
     peers = find_peers(
         profiles, {"wijk": settings.analytics_comparison_wijken, "gemeente": settings.analytics_comparison_gemeenten}
     )
     values = query(settings, VALUES_SQL)
     write_tables(settings, {"benchmark_peers": peers, "benchmark_values": values})
+    inputs.note()
     yield dg.MaterializeResult(asset_key=analytics_key("benchmark_peers"), metadata=table_metadata(peers))
     yield dg.MaterializeResult(asset_key=analytics_key("benchmark_values"), metadata=table_metadata(values))

@@ -26,7 +26,9 @@ import pandas as pd
 from dagster_project.analytics.warehouse_tables import (
     NUMBER,
     TEXT,
+    analysis_inputs,
     analytics_key,
+    kept,
     mart_key,
     query,
     table_metadata,
@@ -111,6 +113,10 @@ def population_funding_allocation(context: dg.AssetExecutionContext) -> dg.Mater
     """Each gemeente's budget per domain allocated to its wijken by expected need, against actual spend
     (see the module docstring for the method, the scenario settings and caveats)."""
     settings = get_settings()
+    inputs = analysis_inputs(context, settings, __name__)
+    if inputs.unchanged():
+        return kept(context)[0]
+
     scenario = describe_scenario(settings)
     allocation = allocate(
         query(settings, NEED_SQL),
@@ -119,6 +125,7 @@ def population_funding_allocation(context: dg.AssetExecutionContext) -> dg.Mater
         scenario,
     )
     write_tables(settings, {"population_funding": allocation})
+    inputs.note()
     shifts = (
         allocation.groupby(["year", "domein"])["verschuiving"]
         .agg(lambda s: s.clip(lower=0).sum())

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import dagster as dg
 import pandas as pd
 
+from dagster_project.lib import asset_versions
 from dagster_project.resources import warehouse_for
 from dagster_project.settings import Settings
 
@@ -87,3 +88,23 @@ def table_metadata(frame: pd.DataFrame, preview_rows: int = 10) -> dict[str, dg.
         "dagster/row_count": dg.MetadataValue.int(len(frame)),
         "preview": dg.MetadataValue.md(frame.head(preview_rows).to_markdown(index=False)),
     }
+
+
+def analysis_inputs(context: dg.AssetExecutionContext, settings: Settings, module: str) -> asset_versions.Inputs:
+    """What the analysis of `module` computes from: its code and settings, and the marts and
+    statistics its assets depend on (each reads only what it declares)."""
+    deps = set().union(*context.assets_def.asset_deps.values())
+    return asset_versions.inputs(
+        warehouse_for(settings),
+        modules=[module, __name__],
+        writes=[".".join(key.path) for key in context.selected_asset_keys],
+        models=[key.path[-1] for key in deps if key.path[0] == "marts"],
+        tables=[".".join(key.path) for key in deps if key.path[0] == ANALYTICS_SCHEMA],
+        settings={k: v for k, v in settings.model_dump().items() if k.startswith(("analytics_", "funding_"))},
+    )
+
+
+def kept(context: dg.AssetExecutionContext) -> list[dg.MaterializeResult]:
+    """The results of an analysis whose inputs did not change since it wrote its tables."""
+    context.log.info("Nothing it reads changed since it last ran: its tables are kept.")
+    return [dg.MaterializeResult(asset_key=key, metadata={"kept": True}) for key in sorted(context.selected_asset_keys)]
