@@ -101,7 +101,7 @@ def _built(build_db: Path) -> dict[str, dict[tuple, object]]:
         return {name: {row[:-1]: row[-1] for row in con.execute(sql).fetchall()} for name, sql in BUILT.items()}
 
 
-def _dbt(args: list[str], target: Path, build_db: Path) -> dict:
+def dbt_results(args: list[str], target: Path, build_db: Path) -> dict:
     result = run_dbt(args, target, build_db=build_db)
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
     return json.loads((target / "run_results.json").read_text())
@@ -109,7 +109,7 @@ def _dbt(args: list[str], target: Path, build_db: Path) -> dict:
 
 def _compiled_model(target: Path, build_db: Path) -> str:
     """The SELECT an incremental run of fct_client_month executes (the model's incremental branch)."""
-    _dbt(["compile", "--select", "fct_client_month"], target, build_db)
+    dbt_results(["compile", "--select", "fct_client_month"], target, build_db)
     return next(target.glob("compiled/mmr/models/marts/core/fct_client_month.sql")).read_text()
 
 
@@ -122,15 +122,18 @@ def _selected(build_db: Path, compiled: str) -> dict[tuple[str, str, str], int]:
     return {row[:3]: row[3] for row in rows}
 
 
-@pytest.fixture(scope="module")
-def incremental(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Incremental:
-    home = tmp_path_factory.mktemp("incremental_home")
+def copy_of_demo(demo_home: Path, home: Path) -> Path:
+    """The demo's build warehouse and keys in `home`; returns the warehouse."""
     build_db = home / "warehouse" / "build.duckdb"
     build_db.parent.mkdir(parents=True)
     shutil.copy(demo_home / "warehouse" / "build.duckdb", build_db)
     shutil.copytree(demo_home / "secrets", home / "secrets")
-    settings = Settings(home=home)
+    return build_db
 
+
+def hold_back_month(build_db: Path) -> tuple[tuple[str, str], tuple[str, str]]:
+    """Takes one gemeente's last month out of the raw layer (every domain); returns it, and an
+    older Wmo month of another gemeente to correct."""
     with duckdb.connect(str(build_db)) as con:
         month, gemeente = con.execute(
             "select max(periode), min(gemeentecode) filter (where periode = (select max(periode) "
@@ -145,24 +148,46 @@ def incremental(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> In
         for domain in SPECS:
             con.execute(f"delete from raw.gemeente_{domain} where _period = ?", [period])
         con.execute("delete from raw.ingestion_log where period = ?", [period])
-    before_run = _dbt(["build", "--full-refresh", *SELECT], home / "dbt_full", build_db)
-    before = _partitions(build_db)
-    built_before = _built(build_db)
+    return (gemeente, month), (other, old_month)
 
+
+def land_month(demo_home: Path, home: Path, gemeente: str, month: str) -> None:
+    """The held-back month's files of every domain, as the demo delivered them, in `home`'s landing."""
     for domain, spec in SPECS.items():
         name = f"{domain}_{gemeente}_{month}.csv"
         landed = home / "landing" / spec.source / name
-        landed.parent.mkdir(parents=True)
+        landed.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(demo_home / "landing" / spec.source / name, landed)
-    name = f"wmo_{other}_{old_month}.csv"
+
+
+def land_correction(demo_home: Path, home: Path, gemeente: str, month: str) -> None:
+    """A gemeente's Wmo month delivered again with one row less."""
+    name = f"wmo_{gemeente}_{month}.csv"
     lines = (demo_home / "landing" / "gemeente_wmo" / name).read_text().splitlines(keepends=True)
-    (home / "landing" / "gemeente_wmo" / name).write_text("".join([lines[0], *lines[2:]]))
+    landed = home / "landing" / "gemeente_wmo" / name
+    landed.parent.mkdir(parents=True, exist_ok=True)
+    landed.write_text("".join([lines[0], *lines[2:]]))
+
+
+@pytest.fixture(scope="module")
+def incremental(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Incremental:
+    home = tmp_path_factory.mktemp("incremental_home")
+    build_db = copy_of_demo(demo_home, home)
+    settings = Settings(home=home)
+
+    (gemeente, month), (other, old_month) = hold_back_month(build_db)
+    before_run = dbt_results(["build", "--full-refresh", *SELECT], home / "dbt_full", build_db)
+    before = _partitions(build_db)
+    built_before = _built(build_db)
+
+    land_month(demo_home, home, gemeente, month)
+    land_correction(demo_home, home, other, old_month)
     for spec in SPECS.values():
         ingest.ingest_source([spec], settings)
 
     compiled = _compiled_model(home / "dbt_compile", build_db)
     selected = _selected(build_db, compiled)
-    run_results = _dbt(["build", *SELECT], home / "dbt_incremental", build_db)
+    run_results = dbt_results(["build", *SELECT], home / "dbt_incremental", build_db)
     after = _partitions(build_db)
     reselected = _selected(build_db, compiled)
     built_after = _built(build_db)
@@ -254,7 +279,7 @@ def test_a_table_with_text_keys_is_rebuilt_with_integer_keys(incremental: Increm
         for key in ("client_key", "household_key"):
             con.execute(f"alter table marts_core.fct_client_month alter column {key} type varchar")
         con.execute("alter table marts_core.fct_client_month alter column cost type decimal(38, 2)")
-    upgraded = _dbt(["build", "--select", "fct_client_month"], tmp_path / "dbt", build_db)
+    upgraded = dbt_results(["build", "--select", "fct_client_month"], tmp_path / "dbt", build_db)
     assert all(r["status"] in ("success", "pass") for r in upgraded["results"])
     with duckdb.connect(str(build_db), read_only=True) as con:
         types = dict(
@@ -297,7 +322,7 @@ def test_incremental_tables_equal_a_full_build_of_the_same_deliveries(incrementa
     """Every incrementally built table, row for row, equals a full build of the same raw layer."""
     build_db = tmp_path / "build.duckdb"
     shutil.copy(incremental.home / "warehouse" / "build.duckdb", build_db)
-    _dbt(["build", "--full-refresh", *SELECT], tmp_path / "dbt", build_db)
+    dbt_results(["build", "--full-refresh", *SELECT], tmp_path / "dbt", build_db)
     with duckdb.connect(str(build_db), read_only=True) as con:
         con.execute(f"attach '{incremental.home / 'warehouse' / 'build.duckdb'}' as incremental (read_only)")
         for table, built_at in INCREMENTAL_TABLES.items():
@@ -323,7 +348,7 @@ def _tested_copy(incremental: Incremental, tmp_path: Path) -> Path:
     """A copy of the incremental home's warehouse whose incremental facts' tests all passed."""
     build_db = tmp_path / "build.duckdb"
     shutil.copy(incremental.home / "warehouse" / "build.duckdb", build_db)
-    _dbt(["test", "--select", "fct_client_month", "fct_benefit_month"], tmp_path / "dbt", build_db)
+    dbt_results(["test", "--select", "fct_client_month", "fct_benefit_month"], tmp_path / "dbt", build_db)
     return build_db
 
 

@@ -18,11 +18,11 @@ import pytest
 
 from dagster_project import ingest
 from dagster_project.lib import asset_versions
-from dagster_project.lib.postgres import run_dbt
 from dagster_project.ops.published_digest import table_digest
 from dagster_project.resources import warehouse_for
 from dagster_project.settings import Settings
 from dagster_project.sources import contracten
+from tests.test_incremental import copy_of_demo, dbt_results
 
 pytestmark = pytest.mark.e2e
 
@@ -50,20 +50,11 @@ def _digests(build_db: Path, manifest: dict) -> dict[str, dict]:
         return {table: table_digest(con.table(table).df()) for table in sorted(_table_models(manifest).values())}
 
 
-def _dbt(args: list[str], target: Path, build_db: Path) -> dict:
-    result = run_dbt(args, target, build_db=build_db)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
-    return json.loads((target / "run_results.json").read_text())
-
-
 @pytest.fixture(scope="module")
 def builds(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Builds:
     home = tmp_path_factory.mktemp("unchanged_home")
-    build_db = home / "warehouse" / "build.duckdb"
-    build_db.parent.mkdir(parents=True)
-    shutil.copy(demo_home / "warehouse" / "build.duckdb", build_db)
-    shutil.copytree(demo_home / "secrets", home / "secrets")
-    results = {"again": _dbt(RUN, home / "dbt_again", build_db)}
+    build_db = copy_of_demo(demo_home, home)
+    results = {"again": dbt_results(RUN, home / "dbt_again", build_db)}
     contracts_before = _contracts(build_db)
 
     name = "contracten_2024.csv"
@@ -72,7 +63,7 @@ def builds(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Builds:
     landed.parent.mkdir(parents=True)
     landed.write_text("".join([lines[0], *lines[2:]]), encoding="utf-8")
     ingest.ingest_source([contracten.SPEC], Settings(home=home))
-    results["redelivered"] = _dbt(RUN, home / "dbt_redelivered", build_db)
+    results["redelivered"] = dbt_results(RUN, home / "dbt_redelivered", build_db)
     contracts = (contracts_before, _contracts(build_db))
     manifest = json.loads((home / "dbt_again" / "manifest.json").read_text())
     digests = {"redelivered": _digests(build_db, manifest)}
@@ -80,12 +71,12 @@ def builds(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Builds:
     full_db = home / "full" / "build.duckdb"
     full_db.parent.mkdir()
     shutil.copy(build_db, full_db)
-    _dbt([*RUN, "--full-refresh"], home / "dbt_full", full_db)
+    dbt_results([*RUN, "--full-refresh"], home / "dbt_full", full_db)
     digests["full"] = _digests(full_db, manifest)
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MMR_SUPPRESSION_THRESHOLD", "11")
-        results["threshold"] = _dbt(RUN, home / "dbt_threshold", build_db)
+        results["threshold"] = dbt_results(RUN, home / "dbt_threshold", build_db)
     return Builds(home, build_db, manifest, results, contracts, digests)
 
 

@@ -103,6 +103,37 @@
 
 
 {#-
+    A pre-hook of a model built by episode from the client-month partitions of `domains`: when one
+    it was built from is not there as it was (re-delivered, withdrawn, or all built again on a new
+    reference year), fewer partitions are older than the table than it was built from, and it is
+    emptied so that every episode is built again; so is a table built before it counted them.
+-#}
+{% macro empty_when_partitions_changed(domains) -%}
+    {%- if is_incremental() and not built_with('input_partitions') -%}
+        {#- the columns first: DuckDB cannot alter a table it deleted from in the same transaction -#}
+        alter table {{ this }} add column if not exists input_partitions bigint;
+        alter table {{ this }} add column if not exists built_at timestamp;
+        delete from {{ this }}
+    {%- elif is_incremental() -%}
+        delete from {{ this }}
+        where (
+            select count(*)
+            from (
+                select distinct domain, gemeente_code, month
+                from {{ ref('fct_client_month') }}
+                where
+                    domain in ('{{ domains | join("', '") }}')
+                    and built_at <= (select max(built_at) from {{ this }})
+            ) as built_before
+        ) <> (
+            select max(input_partitions) from {{ this }}
+            where built_at = (select max(built_at) from {{ this }})
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
     delete+insert on DuckDB: the adapter's own version deletes by joining every new row to the
     table, so each row of a replaced partition matched once per new row of it (a month re-delivered
     nationally: hundreds of millions of pairs; `fct_client_month` took 54 s instead of 26 s). The

@@ -1,3 +1,19 @@
+{#-
+    Incremental by episode (docs/architecture.md, "Incremental builds"): an episode spans months, so
+    a run builds again, from all their months, the episodes with a row in a client-month partition
+    (`fct_client_month`, jeugd and wmo) built since this table was. When a partition it was built
+    from was re-delivered or withdrawn since, the pre-hook empties the table and every episode is
+    built (a row may have left an episode, or an episode may be gone).
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='episode_key',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ empty_when_partitions_changed(['jeugd', 'wmo']) }}",
+    )
+}}
 with
 
 -- one row per episode per delivered month, both domains in one shape
@@ -21,9 +37,9 @@ care_months as not materialized (
 
 ),
 
--- the gemeente of the reference year, so an episode keeps one key through a merger; read twice
--- (totals, last month) and never materialised: scanning the deliveries again costs less than
--- holding every delivered month in memory
+-- the gemeente of the reference year, so an episode keeps one key through a merger; read more
+-- than once (episodes to build, totals, last month) and never materialised: scanning the
+-- deliveries again costs less than holding every delivered month in memory
 harmonised as not materialized (
 
     select
@@ -31,6 +47,74 @@ harmonised as not materialized (
         coalesce(gemeenten.reference_gemeente_code, care_months.gemeente_code) as reference_gemeente_code
     from care_months
     {{ join_area_of_month('gemeente', 'care_months') }}
+
+),
+
+-- the jeugd and wmo partitions as built into the client-months, and when
+client_month_partitions as (
+
+    select
+        domain,
+        gemeente_code,
+        month,
+        max(built_at) as built_at
+    from {{ ref('fct_client_month') }}
+    where domain in ('jeugd', 'wmo')
+    group by domain, gemeente_code, month
+
+),
+
+-- those built since this table was (all of them on a first build or once it was emptied)
+new_partitions as (
+
+    select
+        domain,
+        gemeente_code,
+        month
+    from client_month_partitions
+    {%- if built_with('input_partitions') %}
+        where built_at > (
+            select coalesce(max(built_at), cast('-infinity' as timestamp)) from {{ this }}
+        )
+    {%- endif %}
+
+),
+
+-- the episodes with a row in one of them
+affected as (
+
+    select distinct
+        harmonised.domain,
+        harmonised.reference_gemeente_code,
+        harmonised.episode_id
+    from harmonised
+    inner join new_partitions
+        on
+            harmonised.domain = new_partitions.domain
+            and harmonised.gemeente_code = new_partitions.gemeente_code
+            and harmonised.month = new_partitions.month
+
+),
+
+-- every delivered month of the episodes to build
+episode_rows as not materialized (
+
+    select harmonised.*
+    from harmonised
+    {%- if is_incremental() %}
+        inner join affected
+            on
+                harmonised.domain = affected.domain
+                and harmonised.reference_gemeente_code = affected.reference_gemeente_code
+                and harmonised.episode_id = affected.episode_id
+    {%- endif %}
+
+),
+
+input_partitions as (
+
+    select count(*) as input_partitions
+    from client_month_partitions
 
 ),
 
@@ -47,7 +131,7 @@ episodes as (
         -- the decimal a delivered amount has (a sum's own decimal(38, 2) is read ten times slower)
         cast(sum(volume) as decimal(18, 2)) as total_volume,
         cast(sum(bedrag) as decimal(18, 2)) as total_cost
-    from harmonised
+    from episode_rows
     group by domain, reference_gemeente_code, episode_id
 
 ),
@@ -57,19 +141,19 @@ episodes as (
 latest as (
 
     select
-        harmonised.*,
+        episode_rows.*,
         episodes.first_month,
         episodes.last_month,
         episodes.n_months,
         episodes.total_volume,
         episodes.total_cost
-    from harmonised
+    from episode_rows
     inner join episodes
         on
-            harmonised.domain = episodes.domain
-            and harmonised.reference_gemeente_code = episodes.reference_gemeente_code
-            and harmonised.episode_id = episodes.episode_id
-            and harmonised.month = episodes.last_month
+            episode_rows.domain = episodes.domain
+            and episode_rows.reference_gemeente_code = episodes.reference_gemeente_code
+            and episode_rows.episode_id = episodes.episode_id
+            and episode_rows.month = episodes.last_month
 
 ),
 
@@ -109,8 +193,11 @@ final as (
         latest.end_date is not null as is_ended,
         coalesce(latest.reden_beeindiging = 'voortijdig afgebroken', false) as is_dropout,
         latest.total_volume,
-        latest.total_cost
+        latest.total_cost,
+        input_partitions.input_partitions,
+        cast(current_timestamp as timestamp) as built_at
     from latest
+    cross join input_partitions
     {{ join_area_of_month('wijk', 'latest') }}
 
 )

@@ -1,0 +1,116 @@
+"""`fct_care_episode` is built by episode (`dbt/models/marts/core/fct_care_episode.sql`): a new month
+builds again only the episodes with a row in it, from all their months; a re-delivered month
+builds every episode (a row may have left one). Either way the table equals a full build of the
+same deliveries.
+
+On a copy of the demo warehouse, one gemeente's last month is held back and the episodes built;
+the month is delivered and they are built again; then an older Wmo month of another gemeente is
+delivered again with one row less, and they are built once more.
+"""
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project import ingest
+from dagster_project.settings import Settings
+from tests.test_incremental import SPECS, copy_of_demo, dbt_results, hold_back_month, land_correction, land_month
+
+pytestmark = pytest.mark.e2e
+
+SELECT = ["--select", "+fct_care_episode"]
+#: What a row says about when and from what it was built, not about the episode.
+BOOKKEEPING = ("built_at", "input_partitions")
+
+
+@dataclass
+class Episodes:
+    home: Path
+    new_month: tuple[str, str]
+    built: dict[str, dict[str, object]]
+    in_month: set[str]
+    differences: dict[str, int]
+
+
+def _built_at(build_db: Path) -> dict[str, object]:
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        return dict(con.execute("select episode_key, built_at from marts_core.fct_care_episode").fetchall())
+
+
+def _differences_from_a_full_build(build_db: Path, target: Path) -> int:
+    """Rows of the episodes that differ from a full build of the same raw layer, both ways."""
+    full_db = target / "build.duckdb"
+    target.mkdir()
+    shutil.copy(build_db, full_db)
+    dbt_results(["run", "--full-refresh", *SELECT], target, full_db)
+    with duckdb.connect(str(full_db), read_only=True) as con:
+        con.execute(f"attach '{build_db}' as built (read_only)")
+        listed = ", ".join(
+            name
+            for name, *_ in con.execute("describe marts_core.fct_care_episode").fetchall()
+            if name not in BOOKKEEPING
+        )
+        table = "marts_core.fct_care_episode"
+        return sum(
+            con.execute(
+                f"select count(*) from (select {listed} from {left} except all select {listed} from {right})"
+            ).fetchone()[0]
+            for left, right in ((table, f"built.{table}"), (f"built.{table}", table))
+        )
+
+
+@pytest.fixture(scope="module")
+def episodes(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Episodes:
+    home = tmp_path_factory.mktemp("episodes_home")
+    build_db = copy_of_demo(demo_home, home)
+    settings = Settings(home=home)
+    (gemeente, month), (other, old_month) = hold_back_month(build_db)
+    dbt_results(["run", "--full-refresh", *SELECT], home / "dbt_held_back", build_db)
+    built = {"held_back": _built_at(build_db)}
+
+    land_month(demo_home, home, gemeente, month)
+    for spec in SPECS.values():
+        ingest.ingest_source([spec], settings)
+    dbt_results(["run", *SELECT], home / "dbt_month", build_db)
+    built["month"] = _built_at(build_db)
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        # the held-back month is the latest delivered: an episode with a row in it ends there
+        in_month = {
+            key
+            for (key,) in con.execute(
+                "select episode_key from marts_core.fct_care_episode "
+                "where gemeente_code = ? and strftime(last_month, '%Y-%m') = ?",
+                [gemeente, month],
+            ).fetchall()
+        }
+    differences = {"month": _differences_from_a_full_build(build_db, home / "full_month")}
+
+    land_correction(demo_home, home, other, old_month)
+    ingest.ingest_source([SPECS["wmo"]], settings)
+    dbt_results(["run", *SELECT], home / "dbt_correction", build_db)
+    built["correction"] = _built_at(build_db)
+    differences["correction"] = _differences_from_a_full_build(build_db, home / "full_correction")
+    return Episodes(home, (gemeente, month), built, in_month, differences)
+
+
+def test_a_new_month_builds_only_the_episodes_with_a_row_in_it(episodes: Episodes) -> None:
+    before, after = episodes.built["held_back"], episodes.built["month"]
+    assert len(episodes.in_month) > 20
+    assert episodes.in_month <= set(after)
+    rebuilt = {key for key, built_at in after.items() if before.get(key) != built_at}
+    assert rebuilt == episodes.in_month
+    assert set(before) <= set(after)
+    assert len(rebuilt) < len(after) / 10
+
+
+def test_a_redelivered_month_builds_every_episode(episodes: Episodes) -> None:
+    month, correction = episodes.built["month"], episodes.built["correction"]
+    assert set(correction) <= set(month)
+    assert all(correction[key] > max(month.values()) for key in correction)
+
+
+def test_episodes_built_by_month_equal_a_full_build(episodes: Episodes) -> None:
+    assert episodes.differences == {"month": 0, "correction": 0}
