@@ -54,15 +54,30 @@ sightings as (
 
 ),
 
--- when each name of a provider was last used: a few rows per provider, so the ranking below
--- sorts thousands of names instead of every delivered row
+-- the sightings in one pass over the deliveries: a few rows per provider, so what follows reads
+-- thousands of rows instead of every delivered row
+sighted as (
+
+    select
+        agb_code,
+        aanbieder_name,
+        domain,
+        is_contract,
+        min(seen_on) as first_seen,
+        max(seen_on) as last_seen
+    from sightings
+    group by agb_code, aanbieder_name, domain, is_contract
+
+),
+
+-- when each name of a provider was last used
 names as (
 
     select
         agb_code,
         aanbieder_name,
-        max(seen_on) as seen_on
-    from sightings
+        max(last_seen) as seen_on
+    from sighted
     where aanbieder_name is not null
     group by agb_code, aanbieder_name
 
@@ -89,9 +104,9 @@ summary as (
         max(case when domain = 'jeugd' then 1 else 0 end) = 1 as is_jeugd,
         max(case when domain = 'wmo' then 1 else 0 end) = 1 as is_wmo,
         max(is_contract) = 1 as has_contract,
-        min(case when is_contract = 0 then seen_on end) as first_care_month,
-        max(case when is_contract = 0 then seen_on end) as last_care_month
-    from sightings
+        min(case when is_contract = 0 then first_seen end) as first_care_month,
+        max(case when is_contract = 0 then last_seen end) as last_care_month
+    from sighted
     group by agb_code
 
 ),
