@@ -103,20 +103,21 @@
 
 
 {#-
-    A pre-hook of a model built by episode from the client-month partitions of `domains`: when one
-    it was built from is not there as it was (re-delivered, withdrawn, or all built again on a new
-    reference year), fewer partitions are older than the table than it was built from, and it is
-    emptied so that every episode is built again; so is a table built before it counted them.
+    Whether a model built by episode from the client-month partitions of `domains` is built whole
+    in this run: when a partition it was built from is not there as it was (re-delivered,
+    withdrawn, or all built again on a new reference year), fewer partitions are older than the
+    table than it was built from; a table built before it counted them is built whole once too.
+    Asked when the model compiles and again by its pre-hook, before either changed anything.
 -#}
-{% macro empty_when_partitions_changed(domains) -%}
-    {%- if is_incremental() and not built_with('input_partitions') -%}
-        {#- the columns first: DuckDB cannot alter a table it deleted from in the same transaction -#}
-        alter table {{ this }} add column if not exists input_partitions bigint;
-        alter table {{ this }} add column if not exists built_at timestamp;
-        delete from {{ this }}
-    {%- elif is_incremental() -%}
-        delete from {{ this }}
-        where (
+{% macro partitions_changed(domains) -%}
+    {%- if not is_incremental() or not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- if not built_with('input_partitions') -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set query -%}
+        select (
             select count(*)
             from (
                 select distinct domain, gemeente_code, month
@@ -125,10 +126,22 @@
                     domain in ('{{ domains | join("', '") }}')
                     and built_at <= (select max(built_at) from {{ this }})
             ) as built_before
-        ) <> (
+        ) is distinct from (
             select max(input_partitions) from {{ this }}
             where built_at = (select max(built_at) from {{ this }})
-        )
+        ) and exists (select 1 from {{ this }}) as changed
+    {%- endset -%}
+    {{ return(run_query(query).rows[0][0]) }}
+{%- endmacro %}
+
+
+{#- The pre-hook of such a model: emptied when it is built whole (the columns that tell first:
+    DuckDB cannot alter a table it deleted from in the same transaction). -#}
+{% macro empty_when_partitions_changed(domains) -%}
+    {%- if partitions_changed(domains) -%}
+        alter table {{ this }} add column if not exists input_partitions bigint;
+        alter table {{ this }} add column if not exists built_at timestamp;
+        delete from {{ this }}
     {%- endif -%}
 {%- endmacro %}
 

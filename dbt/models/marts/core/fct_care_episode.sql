@@ -14,6 +14,8 @@
         pre_hook="{{ empty_when_partitions_changed(['jeugd', 'wmo']) }}",
     )
 }}
+{%- set by_episode = is_incremental() and not partitions_changed(['jeugd', 'wmo']) %}
+
 with
 
 -- one row per episode per delivered month, both domains in one shape
@@ -64,7 +66,7 @@ client_month_partitions as (
 
 ),
 
--- those built since this table was (all of them on a first build or once it was emptied)
+-- those built since this table was (all of them when it is built whole)
 new_partitions as (
 
     select
@@ -72,7 +74,7 @@ new_partitions as (
         gemeente_code,
         month
     from client_month_partitions
-    {%- if built_with('input_partitions') %}
+    {%- if by_episode %}
         where built_at > (
             select coalesce(max(built_at), cast('-infinity' as timestamp)) from {{ this }}
         )
@@ -101,7 +103,7 @@ episode_rows as not materialized (
 
     select harmonised.*
     from harmonised
-    {%- if is_incremental() %}
+    {%- if by_episode %}
         inner join affected
             on
                 harmonised.domain = affected.domain
