@@ -103,42 +103,74 @@
 
 
 {#-
-    Whether a model built by episode from the client-month partitions of `domains` is built whole
-    in this run: when a partition it was built from is not there as it was (re-delivered,
-    withdrawn, or all built again on a new reference year), fewer partitions are older than the
-    table than it was built from; a table built before it counted them is built whole once too.
-    Asked when the model compiles and again by its pre-hook, before either changed anything.
+    How a model built by episode from the client-month partitions of `domains` is built in this
+    run: `append` when every partition built since the table was (`built_at`) is a month after the
+    last its episodes were built up to in that gemeente (an episode's new row is then its last, and
+    its totals add up), else `whole`: a partition it was built from is not there as it was
+    (re-delivered, withdrawn, or all built again on a new reference year: fewer partitions are
+    older than the table than it was built from), a month came late, or the table was built before
+    it counted them. Asked when the model compiles and again by its pre-hook, before either
+    changed anything.
 -#}
-{% macro partitions_changed(domains) -%}
+{% macro episode_build_mode(domains) -%}
     {%- if not is_incremental() or not execute -%}
-        {{ return(false) }}
+        {{ return('whole') }}
     {%- endif -%}
     {%- if not built_with('input_partitions') -%}
-        {{ return(true) }}
+        {{ return('whole') }}
     {%- endif -%}
     {%- set query -%}
-        select (
-            select count(*)
-            from (
-                select distinct domain, gemeente_code, month
-                from {{ ref('fct_client_month') }}
-                where
-                    domain in ('{{ domains | join("', '") }}')
-                    and built_at <= (select max(built_at) from {{ this }})
-            ) as built_before
-        ) is distinct from (
-            select max(input_partitions) from {{ this }}
-            where built_at = (select max(built_at) from {{ this }})
-        ) and exists (select 1 from {{ this }}) as changed
+        with
+
+        built as (
+            select max(built_at) as built_at from {{ this }}
+        ),
+
+        partitions as (
+            select
+                domain,
+                gemeente_code,
+                reference_gemeente_code,
+                month,
+                max(built_at) as built_at
+            from {{ ref('fct_client_month') }}
+            where domain in ('{{ domains | join("', '") }}')
+            group by domain, gemeente_code, reference_gemeente_code, month
+        ),
+
+        built_up_to as (
+            select
+                domain,
+                reference_gemeente_code,
+                max(last_month) as last_month
+            from {{ this }}
+            group by domain, reference_gemeente_code
+        )
+
+        select
+            (select count(*) from partitions where built_at <= (select built_at from built)) = (
+                select max(input_partitions) from {{ this }}
+                where built_at = (select built_at from built)
+            ),
+            (
+                select coalesce(bool_and(built_up_to.last_month is null or partitions.month > built_up_to.last_month), true)
+                from partitions
+                left join built_up_to
+                    on
+                        partitions.domain = built_up_to.domain
+                        and partitions.reference_gemeente_code = built_up_to.reference_gemeente_code
+                where partitions.built_at > (select built_at from built)
+            )
     {%- endset -%}
-    {{ return(run_query(query).rows[0][0]) }}
+    {%- set unchanged, later = run_query(query).rows[0] -%}
+    {{ return('append' if unchanged and later else 'whole') }}
 {%- endmacro %}
 
 
 {#- The pre-hook of such a model: emptied when it is built whole (the columns that tell first:
     DuckDB cannot alter a table it deleted from in the same transaction). -#}
-{% macro empty_when_partitions_changed(domains) -%}
-    {%- if partitions_changed(domains) -%}
+{% macro empty_unless_appended(domains) -%}
+    {%- if is_incremental() and episode_build_mode(domains) == 'whole' -%}
         alter table {{ this }} add column if not exists input_partitions bigint;
         alter table {{ this }} add column if not exists built_at timestamp;
         delete from {{ this }}

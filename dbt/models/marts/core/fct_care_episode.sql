@@ -1,9 +1,9 @@
 {#-
-    Incremental by episode (docs/architecture.md, "Incremental builds"): an episode spans months, so
-    a run builds again, from all their months, the episodes with a row in a client-month partition
-    (`fct_client_month`, jeugd and wmo) built since this table was. When a partition it was built
-    from was re-delivered or withdrawn since, the pre-hook empties the table and every episode is
-    built (a row may have left an episode, or an episode may be gone).
+    Incremental by episode (docs/architecture.md, "Incremental builds"): when the client-month
+    partitions (`fct_client_month`, jeugd and wmo) built since this table was are months after
+    every month built in their gemeente, their rows are added to the episodes they continue or
+    start (`episode_build_mode`); otherwise (a re-delivered, withdrawn or late month) the pre-hook
+    empties the table and every episode is built from every delivered month.
 -#}
 {{
     config(
@@ -11,10 +11,10 @@
         unique_key='episode_key',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        pre_hook="{{ empty_when_partitions_changed(['jeugd', 'wmo']) }}",
+        pre_hook="{{ empty_unless_appended(['jeugd', 'wmo']) }}",
     )
 }}
-{%- set by_episode = is_incremental() and not partitions_changed(['jeugd', 'wmo']) %}
+{%- set append = episode_build_mode(['jeugd', 'wmo']) == 'append' %}
 
 with
 
@@ -39,9 +39,7 @@ care_months as not materialized (
 
 ),
 
--- the gemeente of the reference year, so an episode keeps one key through a merger; read more
--- than once (episodes to build, totals, last month) and never materialised: scanning the
--- deliveries again costs less than holding every delivered month in memory
+-- the gemeente of the reference year, so an episode keeps one key through a merger
 harmonised as not materialized (
 
     select
@@ -66,49 +64,20 @@ client_month_partitions as (
 
 ),
 
--- those built since this table was (all of them when it is built whole)
-new_partitions as (
-
-    select
-        domain,
-        gemeente_code,
-        month
-    from client_month_partitions
-    {%- if by_episode %}
-        where built_at > (
-            select coalesce(max(built_at), cast('-infinity' as timestamp)) from {{ this }}
-        )
-    {%- endif %}
-
-),
-
--- the episodes with a row in one of them
-affected as (
-
-    select distinct
-        harmonised.domain,
-        harmonised.reference_gemeente_code,
-        harmonised.episode_id
-    from harmonised
-    inner join new_partitions
-        on
-            harmonised.domain = new_partitions.domain
-            and harmonised.gemeente_code = new_partitions.gemeente_code
-            and harmonised.month = new_partitions.month
-
-),
-
--- every delivered month of the episodes to build
-episode_rows as not materialized (
+-- the rows to build from: every delivered month, or the new months only when they come after
+-- every month built (read twice, for totals and last month: a whole build scans the deliveries
+-- again rather than hold every delivered month in memory; new months are held)
+episode_rows as {{ 'materialized' if append else 'not materialized' }} (
 
     select harmonised.*
     from harmonised
-    {%- if by_episode %}
-        inner join affected
+    {%- if append %}
+        inner join client_month_partitions as partitions
             on
-                harmonised.domain = affected.domain
-                and harmonised.reference_gemeente_code = affected.reference_gemeente_code
-                and harmonised.episode_id = affected.episode_id
+                harmonised.domain = partitions.domain
+                and harmonised.gemeente_code = partitions.gemeente_code
+                and harmonised.month = partitions.month
+        where partitions.built_at > (select max(built_at) from {{ this }})
     {%- endif %}
 
 ),
@@ -120,8 +89,8 @@ input_partitions as (
 
 ),
 
--- an episode's span and totals over its delivered months
-episodes as (
+-- an episode's span and totals over the months read
+delivered as (
 
     select
         domain,
@@ -135,6 +104,31 @@ episodes as (
         cast(sum(bedrag) as decimal(18, 2)) as total_cost
     from episode_rows
     group by domain, reference_gemeente_code, episode_id
+
+),
+
+-- over all its months: a new month adds to what the episode was built up to
+episodes as (
+
+    {%- if append %}
+        select
+            delivered.domain,
+            delivered.reference_gemeente_code,
+            delivered.episode_id,
+            coalesce(built.first_month, delivered.first_month) as first_month,
+            delivered.last_month,
+            coalesce(built.n_months, 0) + delivered.n_months as n_months,
+            cast(coalesce(built.total_volume, 0) + delivered.total_volume as decimal(18, 2)) as total_volume,
+            cast(coalesce(built.total_cost, 0) + delivered.total_cost as decimal(18, 2)) as total_cost
+        from delivered
+        left join {{ this }} as built
+            on
+                delivered.domain = built.domain
+                and delivered.reference_gemeente_code = built.reference_gemeente_code
+                and delivered.episode_id = built.episode_id
+    {%- else %}
+        select * from delivered
+    {%- endif %}
 
 ),
 
