@@ -21,17 +21,36 @@ factor_values as (
 
 ),
 
+-- the mean and deviation of each factor among all wijken of a year, summed in one order so
+-- that a build gives the same last bits every time (a parallel sum of doubles does not)
+factor_statistics as (
+
+    select
+        year,
+        factor,
+        avg(value order by wijk_code) as mean_value,
+        stddev_samp(value order by wijk_code) as deviation
+    from factor_values
+    where value is not null
+    group by year, factor
+
+),
+
 -- each factor as a z-score among all wijken of the same year
 standardised as (
 
     select
-        wijk_code,
-        year,
-        factor,
-        (value - avg(value) over (partition by year, factor))
-        / nullif(stddev_samp(value) over (partition by year, factor), 0) as z_score
+        factor_values.wijk_code,
+        factor_values.year,
+        factor_values.factor,
+        (factor_values.value - factor_statistics.mean_value)
+        / nullif(factor_statistics.deviation, 0) as z_score
     from factor_values
-    where value is not null
+    inner join factor_statistics
+        on
+            factor_values.year = factor_statistics.year
+            and factor_values.factor = factor_statistics.factor
+    where factor_values.value is not null
 
 ),
 
@@ -47,7 +66,8 @@ scored as (
                 when weights.richting = 'bescherming' then -standardised.z_score
                 else standardised.z_score
             end
-        ) / nullif(sum(weights.gewicht), 0) as risicoscore,
+            order by standardised.factor
+        ) / nullif(sum(weights.gewicht order by standardised.factor), 0) as risicoscore,
         count(*) as n_factoren
     from standardised
     inner join weights
