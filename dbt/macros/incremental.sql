@@ -102,6 +102,20 @@
 {%- endmacro %}
 
 
+{#- The client-month partitions of `domains` and when each was last built: a body of a CTE. -#}
+{% macro client_month_partitions(domains) -%}
+    select
+        domain,
+        gemeente_code,
+        reference_gemeente_code,
+        month,
+        max(built_at) as built_at
+    from {{ ref('fct_client_month') }}
+    where domain in ('{{ domains | join("', '") }}')
+    group by domain, gemeente_code, reference_gemeente_code, month
+{%- endmacro %}
+
+
 {#-
     How a model built by episode from the client-month partitions of `domains` is built in this
     run: `append` when every partition built since the table was (`built_at`) is a month after the
@@ -127,15 +141,7 @@
         ),
 
         partitions as (
-            select
-                domain,
-                gemeente_code,
-                reference_gemeente_code,
-                month,
-                max(built_at) as built_at
-            from {{ ref('fct_client_month') }}
-            where domain in ('{{ domains | join("', '") }}')
-            group by domain, gemeente_code, reference_gemeente_code, month
+            {{ client_month_partitions(domains) }}
         ),
 
         built_up_to as (

@@ -53,14 +53,7 @@ harmonised as not materialized (
 -- the jeugd and wmo partitions as built into the client-months, and when
 client_month_partitions as (
 
-    select
-        domain,
-        gemeente_code,
-        month,
-        max(built_at) as built_at
-    from {{ ref('fct_client_month') }}
-    where domain in ('jeugd', 'wmo')
-    group by domain, gemeente_code, month
+    {{ client_month_partitions(['jeugd', 'wmo']) }}
 
 ),
 
