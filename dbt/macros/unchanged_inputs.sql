@@ -14,13 +14,12 @@
 {%- endmacro %}
 
 
-{% macro create_model_versions() -%}
-    begin;
-    create table if not exists {{ model_versions_table() }} (
-        node_id varchar(300) not null,
-        version varchar(64) not null
-    );
-    commit;
+{#- Made where it is first read, so the macros work in any project that uses them. -#}
+{% macro ensure_model_versions() -%}
+    {%- do run_query(
+        'create table if not exists ' ~ model_versions_table()
+        ~ ' (node_id varchar(300) not null, version varchar(64) not null)'
+    ) -%}
 {%- endmacro %}
 
 
@@ -54,6 +53,7 @@
 {#- The digest of this model's SQL and of the versions of what it reads; a read whose version is
     not known makes it this invocation's own, so it never matches a noted one. -#}
 {% macro inputs_version() -%}
+    {%- do ensure_model_versions() -%}
     {%- set parents = model.depends_on.nodes | unique | sort -%}
     {%- set noted = {} -%}
     {%- set models = [] -%}
@@ -93,6 +93,7 @@
 
 
 {% macro note_version(version) -%}
+    {%- do ensure_model_versions() -%}
     {%- call statement('note_version') -%}
         delete from {{ model_versions_table() }} where node_id = '{{ model.unique_id }}';
         insert into {{ model_versions_table() }} (node_id, version) values ('{{ model.unique_id }}', '{{ version }}')
@@ -125,13 +126,12 @@
 
 
 {#- Build with `materialize`, then note what the table holds now: its rows and the latest time one
-    was built (or the latest time the inputs of one were, in a model built by year). -#}
+    was built (`built_at`; a model without it notes a version of its own every build). -#}
 {% macro build_noting_rows(materialize) -%}
     {%- set relations = materialize() -%}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {%- set stamp = 'built_at' if 'built_at' in columns else 'input_built_at' -%}
-    {%- if stamp in columns -%}
-        {%- set row = run_query('select count(*), max(' ~ stamp ~ ') from ' ~ this).rows[0] -%}
+    {%- if 'built_at' in columns -%}
+        {%- set row = run_query('select count(*), max(built_at) from ' ~ this).rows[0] -%}
         {%- do note_version(local_md5(row[0] ~ ':' ~ row[1])) -%}
     {%- else -%}
         {%- do note_version(invocation_id) -%}

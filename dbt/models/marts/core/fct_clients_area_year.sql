@@ -85,7 +85,8 @@ final as (
         per_area.clients,
         per_area.cost,
         years_to_build.input_rows,
-        years_to_build.input_built_at
+        years_to_build.input_built_at,
+        cast(current_timestamp as timestamp) as built_at
     from per_area
     inner join years_to_build
         on per_area.year = years_to_build.year

@@ -141,7 +141,8 @@ final as (
         per_wijk.kosten_multi_domein * 100.0 / nullif(per_wijk.kosten_totaal, 0)
             as aandeel_kosten_multi_domein,
         years_to_build.input_rows,
-        years_to_build.input_built_at
+        years_to_build.input_built_at,
+        cast(current_timestamp as timestamp) as built_at
     from per_wijk
     inner join years_to_build
         on per_wijk.year = years_to_build.year
