@@ -14,12 +14,26 @@
 {%- endmacro %}
 
 
-{#- Made where it is first read, so the macros work in any project that uses them. -#}
+{% macro model_versions_ddl() -%}
+    create table if not exists {{ model_versions_table() }} (
+        node_id varchar(300) not null,
+        version varchar(64) not null
+    )
+{%- endmacro %}
+
+
+{#- on-run-start: made once before the models run side by side (two sessions creating one table
+    at once can collide on PostgreSQL). -#}
+{% macro create_model_versions() -%}
+    begin;
+    {{ model_versions_ddl() }};
+    commit;
+{%- endmacro %}
+
+
+{#- And where it is first read or written, so the macros also work in a project without the hook. -#}
 {% macro ensure_model_versions() -%}
-    {%- do run_query(
-        'create table if not exists ' ~ model_versions_table()
-        ~ ' (node_id varchar(300) not null, version varchar(64) not null)'
-    ) -%}
+    {%- do run_query(model_versions_ddl()) -%}
 {%- endmacro %}
 
 
