@@ -160,13 +160,17 @@ def land_month(demo_home: Path, home: Path, gemeente: str, month: str) -> None:
         shutil.copy(demo_home / "landing" / spec.source / name, landed)
 
 
+def land_one_row_less(demo_home: Path, home: Path, source: str, name: str) -> None:
+    """A file of the demo delivered again without its first row, in `home`'s landing."""
+    lines = (demo_home / "landing" / source / name).read_text(encoding="utf-8").splitlines(keepends=True)
+    landed = home / "landing" / source / name
+    landed.parent.mkdir(parents=True, exist_ok=True)
+    landed.write_text("".join([lines[0], *lines[2:]]), encoding="utf-8")
+
+
 def land_correction(demo_home: Path, home: Path, gemeente: str, month: str) -> None:
     """A gemeente's Wmo month delivered again with one row less."""
-    name = f"wmo_{gemeente}_{month}.csv"
-    lines = (demo_home / "landing" / "gemeente_wmo" / name).read_text().splitlines(keepends=True)
-    landed = home / "landing" / "gemeente_wmo" / name
-    landed.parent.mkdir(parents=True, exist_ok=True)
-    landed.write_text("".join([lines[0], *lines[2:]]))
+    land_one_row_less(demo_home, home, "gemeente_wmo", f"wmo_{gemeente}_{month}.csv")
 
 
 @pytest.fixture(scope="module")

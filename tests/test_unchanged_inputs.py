@@ -22,7 +22,7 @@ from dagster_project.ops.published_digest import table_digest
 from dagster_project.resources import warehouse_for
 from dagster_project.settings import Settings
 from dagster_project.sources import contracten
-from tests.test_incremental import copy_of_demo, dbt_results
+from tests.test_incremental import copy_of_demo, dbt_results, land_one_row_less
 
 pytestmark = pytest.mark.e2e
 
@@ -57,11 +57,7 @@ def builds(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Builds:
     results = {"again": dbt_results(RUN, home / "dbt_again", build_db)}
     contracts_before = _contracts(build_db)
 
-    name = "contracten_2024.csv"
-    lines = (demo_home / "landing" / "contracten" / name).read_text(encoding="utf-8").splitlines(keepends=True)
-    landed = home / "landing" / "contracten" / name
-    landed.parent.mkdir(parents=True)
-    landed.write_text("".join([lines[0], *lines[2:]]), encoding="utf-8")
+    land_one_row_less(demo_home, home, "contracten", "contracten_2024.csv")
     ingest.ingest_source([contracten.SPEC], Settings(home=home))
     results["redelivered"] = dbt_results(RUN, home / "dbt_redelivered", build_db)
     contracts = (contracts_before, _contracts(build_db))
