@@ -1,6 +1,7 @@
 """The ingestion contract: bad input is quarantined, never lost, never fatal (CBS KWB deliveries, and
 small deliveries of a test source checked many files at a time)."""
 
+import dataclasses
 import os
 import re
 import shutil
@@ -308,6 +309,31 @@ def test_small_chunks_give_the_same_raw_rows(settings, tmp_path, monkeypatch):
     results = ingest_many(settings, paths)
     assert [r["rows"] for r in results] == [50] * 10
     assert proef_rows(settings, "select count(*), count(distinct _batch_id) from raw.proef") == [(500, 10)]
+
+
+def _fails_on_2021(accepted: pd.DataFrame, key: bytes) -> pd.DataFrame:
+    if (accepted["jaar"] == 2021).any():
+        raise ValueError("a fault no contract rule foresaw")
+    return accepted
+
+
+def test_a_file_the_chunk_fails_on_is_rejected_alone_and_the_others_are_written(settings, tmp_path):
+    folder = tmp_path / "in"
+    paths = [proef_file(folder, 2020, clean_rows(2020)), proef_file(folder, 2021, clean_rows(2021))]
+    paths.append(proef_file(folder, 2022, clean_rows(2022)))
+    spec = dataclasses.replace(PROEF, to_raw=_fails_on_2021)
+    with warehouse.connect(settings) as con:
+        results = ingest_lib.ingest_files(spec, paths, con, settings)
+    assert [r["status"] for r in results] == ["accepted", "rejected", "accepted"]
+    assert results[1]["message"].startswith("proef_2021.csv: cannot be processed (ValueError)")
+    assert proef_rows(settings, "select _source_file, count(*) from raw.proef group by 1 order by 1") == [
+        ("proef_2020.csv", 3),
+        ("proef_2022.csv", 3),
+    ]
+    assert proef_rows(settings, "select file_name, status from raw.ingestion_log order by 1")[1] == (
+        "proef_2021.csv",
+        "rejected",
+    )
 
 
 def test_a_settled_file_is_known_by_name_size_and_time(settings, tmp_path):

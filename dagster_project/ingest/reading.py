@@ -11,9 +11,11 @@ import hashlib
 import io
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -21,6 +23,7 @@ import pyarrow.csv as pacsv
 from dagster_project.settings import Settings
 
 log = logging.getLogger("mmr.ingest")
+T = TypeVar("T")
 #: StatLine's CSV downloads number their rows in an `ID` column: expected, not worth a warning.
 STATLINE_ROW_NUMBER = ("ID",)
 TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".filepart")
@@ -150,3 +153,14 @@ def count_records(body: bytes) -> int | None:
     if b"\n\n" in body or body[:1] == b"\n":
         return None
     return body.count(b"\n")
+
+
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """`items`, the next one produced in a thread while the caller works on this one (reading
+    and parsing files wait on the disk and Arrow, writing on DuckDB: both release the GIL)."""
+    done = object()
+    with ThreadPoolExecutor(1, thread_name_prefix="mmr-read") as pool:
+        upcoming = pool.submit(next, items, done)
+        while (item := upcoming.result()) is not done:
+            upcoming = pool.submit(next, items, done)
+            yield item

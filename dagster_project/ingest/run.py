@@ -8,8 +8,9 @@ Sources with a SQL contract are ingested many files at a time (a chunk): the fil
 with Arrow into one table, every rule of every file is checked in one DuckDB scan, the accepted
 rows are typed, pseudonymised and written to the raw layer, the archive (one Parquet file per
 chunk, its rows carrying their batch) and the ingestion log with a handful of statements per
-chunk instead of per file. Each file stays its own batch. Rules that read columns with few
-distinct values (codes, dates, amounts) are checked once per distinct value, not once per row.
+chunk instead of per file. Each file stays its own batch. The next chunk is read and parsed in a
+thread while one is written. Rules that read columns with few distinct values (codes, dates,
+amounts) are checked once per distinct value, not once per row.
 A file already ingested is recognised by its content hash, or without reading it by its name,
 size and modification time when it had settled (not changed for a while) before it was read.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -46,6 +47,7 @@ from dagster_project.ingest.reading import (
     count_records,
     landed_files,
     parse_delimited,
+    read_ahead,
     split_header,
 )
 from dagster_project.ingest.spec import LINEAGE, REASON_COLUMNS, Batch, RawStep, SourceSpec, unchanged
@@ -56,7 +58,7 @@ from dagster_project.settings import Settings
 
 CHUNK_BYTES = 64 << 20  # delivered bytes checked and written together; bounds memory per chunk
 SETTLED_NS = 2_000_000_000  # a file unchanged this long before it was read is known by its size and time
-_REGISTERED = ("_delivered", "_bad", "_raw_frame", "_bsn_pseudonyms", "_address_pseudonyms", "_birth_years")
+_REGISTERED = ("_delivered", "_bad", "_raw_frame")
 
 
 def quarantine(settings: Settings, batch: Batch, rows: pd.DataFrame | None, reasons: pd.DataFrame) -> Path:
@@ -421,70 +423,80 @@ class Run:
             for d, entry in zip(deliveries, log, strict=True)
         ]
 
-    def ingest_chunk(self, deliveries: list[Delivery]) -> list[dict]:
-        readable, rejected = deliveries, []
-        if isinstance(self.spec.read, DelimitedReader):
-            readable, rejected = self.read_chunk(deliveries)
-        raw_layer.record_batches(self.con, [r.pop("_log") for r in rejected])
-        if not readable:
-            return rejected
+    def write_safely(self, readable: list[Delivery]) -> list[dict]:
+        """`write_chunk`, with a safety net: a chunk failing on its content is written file by
+        file, and the file it fails on is rejected alone."""
         try:
-            return rejected + self.write_chunk(readable)
+            return self.write_chunk(readable)
         except _WriteFailed as failed:
             raise failed.__cause__ from None
-        except Exception as exc:  # a safety net: find the file the chunk failed on, reject only that one
+        except Exception as exc:
             if len(readable) > 1:
-                return rejected + [r for d in readable for r in self.ingest_chunk([d])]
+                return [r for d in readable for r in self.write_safely([d])]
             (delivery,) = readable
             name = delivery.batch.path.name
             message = f"{name}: cannot be processed ({type(exc).__name__}); check the file against the contract"
             result = self.reject(delivery, message, None)
             raw_layer.record_batches(self.con, [result.pop("_log")])
-            return [*rejected, result]
+            return [result]
 
-    def ingest(self, paths: list[Path]) -> list[dict]:
-        """The files of a source with a SQL contract, a chunk at a time (see `ingest_files`)."""
-        prepare(self.con)
-        results: list[dict] = []
+    def prepared(self, paths: list[Path]) -> Iterator[tuple[list[dict], list[Delivery]]]:
+        """Per chunk (one file per period, up to `CHUNK_BYTES`): the results of files settled
+        without writing (unchanged, or rejected whole with their `_log` row) and the readable
+        deliveries, parsed. Touches no connection, so it can run ahead in a thread."""
         chunk: list[Delivery] = []
+        settled: list[dict] = []
         periods: set[str] = set()
         size = 0
-        pending: list[dict] = []
-
-        def flush() -> None:
-            nonlocal chunk, size
-            periods.clear()
-            raw_layer.record_batches(self.con, pending)
-            pending.clear()
-            if chunk:
-                started = time.perf_counter()
-                done = self.ingest_chunk(chunk)
-                results.extend(done)
-                if self.log:
-                    rows = sum(r.get("rows", 0) for r in done)
-                    elapsed = time.perf_counter() - started
-                    self.log(f"{self.spec.source}: {len(chunk)} files, {rows:,} rows in {elapsed:.2f}s")
-                    for result in done:
-                        if result["status"] == "rejected" or result.get("rejected"):
-                            self.log(f"{self.spec.source}: {result}")
-            chunk, size = [], 0
-
         for path in paths:
             opened = self.open(path)
             if isinstance(opened, dict):
-                if "_log" in opened:
-                    pending.append(opened.pop("_log"))
-                    if self.log:
-                        self.log(f"{self.spec.source}: {opened}")
-                results.append(opened)
+                settled.append(opened)
                 continue
-            if opened.batch.period in periods or size >= CHUNK_BYTES:
-                flush()
+            if chunk and (opened.batch.period in periods or size >= CHUNK_BYTES):
+                yield self.parsed(settled, chunk)
+                chunk, settled, size = [], [], 0
+                periods.clear()
             chunk.append(opened)
             periods.add(opened.batch.period)
             self.known.hashes.add(opened.batch.content_hash)
             size += opened.size
-        flush()
+        if chunk or settled:
+            yield self.parsed(settled, chunk)
+
+    def parsed(self, settled: list[dict], chunk: list[Delivery]) -> tuple[list[dict], list[Delivery]]:
+        if not chunk or not isinstance(self.spec.read, DelimitedReader):
+            return settled, chunk
+        readable, rejected = self.read_chunk(chunk)
+        return settled + rejected, readable
+
+    def ingest(self, paths: list[Path]) -> list[dict]:
+        """The files of a source with a SQL contract, a chunk at a time (see `ingest_files`):
+        the next chunk is read and parsed in a thread while this one is checked and written.
+        Rows carry their file and line (`_file`, `_row`), so DuckDB may write them in any order."""
+        prepare(self.con)
+        self.con.execute("set preserve_insertion_order = false")
+        results: list[dict] = []
+        for settled, readable in read_ahead(self.prepared(paths)):
+            logs = [r.pop("_log") for r in settled if "_log" in r]
+            raw_layer.record_batches(self.con, logs)
+            results.extend(settled)
+            if self.log:
+                for result in settled:
+                    if result["status"] == "rejected":
+                        self.log(f"{self.spec.source}: {result}")
+            if not readable:
+                continue
+            started = time.perf_counter()
+            done = self.write_safely(readable)
+            results.extend(done)
+            if self.log:
+                rows = sum(r.get("rows", 0) for r in done)
+                elapsed = time.perf_counter() - started
+                self.log(f"{self.spec.source}: {len(readable)} files, {rows:,} rows in {elapsed:.2f}s")
+                for result in done:
+                    if result["status"] == "rejected" or result.get("rejected"):
+                        self.log(f"{self.spec.source}: {result}")
         order = {path.name: i for i, path in enumerate(paths)}
         return sorted(results, key=lambda r: order.get(r["file"], 0))
 
