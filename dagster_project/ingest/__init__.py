@@ -5,7 +5,8 @@
   `rules`: the rules several sources share (gemeente valid in the period, plausible dates).
 - `checks`: every rule of many files checked in one DuckDB scan, with the reasons.
 - `spec`: what a source declares (`SourceSpec`).
-- `run`: one source's ingestion (`Run`): quarantine, archive, raw table, ingestion log.
+- `run`: one source's ingestion (`Run`): archive, raw table, ingestion log.
+- `rejected`: what ingestion rejects, kept in the quarantine with why.
 - `pseudonymise`, `persons`: no BSN, birth date or address passes ingestion.
 - `assets`, `sensor`, `fetch`: the Dagster asset of a source, its landing sensor, the yearly fetch.
 
@@ -50,6 +51,7 @@ from dagster_project.ingest.reading import (
     landed_files,
     read_delimited_arrow,
 )
+from dagster_project.ingest.rejected import quarantine
 from dagster_project.ingest.rules import (
     area_in_gemeente_of_year,
     date_in_range,
@@ -59,7 +61,7 @@ from dagster_project.ingest.rules import (
     valid_on,
     within_month,
 )
-from dagster_project.ingest.run import ensure_raw_table, ingest_file, ingest_files, ingest_source, quarantine
+from dagster_project.ingest.run import ensure_raw_table, ingest_file, ingest_files, ingest_source
 from dagster_project.ingest.spec import LINEAGE, Batch, RawSql, RawStep, SourceSpec
 
 __all__ = [

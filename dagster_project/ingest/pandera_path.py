@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 
 from dagster_project.ingest.checks import to_arrow
 from dagster_project.ingest.reading import UnreadableFile
-from dagster_project.ingest.run import Run, quarantine
+from dagster_project.ingest.rejected import quarantine
+from dagster_project.ingest.run import Run
 from dagster_project.ingest.spec import REASON_COLUMNS, Batch, SourceSpec
 from dagster_project.lib import warehouse
 from dagster_project.settings import Settings

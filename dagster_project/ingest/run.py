@@ -36,11 +36,10 @@ from dagster_project.ingest.checks import (
     arrow_type,
     chunk_table,
     failures,
-    messages,
     to_arrow,
     typed_select,
 )
-from dagster_project.ingest.contract import SqlContract, all_rules, placeholders, prepare, quote
+from dagster_project.ingest.contract import SqlContract, placeholders, prepare, quote
 from dagster_project.ingest.reading import (
     DelimitedReader,
     UnreadableFile,
@@ -50,7 +49,8 @@ from dagster_project.ingest.reading import (
     read_ahead,
     split_header,
 )
-from dagster_project.ingest.spec import LINEAGE, REASON_COLUMNS, Batch, RawStep, SourceSpec, unchanged
+from dagster_project.ingest.rejected import quarantine, quarantine_rows
+from dagster_project.ingest.spec import LINEAGE, Batch, RawStep, SourceSpec, unchanged
 from dagster_project.lib import warehouse as raw_layer
 from dagster_project.ops import runlog
 from dagster_project.resources import Warehouse, warehouse_for
@@ -59,16 +59,6 @@ from dagster_project.settings import Settings
 CHUNK_BYTES = 64 << 20  # delivered bytes checked and written together; bounds memory per chunk
 SETTLED_NS = 2_000_000_000  # a file unchanged this long before it was read is known by its size and time
 _REGISTERED = ("_delivered", "_bad", "_raw_frame")
-
-
-def quarantine(settings: Settings, batch: Batch, rows: pd.DataFrame | None, reasons: pd.DataFrame) -> Path:
-    """Keep what was rejected, with why, under `var/quarantine/<source>/<batch>/`."""
-    folder = settings.quarantine_dir / batch.source / batch.batch_id
-    folder.mkdir(parents=True, exist_ok=True)
-    reasons.to_csv(folder / "reasons.csv", index=False)
-    if rows is not None and len(rows):
-        rows.to_csv(folder / "rejected_rows.csv", sep=";", index=True)
-    return folder
 
 
 @dataclass
@@ -322,39 +312,6 @@ class Run:
             )
             staged.replace(target)
 
-    def quarantine_rows(self, delivered: pa.Table, deliveries: list[Delivery], broken: pa.Table) -> dict[int, int]:
-        """Write `reasons.csv` and the masked `rejected_rows.csv` of every file of the chunk with
-        broken rows; returns the number of rejected rows per file."""
-        contract = self.contract
-        rules = all_rules(contract)
-        bad = np.unique(broken["_i"].to_numpy())
-        rows = delivered.take(pa.array(bad, pa.int64())).select([*contract.columns, "_row", "_file", "_i"]).to_pandas()
-        rows = rows.set_index("_i")
-        ids = broken["_i"].to_numpy()
-        rule_ids = broken["rule_id"].to_numpy()
-        reasons = pd.DataFrame(
-            {
-                "_i": ids,
-                "_file": rows["_file"].reindex(ids).to_numpy(),
-                "row": rows["_row"].reindex(ids).to_numpy(),
-                "column": pd.Series([rules[i].column for i in rule_ids], dtype=object),
-                "rule": pd.Series([rules[i].rule for i in rule_ids], dtype=object),
-            }
-        )
-        names = np.array([d.batch.path.name for d in deliveries], dtype=object)
-        reasons["message"] = messages(reasons, rows, contract, pd.Series(names[reasons["_file"]], index=reasons.index))
-        as_delivered = rows.drop(columns=["_file"]).rename(columns={"_row": "row"}).set_index("row", append=True)
-        masked = self.spec.mask(as_delivered.reset_index("_i", drop=True), self.key)
-        masked["_file"] = rows["_file"].to_numpy()
-        counts = {}
-        masked_by_file = dict(tuple(masked.groupby("_file")))
-        for index, file_reasons in reasons.groupby("_file"):
-            file_rows = masked_by_file[index].drop(columns=["_file"])
-            file_reasons = file_reasons[REASON_COLUMNS].reset_index(drop=True)
-            quarantine(self.settings, deliveries[index].batch, file_rows, file_reasons)
-            counts[int(index)] = int(file_reasons["row"].nunique())
-        return counts
-
     def write_chunk(self, deliveries: list[Delivery]) -> list[dict]:
         """Check, pseudonymise, archive and write the readable files of one chunk together."""
         delivered = self.delivered(deliveries)
@@ -362,7 +319,10 @@ class Run:
         try:
             broken = failures(self.con, "_delivered", self.contract, delivered)
             bad = np.unique(broken["_i"].to_numpy())
-            rejected = self.quarantine_rows(delivered, deliveries, broken) if len(bad) else {}
+            batches = [d.batch for d in deliveries]
+            rejected = (
+                quarantine_rows(self.settings, self.spec, self.key, delivered, batches, broken) if len(bad) else {}
+            )
             rows = self.raw_rows(delivered, bad)
         finally:
             self.forget()
