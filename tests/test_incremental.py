@@ -437,3 +437,60 @@ def test_reconciliations_compare_the_groups_built_since_in_full_and_every_group_
         con.execute(f"update marts_core.fct_client_month set cost = cost - 100 where {one_partition}")
     lost = change(f"delete from marts_core.fct_client_month where {one_partition}")
     assert "assert_client_months_match_staging_clients" in lost, "a delivered partition no longer built"
+
+
+def _tested_batches(build_db: Path) -> dict[str, bool]:
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        return dict(
+            con.execute(
+                "select batch_id, passed from main.dbt_tested_batches where model_name = 'stg_gemeente__wmo'"
+            ).fetchall()
+        )
+
+
+def test_staging_tests_look_only_at_batches_delivered_since_they_last_passed(
+    incremental: Incremental, tmp_path: Path
+) -> None:
+    """The row tests of a staging view of monthly deliveries skip the batches they passed on; a
+    batch delivered since is tested until a run passes it, its keys are counted over the whole
+    view, a batch no longer delivered is forgotten, and a change of what the tests depend on
+    tests every batch again."""
+    build_db = tmp_path / "build.duckdb"
+    shutil.copy(incremental.home / "warehouse" / "build.duckdb", build_db)
+    dbt_results(["test", "--select", "stg_gemeente__wmo"], tmp_path / "dbt", build_db)
+    tested = _tested_batches(build_db)
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        delivered = {batch for (batch,) in con.execute("select distinct _batch_id from raw.gemeente_wmo").fetchall()}
+    assert set(tested) == delivered and all(tested.values())
+
+    def change(statement: str) -> str:
+        return _failing_tests(build_db, tmp_path / "dbt", "stg_gemeente__wmo", statement)
+
+    first_row = "rowid = (select min(rowid) from raw.gemeente_wmo)"
+    assert change(f"update raw.gemeente_wmo set leveringsvorm = 'XYZ' where {first_row}") == "", (
+        "a batch tested before is not tested again"
+    )
+    new_batch = (
+        "insert into raw.gemeente_wmo select * replace ('wmo_new-000000000000' as _batch_id, "
+        "voorzieningnummer || '-new' as voorzieningnummer, {leveringsvorm} as leveringsvorm) "
+        "from raw.gemeente_wmo where rowid = (select max(rowid) from raw.gemeente_wmo)"
+    )
+    failed = change(new_batch.format(leveringsvorm="'XYZ'"))
+    assert "accepted_values_stg_gemeente__wmo_leveringsvorm" in failed, "a batch delivered since is tested"
+    assert _tested_batches(build_db)["wmo_new-000000000000"] is False
+    assert "accepted_values" in change("select 1"), "and stays tested until a run passes it"
+    assert change("update raw.gemeente_wmo set leveringsvorm = 'PGB' where _batch_id = 'wmo_new-000000000000'") == ""
+    assert _tested_batches(build_db)["wmo_new-000000000000"] is True
+
+    repeated = change(
+        "insert into raw.gemeente_wmo select * replace ('wmo_repeat-000000000000' as _batch_id) "
+        "from raw.gemeente_wmo where _batch_id <> 'wmo_new-000000000000' and rowid > (select min(rowid) "
+        "from raw.gemeente_wmo) limit 1"
+    )
+    assert "unique_combination_stg_gemeente__wmo" in repeated, "a new batch repeating a tested key"
+    assert change("delete from raw.gemeente_wmo where _batch_id like 'wmo_%-000000000000'") == ""
+    assert "wmo_repeat-000000000000" not in _tested_batches(build_db), "a batch no longer delivered"
+
+    assert "accepted_values" in change("update main.dbt_tested_batches set tests_version = 'before'"), (
+        "tests whose version changed look at every batch again"
+    )

@@ -8,7 +8,7 @@
 -#}
 {% test unique_combination(model, columns, whole=none, within=none) %}
 
-{%- if whole is none %}
+{%- if whole is none or (model | string) == (whole | string) %}
 
 select
     {{ columns | join(', ') }},
