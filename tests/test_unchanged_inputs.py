@@ -18,6 +18,7 @@ import pytest
 
 from dagster_project import ingest
 from dagster_project.lib import asset_versions
+from dagster_project.lib.postgres import run_dbt
 from dagster_project.ops.published_digest import table_digest
 from dagster_project.resources import warehouse_for
 from dagster_project.settings import Settings
@@ -155,3 +156,34 @@ def test_a_python_asset_keeps_its_table_until_a_raw_table_it_reads_changes(build
     assert not changed.unchanged()
     changed.note()
     assert geometry().unchanged()
+
+
+def test_a_test_runs_again_only_when_what_it_reads_changed(demo_home: Path, tmp_path: Path) -> None:
+    """In a `dbt build`, a test that passed on inputs that did not change since passes without
+    reading them again; a new batch of what it reads runs it, as `dbt test` and a full refresh do."""
+    build_db = copy_of_demo(demo_home, tmp_path / "home")
+    model = "stg_gemeente__contracten"
+
+    def wrong_domain_found(change: str, command: str = "build", *args: str) -> bool:
+        with duckdb.connect(str(build_db)) as con:
+            con.execute(change)
+        result = run_dbt([command, "--select", model, *args], tmp_path / "dbt", build_db=build_db)
+        failed = {
+            r["unique_id"]
+            for r in json.loads((tmp_path / "dbt" / "run_results.json").read_text())["results"]
+            if r["status"] != "pass" and r["unique_id"].startswith("test.")
+        }
+        assert (result.returncode != 0) == bool(failed), result.stdout[-3000:]
+        return any(f"accepted_values_{model}_domain" in test for test in failed)
+
+    first_row = "rowid = (select min(rowid) from raw.gemeente_contracten)"
+    assert not wrong_domain_found("select 1")
+    assert not wrong_domain_found(f"update raw.gemeente_contracten set domein = 'xyz' where {first_row}"), (
+        "the batches tested before, changed by hand"
+    )
+    assert wrong_domain_found("select 1", "test"), "`dbt test` runs every test"
+    assert wrong_domain_found("select 1", "build", "--full-refresh"), "so does a full refresh"
+    assert not wrong_domain_found("select 1")
+    assert wrong_domain_found(
+        f"update raw.gemeente_contracten set _batch_id = _batch_id || '-again' where {first_row}"
+    ), "a new batch of what it reads"

@@ -154,6 +154,25 @@
 {%- endmacro %}
 
 
+{#- Run a test with `materialize` (dbt's own) unless, in a `dbt build`, its inputs are as they
+    were when it last passed: then it passes without reading them again. A build notes the version of
+    every model it selects before its tests run; `dbt test` alone and a full refresh run every test. -#}
+{% macro test_unless_unchanged(materialize) -%}
+    {%- set version = inputs_version() -%}
+    {%- if flags.WHICH == 'build' and not should_full_refresh() and noted_version() == version -%}
+        {%- call statement('main', fetch_result=True) -%}
+            select 0 as failures, false as should_warn, false as should_error
+        {%- endcall -%}
+        {{ return({'relations': []}) }}
+    {%- endif -%}
+    {%- set relations = materialize() -%}
+    {%- if load_result('main').table.rows[0][0] == 0 -%}
+        {%- do note_version(version) -%}
+    {%- endif -%}
+    {{ return(relations) }}
+{%- endmacro %}
+
+
 {% materialization table, adapter='duckdb', supported_languages=['sql'] %}
     {{ return(build_unless_unchanged(dbt.materialization_table_duckdb)) }}
 {% endmaterialization %}
@@ -181,4 +200,14 @@
 
 {% materialization incremental, adapter='postgres', supported_languages=['sql'] %}
     {{ return(build_noting_rows(dbt.materialization_incremental_default)) }}
+{% endmaterialization %}
+
+
+{% materialization test, adapter='duckdb' %}
+    {{ return(test_unless_unchanged(dbt.materialization_test_default)) }}
+{% endmaterialization %}
+
+
+{% materialization test, adapter='postgres' %}
+    {{ return(test_unless_unchanged(dbt.materialization_test_default)) }}
 {% endmaterialization %}
