@@ -78,6 +78,13 @@ def prepare() -> None:
     dsn = warehouse_for(settings).dagster_storage_dsn()
     storage = dagster_postgres_storage(dsn) if dsn else ""
     (settings.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML.read_text() + storage)
+    if dsn:
+        import dagster as dg
+
+        from dagster_project.lib.postgres import dagster_storage_lock
+
+        with dagster_storage_lock(dsn), dg.DagsterInstance.get():
+            pass
     # Parse before dagster_project.dbt is imported: it builds the dbt assets from the manifest on import.
     # Only the project's own files count (not what runs write under target/ and logs/); the manifest is
     # parsed beside it and swapped in whole, so a process loading it meanwhile never reads half a file.

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
@@ -12,33 +14,69 @@ from dagster_project.lib.postgres import with_database
 from tests.conftest import ADMIN_DSN, PROJECT_ROOT
 
 
-def test_dagster_storage_moves_to_postgres_in_shared_mode(tmp_path):
-    database = f"mmr_dagster_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
-    dsn = with_database(ADMIN_DSN, database)
-    env = {
+def _shared_env(home, dsn: str) -> dict[str, str]:
+    return {
         **os.environ,
         "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
-        "MMR_HOME": str(tmp_path),
+        "MMR_HOME": str(home),
         "MMR_WAREHOUSE": "postgres",
         "MMR_POSTGRES_DSN": dsn,
     }
-    script = (
-        "from dagster_project.cli import prepare; prepare()\n"
-        "import dagster as dg\n"
-        "with dg.DagsterInstance.get() as instance:\n"
-        "    print(type(instance.run_storage).__name__)\n"
-    )
+
+
+@contextmanager
+def _fresh_database() -> Iterator[str]:
+    database = f"mmr_dagster_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
     try:
+        yield with_database(ADMIN_DSN, database)
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(database)))
+
+
+#: What every command does first: prepare the home, then open the Dagster instance.
+OPEN_INSTANCE = (
+    "from dagster_project.cli import prepare; prepare()\n"
+    "import dagster as dg\n"
+    "with dg.DagsterInstance.get() as instance:\n"
+    "    print(type(instance.run_storage).__name__)\n"
+)
+
+
+def test_dagster_storage_moves_to_postgres_in_shared_mode(tmp_path):
+    with _fresh_database() as dsn:
         result = subprocess.run(
-            [sys.executable, "-c", script], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+            [sys.executable, "-c", OPEN_INSTANCE],
+            cwd=PROJECT_ROOT,
+            env=_shared_env(tmp_path, dsn),
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip().splitlines()[-1] == "PostgresRunStorage"
         with psycopg.connect(dsn) as con:
             tables = {r[0] for r in con.execute("select tablename from pg_tables where schemaname = 'public'")}
         assert {"runs", "event_logs", "jobs"} <= tables
-    finally:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(database)))
+
+
+def test_processes_starting_at_once_on_a_new_shared_warehouse_all_start(tmp_path):
+    """Dagster makes its tables when a process first opens the instance; four processes of the
+    region starting together on a new warehouse (two gemeenten ingesting, the daemon, a user at the
+    CLI) each find them made or make them, none fails on another's."""
+    with _fresh_database() as dsn:
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_INSTANCE],
+                cwd=PROJECT_ROOT,
+                env=_shared_env(tmp_path / str(number), dsn),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for number in range(4)
+        ]
+        outputs = [process.communicate(timeout=300)[0] for process in processes]
+        assert [process.returncode for process in processes] == [0] * 4, "\n".join(outputs)[-4000:]

@@ -138,6 +138,18 @@ def _lock(cur: psycopg.Cursor, *names: str) -> None:
         cur.execute("select pg_advisory_xact_lock(hashtext(%s))", [f"mmr:{name}"])
 
 
+@contextmanager
+def dagster_storage_lock(dsn: str) -> Iterator[None]:
+    """Held while a process makes Dagster's tables in the shared database: Dagster looks for them,
+    then creates them, so two processes starting at once would both create them and one fail."""
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute("select pg_advisory_lock(hashtext('mmr:dagster_storage'))")
+        try:
+            yield
+        finally:
+            con.execute("select pg_advisory_unlock(hashtext('mmr:dagster_storage'))")
+
+
 def _create(cur: psycopg.Cursor, schema: str, name: str, columns: dict[str, str]) -> None:
     """A raw table; with a `_period` column it is partitioned per gemeente (docs/architecture.md: each
     gemeente's deliveries in a partition of their own), regional periods in a default partition."""
