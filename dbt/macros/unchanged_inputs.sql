@@ -5,7 +5,8 @@
     model the number of its rows and the latest time one was built. What a model reads is a model
     (its noted version), a seed (its file's checksum) or a source (the batches its rows came from,
     or every row of a source without batches). A table whose digest equals the version it noted
-    is left as it is; `--full-refresh` builds every table.
+    is left as it is; `--full-refresh` builds every table. A test notes its version the same way
+    when it passes, and a build whose digest for it is the same passes it (`test_unless_unchanged`).
 -#}
 
 
