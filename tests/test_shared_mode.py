@@ -3,14 +3,10 @@
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import psycopg
-from psycopg import sql
 
-from dagster_project.lib.postgres import with_database
+from dagster_project.lib.postgres import scratch_database
 from tests.conftest import ADMIN_DSN, PROJECT_ROOT
 
 
@@ -24,18 +20,6 @@ def _shared_env(home, dsn: str) -> dict[str, str]:
     }
 
 
-@contextmanager
-def _fresh_database() -> Iterator[str]:
-    database = f"mmr_dagster_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
-    try:
-        yield with_database(ADMIN_DSN, database)
-    finally:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(database)))
-
-
 #: What every command does first: prepare the home, then open the Dagster instance.
 OPEN_INSTANCE = (
     "from dagster_project.cli import prepare; prepare()\n"
@@ -46,7 +30,7 @@ OPEN_INSTANCE = (
 
 
 def test_dagster_storage_moves_to_postgres_in_shared_mode(tmp_path):
-    with _fresh_database() as dsn:
+    with scratch_database(ADMIN_DSN, "mmr_dagster") as dsn:
         result = subprocess.run(
             [sys.executable, "-c", OPEN_INSTANCE],
             cwd=PROJECT_ROOT,
@@ -66,7 +50,7 @@ def test_processes_starting_at_once_on_a_new_shared_warehouse_all_start(tmp_path
     """Dagster makes its tables when a process first opens the instance; four processes of the
     region starting together on a new warehouse (two gemeenten ingesting, the daemon, a user at the
     CLI) each find them made or make them, none fails on another's."""
-    with _fresh_database() as dsn:
+    with scratch_database(ADMIN_DSN, "mmr_dagster") as dsn:
         processes = [
             subprocess.Popen(
                 [sys.executable, "-c", OPEN_INSTANCE],
