@@ -27,14 +27,19 @@ def quarantine(settings: Settings, batch: Batch, rows: pd.DataFrame | None, reas
 
 
 def quarantine_rows(
-    settings: Settings, spec: SourceSpec, key: bytes, delivered: pa.Table, batches: list[Batch], broken: pa.Table
+    settings: Settings,
+    spec: SourceSpec,
+    key: bytes,
+    delivered: pa.Table,
+    batches: list[Batch],
+    broken: pa.Table,
+    bad: np.ndarray,
 ) -> dict[int, int]:
     """Write `reasons.csv` and the masked `rejected_rows.csv` of every file of a chunk with broken
-    rows (`broken`: `_i`, `rule_id` over `delivered`, whose `_file` indexes `batches`); returns
-    the number of rejected rows per file."""
+    rows (`broken`: `_i`, `rule_id` over `delivered`, whose `_file` indexes `batches`; `bad`: its
+    distinct `_i`, sorted); returns the number of rejected rows per file."""
     contract = spec.validate.contract
     rules = all_rules(contract)
-    bad = np.unique(broken["_i"].to_numpy())
     rows = delivered.take(pa.array(bad, pa.int64())).select([*contract.columns, "_row", "_file", "_i"]).to_pandas()
     rows = rows.set_index("_i")
     ids = broken["_i"].to_numpy()

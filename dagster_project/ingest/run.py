@@ -321,7 +321,7 @@ class Run:
             bad = np.unique(broken["_i"].to_numpy())
             batches = [d.batch for d in deliveries]
             rejected = (
-                quarantine_rows(self.settings, self.spec, self.key, delivered, batches, broken) if len(bad) else {}
+                quarantine_rows(self.settings, self.spec, self.key, delivered, batches, broken, bad) if len(bad) else {}
             )
             rows = self.raw_rows(delivered, bad)
         finally:
