@@ -7,5 +7,5 @@ COPY pyproject.toml uv.lock README.md ./
 COPY dagster_project dagster_project
 COPY expectations expectations
 COPY dbt dbt
-RUN uv sync --frozen --no-dev && uv run --frozen dbt parse --project-dir dbt --profiles-dir dbt
+RUN uv sync --frozen --no-dev --compile-bytecode && uv run --frozen dbt parse --project-dir dbt --profiles-dir dbt
 ENV PATH="/app/.venv/bin:$PATH"

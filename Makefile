@@ -4,6 +4,8 @@ SHELL := /bin/bash
 UV := python3 -m uv
 MMR := $(UV) run --frozen mmr
 export UV_LINK_MODE := copy
+# Installed packages are compiled once, so no process compiles them again where bytecode is not written.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: help uv setup run serve stop export-dashboards bench test lint format docs browser-deps clean
 

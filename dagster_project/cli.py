@@ -138,9 +138,9 @@ def generate(
 
 
 def _follow(instance, run_id: str, total: int, stop: threading.Event, live: Console) -> None:
-    from dagster import DagsterEventType
+    from dagster_project.ops.run_progress import RunProgress
 
-    done_types = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_CHECK_EVALUATION}
+    done = RunProgress(instance, run_id)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -150,16 +150,11 @@ def _follow(instance, run_id: str, total: int, stop: threading.Event, live: Cons
         console=live,
     ) as progress:
         task = progress.add_task("starting", total=total)
-        seen = 0
         while not stop.is_set():
-            records = instance.get_records_for_run(run_id, of_type=done_types, limit=10_000).records
-            if len(records) != seen:
-                seen = len(records)
-                last = records[-1].event_log_entry.dagster_event
-                label = last.asset_key.to_user_string() if last.asset_key else last.event_type_value
-                progress.update(task, completed=min(seen, total), description=label)
+            if done.read():
+                progress.update(task, completed=min(done.count, total), description=done.last)
             time.sleep(0.3)
-        progress.update(task, completed=total if seen else 0, description="finished")
+        progress.update(task, completed=total if done.count else 0, description="finished")
 
 
 VERBOSE = Annotated[bool, typer.Option("--verbose", "-v", help="Also show every check and the dbt output.")]
