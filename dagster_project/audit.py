@@ -4,7 +4,7 @@ A failing error-severity expectation stops the publish, so dashboards keep the l
 a failing warning is shown (the check result is `passed=False` with severity WARN) but does not
 block. Each check compares with the serving database published now (volume change, drift).
 Results are kept in `audit.check_results` of the build database for the publish log and
-`mmr status`, and Data Docs are rebuilt on every run and linked from the check metadata.
+`mmr status`, and Data Docs are rebuilt once per run and linked from the check metadata.
 """
 
 import json
@@ -91,66 +91,101 @@ def audited_asset_keys() -> list[dg.AssetKey]:
     return [dg.AssetKey(asset_key) for asset_key, *_ in AUDITED_TABLES]
 
 
-def record_check(run_id: str, asset: str, suite: str, success: bool, failures: list[dict]) -> None:
+def record_checks(run_id: str, rows: list[tuple[str, str, bool, list[dict]]]) -> None:
+    """Keep each table's outcome (asset, suite, success, failures) for the publish and `mmr status`."""
     settings = get_settings()
-    row = [run_id, datetime.now(UTC).replace(tzinfo=None), asset, suite, success, json.dumps(failures, default=str)]
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = [
+        [run_id, now, asset, suite, success, json.dumps(failures, default=str)]
+        for asset, suite, success, failures in rows
+    ]
     with build_database.connect(settings) as con:
         con.execute("create schema if not exists audit")
         con.execute(CHECK_RESULTS_DDL)
-        con.execute("insert into audit.check_results values (?, ?, ?, ?, ?, ?)", row)
-    runlog.append(settings, "check_results", dict(zip(runlog.CHECK_COLUMNS, row, strict=True)))
+        con.executemany("insert into audit.check_results values (?, ?, ?, ?, ?, ?)", rows)
+    for row in rows:
+        runlog.append(settings, "check_results", dict(zip(runlog.CHECK_COLUMNS, row, strict=True)))
 
 
-def build_check(asset_key: list[str], schema: str, table: str, suite: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=dg.AssetKey(asset_key),
-        name=check_name(suite),
-        blocking=True,
-        description=f"Great Expectations suite `{suite}` on {schema}.{table}; errors block the publish.",
+def check_key(asset_key: list[str], suite: str) -> dg.AssetCheckKey:
+    return dg.AssetCheckKey(dg.AssetKey(asset_key), check_name(suite))
+
+
+def check_result(asset_key: list[str], suite: str, result: Any) -> dg.AssetCheckResult:
+    """One table's audit as its asset check: only error-severity failures (and expectations GX could
+    not evaluate) block the publish; a failed warning still shows as a failed check, severity WARN."""
+    metadata: dict[str, Any] = {
+        "suite": suite,
+        "errors": dg.MetadataValue.json([expectation_label(f) for f in result.errors]),
+        "warnings": dg.MetadataValue.json([expectation_label(f) for f in result.warnings]),
+        "failed_expectations": dg.MetadataValue.json(json.loads(json.dumps(result.failures, default=str))),
+        "statistics": dg.MetadataValue.json(json.loads(json.dumps(result.statistics, default=str))),
+        "data_docs": dg.MetadataValue.path(str(result.data_docs_path)),
+    }
+    if result.data_docs_path:
+        metadata["data_docs_url"] = dg.MetadataValue.url(result.data_docs_path.resolve().as_uri())
+    if result.validation_page:
+        metadata["validation_page"] = dg.MetadataValue.url(result.validation_page.resolve().as_uri())
+    return dg.AssetCheckResult(
+        asset_key=dg.AssetKey(asset_key),
+        check_name=check_name(suite),
+        passed=not result.failures,
+        severity=dg.AssetCheckSeverity.WARN if result.success and result.failures else dg.AssetCheckSeverity.ERROR,
+        description=f"{suite}: {summarise_failures(result.failures)}",
+        metadata=metadata,
     )
-    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        from expectations.runner import validate_table  # Great Expectations takes ~10 s to import
+
+
+def audit_suites(name: str, tables: list[tuple[list[str], str, str, str]]) -> dg.AssetChecksDefinition:
+    """The audit of `tables` as one step: every selected table validated in one Great Expectations
+    checkpoint, so the context, the suites and Data Docs are built once, not once per table."""
+
+    @dg.multi_asset_check(
+        name=name,
+        specs=[
+            dg.AssetCheckSpec(
+                check_name(suite),
+                asset=dg.AssetKey(asset_key),
+                blocking=True,
+                description=f"Great Expectations suite `{suite}` on {schema}.{table}; errors block the publish.",
+            )
+            for asset_key, schema, table, suite in tables
+        ],
+        can_subset=True,
+    )
+    def _audit(context: dg.AssetCheckExecutionContext):
+        from expectations.runner import TableSpec, validate_many  # Great Expectations takes ~10 s to import
 
         register_serving_suites()
-
+        selected = context.selected_asset_check_keys
+        audited = [table for table in tables if check_key(table[0], table[3]) in selected]
         settings = get_settings()
         audited_warehouse = warehouse_for(settings)
         build, baseline = audited_warehouse.audited()
-        result = validate_table(
+        results = validate_many(
             build,
-            schema,
-            table,
-            suite,
+            [TableSpec(schema, table, suite) for _, schema, table, suite in audited],
             context_root=settings.gx_dir,
             data_docs_index=settings.data_docs_index,
             baseline_db=baseline,
             dialect=audited_warehouse.dialect,
         )
-        record_check(context.run.run_id, "/".join(asset_key), suite, result.success, result.failures)
-        # Only error-severity failures (and expectations GX could not evaluate) block the publish;
-        # a failed warning still shows as a failed check, with severity WARN.
-        metadata: dict[str, Any] = {
-            "suite": suite,
-            "errors": dg.MetadataValue.json([expectation_label(f) for f in result.errors]),
-            "warnings": dg.MetadataValue.json([expectation_label(f) for f in result.warnings]),
-            "failed_expectations": dg.MetadataValue.json(json.loads(json.dumps(result.failures, default=str))),
-            "statistics": dg.MetadataValue.json(json.loads(json.dumps(result.statistics, default=str))),
-            "data_docs": dg.MetadataValue.path(str(result.data_docs_path)),
-        }
-        if result.data_docs_path:
-            metadata["data_docs_url"] = dg.MetadataValue.url(result.data_docs_path.resolve().as_uri())
-        if result.validation_page:
-            metadata["validation_page"] = dg.MetadataValue.url(result.validation_page.resolve().as_uri())
-        return dg.AssetCheckResult(
-            passed=not result.failures,
-            severity=dg.AssetCheckSeverity.WARN if result.success and result.failures else dg.AssetCheckSeverity.ERROR,
-            description=f"{suite}: {summarise_failures(result.failures)}",
-            metadata=metadata,
+        outcomes = list(zip(audited, results, strict=True))
+        record_checks(
+            context.run.run_id, [("/".join(key), suite, r.success, r.failures) for (key, *_, suite), r in outcomes]
         )
+        for (key, *_, suite), result in outcomes:
+            yield check_result(key, suite, result)
 
-    return _check
+    return _audit
 
 
-audit_checks = [build_check(*audited) for audited in AUDITED_TABLES]
+#: Two steps: a blocking check of a table other models read (`marts/dim_area`) must run before
+#: those models, the serving tables' checks only before the publish.
+audit_checks = [
+    audit_suites("audit_marts", [t for t in AUDITED_TABLES if t[1] != "serving"]),
+    audit_suites("audit_serving", [t for t in AUDITED_TABLES if t[1] == "serving"]),
+]
+
 
 defs = dg.Definitions(asset_checks=audit_checks)

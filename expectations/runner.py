@@ -62,6 +62,10 @@ SAMPLE_SIZE = 5
 
 _RESULT_FORMAT: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
 
+#: Audit runs of each suite kept in the validation store and Data Docs (each audit's outcome also
+#: stays in `audit.check_results`): Data Docs read every stored validation to build their index.
+KEEP_RUNS = 10
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -177,6 +181,7 @@ def validate_many(
 
     with _audit_lock(context_root):
         context = _get_context(context_root)
+        _forget_old_validations(context, context_root, KEEP_RUNS - 1)
         started = time.perf_counter()
         try:
             validation_definitions = _validation_definitions(context, db_path, specs, baseline_db, dialect)
@@ -511,6 +516,17 @@ def _publish_data_docs(context: Any, context_root: Path, data_docs_index: Path, 
     if old.exists():
         shutil.rmtree(old)
     return index
+
+
+def _forget_old_validations(context: Any, context_root: Path, keep: int) -> None:
+    """Remove all but the latest `keep` runs of each suite from the validation store and the local
+    site: without a bound, every audit rebuilt an index of every audit ever run."""
+    store = context.variables.stores["validation_results_store"]["store_backend"]["base_directory"]
+    for folder in (Path(context.root_directory) / store, _local_site_dir(context, context_root) / "validations"):
+        for suite in (p for p in folder.glob("*") if p.is_dir()):
+            runs = sorted((p for p in suite.iterdir() if p.is_dir()), key=lambda p: (p.stat().st_mtime_ns, p.name))
+            for old in runs[: max(len(runs) - keep, 0)]:
+                shutil.rmtree(old)
 
 
 def _validation_page(context: Any, identifier: Any, context_root: Path, data_docs_index: Path) -> Path | None:

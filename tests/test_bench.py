@@ -120,8 +120,8 @@ def test_steps_are_counted_in_their_stage():
         "intervention_effect": "analytics",
         "analytics__population_funding": "analytics",
         "geo__area_geometry": "analytics",
-        "serving__serving_wijk_kerncijfers_gx_wijk_kerncijfers": "audit",
-        "marts__dim_area_gx_dim_area": "audit",
+        "audit_marts": "audit",
+        "audit_serving": "audit",
         "publish__serving_database": "publish",
     }
     ingesting = {"raw__gemeente__wmo", "gebieden", "vektis_zvw"}  # they materialise raw assets

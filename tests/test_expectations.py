@@ -156,6 +156,23 @@ def test_clean_tables_pass_and_build_data_docs(make_db, gx_paths) -> None:
         con.execute("create table serving.after_audit as select 1 as x")
 
 
+def test_data_docs_keep_the_latest_audits_of_each_suite(make_db, tmp_path, monkeypatch) -> None:
+    """The index of Data Docs is built from every stored validation: the history is bounded."""
+    from expectations import runner
+
+    monkeypatch.setattr(runner, "KEEP_RUNS", 2)
+    db = make_db()
+    paths = {"context_root": tmp_path / "gx", "data_docs_index": tmp_path / "docs" / "index.html"}
+    runs = [_audit(db, paths).run_name for _ in range(4)]
+    stored = paths["context_root"] / "gx" / "uncommitted" / "validations" / "wijk_kerncijfers"
+    assert sorted(p.name for p in stored.iterdir()) == sorted(runs[2:])
+    index = paths["data_docs_index"].read_text()
+    assert all(run in index for run in runs[2:]) and not any(run in index for run in runs[:2])
+    assert sorted(
+        p.name for p in (paths["data_docs_index"].parent / "validations" / "wijk_kerncijfers").iterdir()
+    ) == sorted(runs[2:])
+
+
 # --- wijk_kerncijfers failures -----------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ Every test runs in both warehouse modes (`pipeline`): the embedded DuckDB defaul
 PostgreSQL warehouse, with the same assertions on what each mode publishes.
 """
 
+import json
 import math
 import os
 import re
@@ -89,6 +90,18 @@ def test_dagster_recorded_the_run_the_materialisations_and_the_passed_checks(pip
     assert {"gx_dim_area", "gx_wijk_kerncijfers"} <= set(evaluations)
     assert all(r.event_log_entry.dagster_event.event_specific_data.passed for r in checks)
     assert instance.get_latest_materialization_event(AssetKey(["publish", "serving_database"]))
+
+
+def test_dbt_leaves_what_a_step_wrote_in_the_logs_of_the_installation(pipeline: Pipeline):
+    """One folder per dbt step, replaced by its next run: nothing piles up in the project's `dbt/target`."""
+    from dagster_project.dbt import DBT_DIR
+
+    instance = DagsterInstance.from_config(str(pipeline.home / "dagster"))
+    run_id = instance.get_runs()[0].run_id
+    for step in ("mmr_dbt_models", "mmr_dbt_after_analytics"):
+        results = json.loads((pipeline.home / "logs" / "dbt" / step / "run_results.json").read_text())
+        assert results["results"] and all(r["status"] in ("success", "pass") for r in results["results"])
+    assert not list((DBT_DIR / "target").glob(f"*-{run_id[:7]}-*"))
 
 
 def test_data_docs_show_the_last_validation(pipeline: Pipeline):

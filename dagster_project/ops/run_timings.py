@@ -40,7 +40,7 @@ def stage_of(step_key: str, ingesting: set[str]) -> str:
     use, benchmark, effects, geometry) are analytics."""
     if step_key in ingesting:
         return "ingest"
-    if "_gx_" in step_key:
+    if step_key.startswith("audit_"):
         return "audit"
     if step_key.startswith("publish__"):
         return "publish"
