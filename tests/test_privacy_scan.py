@@ -10,7 +10,8 @@ only place they may be). Then every table of every DuckDB database, every Parque
 other file under the home is searched: databases and Parquet with one DuckDB query per table or
 folder (numbers in the text and integer columns, matched against the BSN table), other files as bytes
 with a regex and set membership. A number is a whole token of 8 or 9 digits (8: a BSN whose
-leading zero a spreadsheet dropped): digits inside a hexadecimal key or hash are not numbers, and
+leading zero a spreadsheet dropped): digits inside a hexadecimal key or hash, or after the decimal
+point of a number (dbt's log times every query to the nanosecond: `0.000547463`), are not, and
 with a random key per installation some 9-digit stretch of some pseudonym would otherwise match
 a BSN by chance.
 """
@@ -26,7 +27,7 @@ from tests.conftest import mmr
 
 pytestmark = pytest.mark.e2e
 
-DIGIT_RUN = re.compile(rb"(?<![0-9A-Za-z])\d{8,9}(?![0-9A-Za-z])")
+DIGIT_RUN = re.compile(rb"(?<![0-9A-Za-z])(?<![0-9]\.)\d{8,9}(?![0-9A-Za-z])")
 SCANNED_TYPES = ("VARCHAR", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UINTEGER", "UBIGINT")
 
 
@@ -163,9 +164,11 @@ def test_the_scan_finds_a_planted_bsn(tmp_path, bsn_db):
         db.execute("create table raw.hashes as select ? as key", [f"a{bsn}f"])
         db.execute(f"copy (select {int(bsn)}::bigint as id) to '{tmp_path / 'p.parquet'}' (format parquet)")
     (tmp_path / "run.log").write_text(f"row 7: {bsn}\n")
+    (tmp_path / "dbt.log").write_text(f'{{"execution_time": 0.{bsn}}}\n')
     assert scan_database(con, planted) == {"planted.duckdb:raw.t": [bsn]}
     assert scan_parquet(con, tmp_path) == {str(tmp_path): [bsn]}
     assert scan_bytes(tmp_path / "run.log", {bsn.encode()}) == [bsn]
+    assert scan_bytes(tmp_path / "dbt.log", {bsn.encode()}) == []
 
 
 #: A delivered birth date (dd-mm-yyyy) and a full address (postcode-6 then house number, joined
