@@ -77,19 +77,39 @@ delivered as (
     {%- for delivery in deliveries %}
         {%- set keys = delivered_keys[loop.index0] %}
         {%- set grouped = delivery.get('keys', {}) %}
+        {%- set measures = counts | list %}
+        {#- one count of distinct values: distinct rows first, then counted, which DuckDB can
+            spill to disk (a grouped count(distinct) it holds in memory whole) -#}
+        {%- set distinct_count = measures | length == 1 and not amounts
+            and delivery.counts[measures[0]].startswith('distinct ') %}
 
         select
             {%- for key in by %}
-                {{ keys[key] }} as {{ key }},
+                {{ key if distinct_count else keys[key] }} as {{ key }},
             {%- endfor %}
-            {%- for measure in counts %}
-                count({{ delivery.counts[measure] }}) as {{ measure }},
-            {%- endfor %}
+            {%- if distinct_count %}
+                count(counted) as {{ measures[0] }},
+            {%- else %}
+                {%- for measure in counts %}
+                    count({{ delivery.counts[measure] }}) as {{ measure }},
+                {%- endfor %}
+            {%- endif %}
             {%- for measure in amounts %}
                 sum(cast({{ delivery.amounts[measure] }} as decimal(18, 2))) as {{ measure }},
             {%- endfor %}
             count(*) as delivered_rows
-        from {{ delivery.relation }}
+        from
+        {%- if distinct_count %}
+            (
+                select distinct
+                    {%- for key in by %}
+                        {{ keys[key] }} as {{ key }},
+                    {%- endfor %}
+                    {{ delivery.counts[measures[0]][9:] }} as counted
+                from {{ delivery.relation }}
+        {%- else %}
+            {{ delivery.relation }}
+        {%- endif %}
         {%- if whole is not none %}
             inner join scope
                 on
@@ -97,7 +117,12 @@ delivered as (
                     {{ 'and ' if not loop.first }}scope.scope_{{ key }} = {{ keys[key] }}
                 {%- endfor %}
         {%- endif %}
-        {%- if grouped %}
+        {%- if distinct_count %}
+            ) as distinct_rows
+        {%- endif %}
+        {%- if distinct_count %}
+            group by {{ by | join(', ') }}
+        {%- elif grouped %}
             group by {{ grouped.values() | join(', ') }}
         {%- endif %}
         having count(*) > 0
