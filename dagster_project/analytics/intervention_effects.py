@@ -178,21 +178,29 @@ def outcome_panel(raw: pd.DataFrame) -> pd.DataFrame:
     return new[["reference_wijk_code", "month", "uitkomst", "rate"]]
 
 
-def comparison_wijken(
-    profile: pd.DataFrame, treated_code: str, year: int, candidates: set[str], k: int
-) -> tuple[list[str], pd.Series | None]:
-    """The k wijken nearest to the treated wijk by risk profile in `year` (standardised over all wijken)."""
-    year_rows = profile[profile["year"] == year]
-    factors = factors_in(year_rows)
-    rows = year_rows.dropna(subset=factors).drop_duplicates("reference_wijk_code")
-    treated = rows[rows["reference_wijk_code"] == treated_code]
-    pool = rows[rows["reference_wijk_code"].isin(candidates)]
-    if treated.empty or pool.empty or not factors:
-        return [], None
-    scaler = StandardScaler().fit(rows[factors].to_numpy(dtype=float))
-    nn = NearestNeighbors(n_neighbors=min(k, len(pool))).fit(scaler.transform(pool[factors].to_numpy(float)))
-    _, index = nn.kneighbors(scaler.transform(treated[factors].to_numpy(float)))
-    return pool["reference_wijk_code"].iloc[index[0]].tolist(), treated.iloc[0]
+class WijkMatcher:
+    """The nearest comparison wijken by risk profile in one year, standardised over all wijken of
+    that year: the scaler and the neighbours among `candidates` are fitted once per year, not once
+    per intervention."""
+
+    def __init__(self, profile: pd.DataFrame, year: int, candidates: set[str], k: int) -> None:
+        year_rows = profile[profile["year"] == year]
+        self.factors = factors_in(year_rows)
+        self.rows = year_rows.dropna(subset=self.factors).drop_duplicates("reference_wijk_code")
+        self.pool = self.rows[self.rows["reference_wijk_code"].isin(candidates)]
+        self.nn = None
+        if not self.pool.empty and self.factors:
+            self.scaler = StandardScaler().fit(self.rows[self.factors].to_numpy(dtype=float))
+            pool = self.scaler.transform(self.pool[self.factors].to_numpy(float))
+            self.nn = NearestNeighbors(n_neighbors=min(k, len(self.pool))).fit(pool)
+
+    def match(self, treated_code: str) -> tuple[list[str], pd.Series | None]:
+        """The wijken nearest to the treated wijk, and its own profile row."""
+        treated = self.rows[self.rows["reference_wijk_code"] == treated_code]
+        if treated.empty or self.nn is None:
+            return [], None
+        _, index = self.nn.kneighbors(self.scaler.transform(treated[self.factors].to_numpy(float)))
+        return self.pool["reference_wijk_code"].iloc[index[0]].tolist(), treated.iloc[0]
 
 
 def did(panel: pd.DataFrame, treated: pd.Series, start_month: pd.Timestamp, confidence: float) -> dict | None:
@@ -236,11 +244,18 @@ def estimate_effects(
     usable = set(panel["reference_wijk_code"])
     candidates = usable - set(interventions["reference_wijk_code"].dropna())
     first_year = int(profile["year"].min())
+    matchers: dict[int, WijkMatcher] = {}
+    series = {
+        outcome: dict(tuple(part.groupby("reference_wijk_code", sort=False)))
+        for outcome, part in panel.groupby("uitkomst", sort=True)
+    }
     rows = []
     for item in interventions.itertuples(index=False):
         start_month = pd.Timestamp(item.start_date).to_period("M").to_timestamp()
         match_year = max(first_year, item.startjaar - 1)
-        peers, treated_profile = comparison_wijken(profile, item.reference_wijk_code, match_year, candidates, k)
+        if match_year not in matchers:
+            matchers[match_year] = WijkMatcher(profile, match_year, candidates, k)
+        peers, treated_profile = matchers[match_year].match(item.reference_wijk_code)
         base = {
             "interventie_id": item.interventie_id,
             "gemeente_code": item.gemeente_code,
@@ -253,16 +268,19 @@ def estimate_effects(
             "n_vergelijkingswijken": len(peers),
             **{c: (treated_profile[c] if treated_profile is not None else np.nan) for c in FAMILY_CONTEXT},
         }
-        for outcome, part in panel.groupby("uitkomst", sort=True):
+        for outcome, by_wijk in series.items():
             result, note = None, None
             if item.reference_wijk_code not in usable:
                 note = "wijk heeft geen vergelijkbare reeks (gesplitst of niet in elk jaar)"
             elif not peers:
                 note = "geen vergelijkingswijken met een risicoprofiel"
             else:
-                data = part[part["reference_wijk_code"].isin([item.reference_wijk_code, *peers])]
-                data = data.assign(unit=data["reference_wijk_code"], period=data["month"].dt.strftime("%Y-%m"))
-                result = did(data, data["reference_wijk_code"] == item.reference_wijk_code, start_month, confidence)
+                frames = [by_wijk[code] for code in (item.reference_wijk_code, *peers) if code in by_wijk]
+                if frames:
+                    data = pd.concat(frames)
+                    data = data.assign(unit=data["reference_wijk_code"], period=data["month"].dt.strftime("%Y-%m"))
+                    treated = data["reference_wijk_code"] == item.reference_wijk_code
+                    result = did(data, treated, start_month, confidence)
                 note = None if result else "geen maanden voor of na de start in de data"
             rows.append({**base, "uitkomst": outcome, **(result or {}), "opmerking": note})
     effects = typed(pd.DataFrame(rows, columns=list(EFFECT_COLUMNS)), EFFECT_COLUMNS)
