@@ -119,8 +119,6 @@ delivered as (
         {%- endif %}
         {%- if distinct_count %}
             ) as distinct_rows
-        {%- endif %}
-        {%- if distinct_count %}
             group by {{ by | join(', ') }}
         {%- elif grouped %}
             group by {{ grouped.values() | join(', ') }}
