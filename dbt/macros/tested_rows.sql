@@ -137,20 +137,37 @@
 
 
 {#- The rows of the batches a view's tests have not passed on; none when no batch has passed yet
-    (then the whole view is read, as it would be without the filter). -#}
-{% macro untested_batches(relation) -%}
+    (then the whole view is read, as it would be without the filter). Up to `listed` batches are
+    written out as constants, as is the time of `untested_since`: DuckDB applies a filter by
+    subquery to every row of the view or fact, and skips by constants what they exclude. -#}
+{% macro untested_batches(relation, listed=1000) -%}
     {%- set counted -%}
         select count(*) filter (where passed) from {{ tested_batches_table() }}
         where model_name = '{{ relation.identifier }}'
     {%- endset -%}
-    {%- if run_query(counted).rows[0][0] == 0 -%}
+    {%- if not execute or run_query(counted).rows[0][0] == 0 -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set untested -%}
-        batch_id in (select batch_id from {{ tested_batches_table() }}
-            where model_name = '{{ relation.identifier }}' and not passed)
+        select batch_id from {{ tested_batches_table() }}
+        where model_name = '{{ relation.identifier }}' and not passed
     {%- endset -%}
-    {{ return(untested) }}
+    {%- set batches = run_query(untested ~ ' order by batch_id limit ' ~ (listed + 1)).columns[0].values() -%}
+    {%- if batches | length > listed -%}
+        {{ return('batch_id in (' ~ untested ~ ')') }}
+    {%- endif -%}
+    {{ return("batch_id in ('" ~ batches | map('replace', "'", "''") | join("', '") ~ "')" if batches else 'false') }}
+{%- endmacro %}
+
+
+{#- The rows of an incremental fact built since its tests last all passed. -#}
+{% macro untested_since(relation) -%}
+    {%- set query -%}
+        select cast(max(tested_through) as varchar(40)) from {{ tested_through_table() }}
+        where model_name = '{{ relation.identifier }}'
+    {%- endset -%}
+    {%- set since = run_query(query).rows[0][0] if execute else none -%}
+    {{ return("built_at > cast('" ~ (since or '-infinity') ~ "' as timestamp)") }}
 {%- endmacro %}
 
 
@@ -164,13 +181,7 @@
         {%- endif -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ where | replace('__untested__', untested) ~ ') dbt_subquery') -%}
     {%- elif '__untested__' in where -%}
-        {%- set since -%}
-            built_at > coalesce(
-                (select max(tested_through) from {{ tested_through_table() }}
-                    where model_name = '{{ relation.identifier }}'),
-                cast('-infinity' as timestamp)
-            )
-        {%- endset -%}
+        {%- set since = untested_since(relation) -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ where | replace('__untested__', since) ~ ') dbt_subquery') -%}
     {%- endif -%}
     {%- do return(dbt.default__get_where_subquery(relation)) -%}
