@@ -236,7 +236,7 @@ def test_incremental_run_selects_only_the_delivered_partitions(incremental: Incr
     """The model's incremental SELECT, run before the build, yields exactly the rows of the new and
     the re-delivered partitions; run after it, nothing (a build without new deliveries is a no-op)."""
     inc = incremental
-    assert "built_partitions" in inc.compiled, "the incremental branch was not compiled"
+    assert "built_batches" in inc.compiled, "the incremental branch was not compiled"
     assert set(inc.selected) == _changed(inc)
     for partition, rows in inc.selected.items():
         assert rows == inc.after[partition][0], partition

@@ -32,7 +32,10 @@ renamed as (
     select
         -- keys
         gemeentecode as gemeente_code,
-        cast(periode || '-01' as date) as month,
+        {{ month_of_period('periode') }} as month,
+        -- the month as delivered (`yyyy-mm`): a join on it lets DuckDB skip the row groups of
+        -- other months, which a join on the month computed from it cannot
+        periode as period_key,
         {{ case_id }},
 
         -- client (pseudonymised at ingestion)
@@ -46,6 +49,12 @@ renamed as (
 )
 
 select * from renamed
+{%- endmacro %}
+
+
+{#- The first day of the month of a delivered period (`yyyy-mm`). -#}
+{% macro month_of_period(period_key) -%}
+    cast({{ period_key }} || '-01' as date)
 {%- endmacro %}
 
 

@@ -17,45 +17,42 @@
 
 
 {#-
-    The partitions of the CTE `delivered` (its `keys` and `batch_id`, one row per partition) that
-    this model has not built from the same batch against the reference year of the CTE
-    `reference`: all of them on a full build, and once on a table built before batches were
-    tracked. A body of a CTE.
+    The partitions of the CTE `delivered` (one row per partition, with its `batch_id`) that this
+    model has not built from the same batch against the reference year of the CTE `reference`:
+    all of them on a full build, and once on a table built before batches were tracked. A batch
+    is one delivered file, and a file one partition, so the batches built tell the partitions
+    built (a distinct of one column instead of every key over the whole fact). A body of a CTE.
 -#}
-{% macro partitions_to_build(delivered, keys) -%}
+{% macro partitions_to_build(delivered) -%}
     {%- set tracked = built_with('batch_id') -%}
     select {{ delivered }}.*
     from {{ delivered }}
     {%- if tracked %}
         left join (
-            select distinct
-                {%- for key in keys %}
-                    built.{{ key }},
-                {%- endfor %}
-                built.batch_id
+            select distinct built.batch_id
             from {{ this }} as built
             inner join reference
                 on built.reference_year = reference.reference_year
-        ) as built_partitions
-            on
-                {%- for key in keys %}
-                    {{ delivered }}.{{ key }} = built_partitions.{{ key }} and
-                {%- endfor %}
-                {{ delivered }}.batch_id = built_partitions.batch_id
-        where built_partitions.batch_id is null
+        ) as built_batches
+            on {{ delivered }}.batch_id = built_batches.batch_id
+        where built_batches.batch_id is null
     {%- endif %}
 {%- endmacro %}
 
 
-{#- The rows of `relation` in the partitions of the CTE `partitions` (on `keys`): a body of a CTE. -#}
+{#- The rows of `relation` in the partitions of the CTE `partitions`, or in other partitions with
+    the same `keys` (the partition's keys as delivered, without the domain a union of deliveries
+    adds): DuckDB then skips the row groups of the delivered periods not built, which it does not
+    for a month computed from the period or a domain that is a constant per delivery. A body of a
+    CTE; what reads it joins the partitions on every key. -#}
 {% macro rows_in_partitions(relation, keys) -%}
     select {{ relation }}.*
     from {{ relation }}
     {%- if is_incremental() %}
-        inner join partitions
+        inner join (select distinct {{ keys | join(', ') }} from partitions) as partition_keys
             on
                 {%- for key in keys %}
-                    {{ relation }}.{{ key }} = partitions.{{ key }}{{ ' and' if not loop.last }}
+                    {{ relation }}.{{ key }} = partition_keys.{{ key }}{{ ' and' if not loop.last }}
                 {%- endfor %}
     {%- endif %}
 {%- endmacro %}
@@ -102,46 +99,60 @@
 {%- endmacro %}
 
 
-{#- The client-month partitions of `domains` and when each was last built: a body of a CTE. -#}
-{% macro client_month_partitions(domains) -%}
+{#- The client-month partitions of `domains` built after `since` (a time as text, written out so
+    that DuckDB reads only the row groups built since) and when: a body of a CTE. -#}
+{% macro client_month_partitions(domains, since) -%}
     select
         domain,
         gemeente_code,
+        period_key,
         reference_gemeente_code,
         month,
         max(built_at) as built_at
     from {{ ref('fct_client_month') }}
-    where domain in ('{{ domains | join("', '") }}')
-    group by domain, gemeente_code, reference_gemeente_code, month
+    where
+        domain in ('{{ domains | join("', '") }}')
+        and built_at > cast('{{ since }}' as timestamp)
+    group by domain, gemeente_code, period_key, reference_gemeente_code, month
+{%- endmacro %}
+
+
+{#- How many client-month partitions of `domains` there are (built up to `until`, if given): one
+    batch each, so their batches are counted. -#}
+{% macro count_client_month_partitions(domains, until=none) -%}
+    select count(distinct batch_id)
+    from {{ ref('fct_client_month') }}
+    where
+        domain in ('{{ domains | join("', '") }}')
+        {%- if until %}
+            and built_at <= cast('{{ until }}' as timestamp)
+        {%- endif %}
 {%- endmacro %}
 
 
 {#-
     How a model built by episode from the client-month partitions of `domains` is built in this
-    run: `append` when every partition built since the table was (`built_at`) is a month after the
-    last its episodes were built up to in that gemeente (an episode's new row is then its last, and
-    its totals add up), else `whole`: a partition it was built from is not there as it was
-    (re-delivered, withdrawn, or all built again on a new reference year: fewer partitions are
-    older than the table than it was built from), a month came late, or the table was built before
-    it counted them. Asked when the model compiles and again by its pre-hook, before either
-    changed anything.
+    run: `{'mode': 'append', 'since': <when the table was built>}` when every partition built since
+    is a month after the last its episodes were built up to in that gemeente (an episode's new row
+    is then its last, and its totals add up), else `{'mode': 'whole'}`: a partition it was built
+    from is not there as it was (re-delivered, withdrawn, or all built again on a new reference
+    year: fewer partitions are older than the table than it was built from), a month came late, or
+    the table was built before it counted them. Asked when the model compiles and again by its
+    pre-hook, before either changed anything.
 -#}
-{% macro episode_build_mode(domains) -%}
-    {%- if not is_incremental() or not execute -%}
-        {{ return('whole') }}
+{% macro episode_build(domains) -%}
+    {%- if not is_incremental() or not execute or not built_with('input_partitions') -%}
+        {{ return({'mode': 'whole'}) }}
     {%- endif -%}
-    {%- if not built_with('input_partitions') -%}
-        {{ return('whole') }}
+    {%- set since = run_query('select cast(max(built_at) as varchar(40)) from ' ~ this).rows[0][0] -%}
+    {%- if since is none -%}
+        {{ return({'mode': 'whole'}) }}
     {%- endif -%}
     {%- set query -%}
         with
 
-        built as (
-            select max(built_at) as built_at from {{ this }}
-        ),
-
         partitions as (
-            {{ client_month_partitions(domains) }}
+            {{ client_month_partitions(domains, since) }}
         ),
 
         built_up_to as (
@@ -154,9 +165,9 @@
         )
 
         select
-            (select count(*) from partitions where built_at <= (select built_at from built)) = (
+            ({{ count_client_month_partitions(domains, since) }}) = (
                 select max(input_partitions) from {{ this }}
-                where built_at = (select built_at from built)
+                where built_at = cast('{{ since }}' as timestamp)
             ),
             (
                 select coalesce(bool_and(built_up_to.last_month is null or partitions.month > built_up_to.last_month), true)
@@ -165,18 +176,17 @@
                     on
                         partitions.domain = built_up_to.domain
                         and partitions.reference_gemeente_code = built_up_to.reference_gemeente_code
-                where partitions.built_at > (select built_at from built)
             )
     {%- endset -%}
     {%- set unchanged, later = run_query(query).rows[0] -%}
-    {{ return('append' if unchanged and later else 'whole') }}
+    {{ return({'mode': 'append', 'since': since} if unchanged and later else {'mode': 'whole'}) }}
 {%- endmacro %}
 
 
 {#- The pre-hook of such a model: emptied when it is built whole (the columns that tell first:
     DuckDB cannot alter a table it deleted from in the same transaction). -#}
 {% macro empty_unless_appended(domains) -%}
-    {%- if is_incremental() and episode_build_mode(domains) == 'whole' -%}
+    {%- if is_incremental() and episode_build(domains).mode == 'whole' -%}
         alter table {{ this }} add column if not exists input_partitions bigint;
         alter table {{ this }} add column if not exists built_at timestamp;
         delete from {{ this }}

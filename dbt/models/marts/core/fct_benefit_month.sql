@@ -27,15 +27,23 @@ areas as (
 
 ),
 
--- one row per delivered partition (gemeente and month: one file) and its batch
+-- one row per delivered partition (gemeente and month: one file) and its batch, grouped by the
+-- period as delivered (the month made of it only once per partition)
 delivered_partitions as (
 
     select
         gemeente_code,
-        month,
-        max(batch_id) as batch_id
-    from participatie
-    group by gemeente_code, month
+        period_key,
+        {{ month_of_period('period_key') }} as month,
+        batch_id
+    from (
+        select
+            gemeente_code,
+            period_key,
+            max(batch_id) as batch_id
+        from participatie
+        group by gemeente_code, period_key
+    ) as partitions
 
 ),
 
@@ -49,13 +57,13 @@ reference as (
 -- the partitions to build: new or re-delivered, or all when the area division moved on
 partitions as (
 
-    {{ partitions_to_build('delivered_partitions', ['gemeente_code', 'month']) }}
+    {{ partitions_to_build('delivered_partitions') }}
 
 ),
 
 new_benefit_months as (
 
-    {{ rows_in_partitions('participatie', ['gemeente_code', 'month']) }}
+    {{ rows_in_partitions('participatie', ['gemeente_code', 'period_key']) }}
 
 ),
 

@@ -2,7 +2,7 @@
     Incremental by episode (docs/architecture.md, "Incremental builds"): when the client-month
     partitions (`fct_client_month`, jeugd and wmo) built since this table was are months after
     every month built in their gemeente, their rows are added to the episodes they continue or
-    start (`episode_build_mode`); otherwise (a re-delivered, withdrawn or late month) the pre-hook
+    start (`episode_build`); otherwise (a re-delivered, withdrawn or late month) the pre-hook
     empties the table and every episode is built from every delivered month.
 -#}
 {{
@@ -14,7 +14,8 @@
         pre_hook="{{ empty_unless_appended(['jeugd', 'wmo']) }}",
     )
 }}
-{%- set append = episode_build_mode(['jeugd', 'wmo']) == 'append' %}
+{%- set build = episode_build(['jeugd', 'wmo']) %}
+{%- set append = build.mode == 'append' %}
 
 with
 
@@ -23,7 +24,7 @@ care_months as not materialized (
 
     {{ gemeente_deliveries(
         ['jeugd', 'wmo'],
-        ['gemeente_code', 'month', 'episode_id', 'client_pseudonym', 'household_pseudonym', 'buurt_code',
+        ['gemeente_code', 'period_key', 'month', 'episode_id', 'client_pseudonym', 'household_pseudonym', 'buurt_code',
             'wijk_code', 'birth_year', 'sex', 'productcategorie_code', 'productcode', 'leveringsvorm',
             'verwijzer_code', 'agb_code', 'start_date', 'end_date', 'reden_beeindiging', 'doel_bereikt',
             'volume', 'bedrag'],
@@ -50,35 +51,41 @@ harmonised as not materialized (
 
 ),
 
--- the jeugd and wmo partitions as built into the client-months, and when
-client_month_partitions as (
+-- the rows to build from: every delivered month, or those of the client-month partitions built
+-- since this table was, when they come after every month built (read twice, for totals and last
+-- month: a whole build scans the deliveries again rather than hold every delivered month in
+-- memory; new months are held). Joined on the period as delivered, so that DuckDB reads only the
+-- row groups of the periods built since (macros/incremental.sql, rows_in_partitions).
+{%- if append %}
 
-    {{ client_month_partitions(['jeugd', 'wmo']) }}
+new_partitions as (
+
+    {{ client_month_partitions(['jeugd', 'wmo'], build.since) }}
 
 ),
+{%- endif %}
 
--- the rows to build from: every delivered month, or the new months only when they come after
--- every month built (read twice, for totals and last month: a whole build scans the deliveries
--- again rather than hold every delivered month in memory; new months are held)
 episode_rows as {{ 'materialized' if append else 'not materialized' }} (
 
     select harmonised.*
     from harmonised
     {%- if append %}
-        inner join client_month_partitions as partitions
+        inner join (select distinct gemeente_code, period_key from new_partitions) as partition_keys
             on
-                harmonised.domain = partitions.domain
-                and harmonised.gemeente_code = partitions.gemeente_code
-                and harmonised.month = partitions.month
-        where partitions.built_at > (select max(built_at) from {{ this }})
+                harmonised.gemeente_code = partition_keys.gemeente_code
+                and harmonised.period_key = partition_keys.period_key
+        -- the partition itself, by one key: joined on the domain (a constant per delivery), DuckDB
+        -- would read every row group again
+        where harmonised.domain || '|' || harmonised.gemeente_code || '|' || harmonised.period_key in (
+            select domain || '|' || gemeente_code || '|' || period_key from new_partitions
+        )
     {%- endif %}
 
 ),
 
 input_partitions as (
 
-    select count(*) as input_partitions
-    from client_month_partitions
+    select ({{ count_client_month_partitions(['jeugd', 'wmo']) }}) as input_partitions
 
 ),
 

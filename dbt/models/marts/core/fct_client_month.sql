@@ -28,25 +28,36 @@ case_months as (
 
     {{ gemeente_deliveries(
         ['jeugd', 'wmo', 'participatie'],
-        ['gemeente_code', 'month', 'client_pseudonym', 'household_pseudonym', 'wijk_code', 'birth_year',
-            'bedrag'],
+        ['gemeente_code', 'period_key', 'month', 'client_pseudonym', 'household_pseudonym', 'wijk_code',
+            'birth_year', 'bedrag'],
     ) }}
 
 ),
 
 -- one row per delivered partition (domain, gemeente, month: one file) and its batch; read apart
--- from case_months so that the cases are scanned once and never held in memory
+-- from case_months so that the cases are scanned once and never held in memory, and grouped by
+-- the period as delivered (the month made of it only once per partition)
 delivered_partitions as (
 
     select
         domain,
         gemeente_code,
-        month,
-        max(batch_id) as batch_id
+        period_key,
+        {{ month_of_period('period_key') }} as month,
+        batch_id
     from (
-        {{ gemeente_deliveries(['jeugd', 'wmo', 'participatie'], ['gemeente_code', 'month', 'batch_id']) }}
-    ) as deliveries
-    group by domain, gemeente_code, month
+        select
+            domain,
+            gemeente_code,
+            period_key,
+            max(batch_id) as batch_id
+        from (
+            {{ gemeente_deliveries(
+                ['jeugd', 'wmo', 'participatie'], ['gemeente_code', 'period_key', 'batch_id'],
+            ) }}
+        ) as deliveries
+        group by domain, gemeente_code, period_key
+    ) as partitions
 
 ),
 
@@ -60,13 +71,13 @@ reference as (
 -- the partitions to build: new or re-delivered, or all when the area division moved on
 partitions as (
 
-    {{ partitions_to_build('delivered_partitions', ['domain', 'gemeente_code', 'month']) }}
+    {{ partitions_to_build('delivered_partitions') }}
 
 ),
 
 new_case_months as (
 
-    {{ rows_in_partitions('case_months', ['domain', 'gemeente_code', 'month']) }}
+    {{ rows_in_partitions('case_months', ['gemeente_code', 'period_key']) }}
 
 ),
 
