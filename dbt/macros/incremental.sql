@@ -100,20 +100,18 @@
 
 
 {#- The client-month partitions of `domains` built after `since` (a time as text, written out so
-    that DuckDB reads only the row groups built since) and when: a body of a CTE. -#}
+    that DuckDB reads only the row groups built since): a body of a CTE. -#}
 {% macro client_month_partitions(domains, since) -%}
-    select
+    select distinct
         domain,
         gemeente_code,
         period_key,
         reference_gemeente_code,
-        month,
-        max(built_at) as built_at
+        month
     from {{ ref('fct_client_month') }}
     where
         domain in ('{{ domains | join("', '") }}')
         and built_at > cast('{{ since }}' as timestamp)
-    group by domain, gemeente_code, period_key, reference_gemeente_code, month
 {%- endmacro %}
 
 

@@ -24,10 +24,10 @@ care_months as not materialized (
 
     {{ gemeente_deliveries(
         ['jeugd', 'wmo'],
-        ['gemeente_code', 'period_key', 'month', 'episode_id', 'client_pseudonym', 'household_pseudonym', 'buurt_code',
-            'wijk_code', 'birth_year', 'sex', 'productcategorie_code', 'productcode', 'leveringsvorm',
-            'verwijzer_code', 'agb_code', 'start_date', 'end_date', 'reden_beeindiging', 'doel_bereikt',
-            'volume', 'bedrag'],
+        ['gemeente_code', 'period_key', 'month', 'episode_id', 'client_pseudonym', 'household_pseudonym',
+            'buurt_code', 'wijk_code', 'birth_year', 'sex', 'productcategorie_code', 'productcode',
+            'leveringsvorm', 'verwijzer_code', 'agb_code', 'start_date', 'end_date', 'reden_beeindiging',
+            'doel_bereikt', 'volume', 'bedrag'],
         {
             'jeugd': {'episode_id': 'traject_id', 'leveringsvorm': 'cast(null as varchar)'},
             'wmo': {
