@@ -16,6 +16,30 @@
 {%- endmacro %}
 
 
+{#- One row per delivered partition of `relation` (its `keys` and the period as delivered) and its
+    batch: grouped by the period as delivered, the month made of it once per partition instead of
+    once per delivered row. A body of a CTE, what `partitions_to_build` reads. -#}
+{% macro delivered_partitions(relation, keys) -%}
+    select
+        {%- for key in keys %}
+            {{ key }},
+        {%- endfor %}
+        period_key,
+        {{ month_of_period('period_key') }} as month,
+        batch_id
+    from (
+        select
+            {%- for key in keys %}
+                {{ key }},
+            {%- endfor %}
+            period_key,
+            max(batch_id) as batch_id
+        from {{ relation }}
+        group by {{ keys | join(', ') }}, period_key
+    ) as partitions
+{%- endmacro %}
+
+
 {#-
     The partitions of the CTE `delivered` (one row per partition, with its `batch_id`) that this
     model has not built from the same batch against the reference year of the CTE `reference`:

@@ -27,23 +27,10 @@ areas as (
 
 ),
 
--- one row per delivered partition (gemeente and month: one file) and its batch, grouped by the
--- period as delivered (the month made of it only once per partition)
+-- one row per delivered partition (gemeente and month: one file) and its batch
 delivered_partitions as (
 
-    select
-        gemeente_code,
-        period_key,
-        {{ month_of_period('period_key') }} as month,
-        batch_id
-    from (
-        select
-            gemeente_code,
-            period_key,
-            max(batch_id) as batch_id
-        from participatie
-        group by gemeente_code, period_key
-    ) as partitions
+    {{ delivered_partitions('participatie', ['gemeente_code']) }}
 
 ),
 

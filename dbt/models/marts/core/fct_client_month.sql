@@ -34,30 +34,18 @@ case_months as (
 
 ),
 
--- one row per delivered partition (domain, gemeente, month: one file) and its batch; read apart
--- from case_months so that the cases are scanned once and never held in memory, and grouped by
--- the period as delivered (the month made of it only once per partition)
+-- one row per delivered row's partition keys; read apart from case_months so that the cases are
+-- scanned once and never held in memory
+deliveries as (
+
+    {{ gemeente_deliveries(['jeugd', 'wmo', 'participatie'], ['gemeente_code', 'period_key', 'batch_id']) }}
+
+),
+
+-- one row per delivered partition (domain, gemeente, month: one file) and its batch
 delivered_partitions as (
 
-    select
-        domain,
-        gemeente_code,
-        period_key,
-        {{ month_of_period('period_key') }} as month,
-        batch_id
-    from (
-        select
-            domain,
-            gemeente_code,
-            period_key,
-            max(batch_id) as batch_id
-        from (
-            {{ gemeente_deliveries(
-                ['jeugd', 'wmo', 'participatie'], ['gemeente_code', 'period_key', 'batch_id'],
-            ) }}
-        ) as deliveries
-        group by domain, gemeente_code, period_key
-    ) as partitions
+    {{ delivered_partitions('deliveries', ['domain', 'gemeente_code']) }}
 
 ),
 
