@@ -317,6 +317,15 @@ def _fails_on_2021(accepted: pd.DataFrame, key: bytes) -> pd.DataFrame:
     return accepted
 
 
+def assert_2021_rejected_alone(settings: Settings, results: list[dict]) -> None:
+    assert [r["status"] for r in results] == ["accepted", "rejected", "accepted"]
+    assert results[1]["message"].startswith("proef_2021.csv: cannot be processed (ValueError)")
+    assert proef_rows(settings, "select _source_file, count(*) from raw.proef group by 1 order by 1") == [
+        ("proef_2020.csv", 3),
+        ("proef_2022.csv", 3),
+    ]
+
+
 def test_a_file_the_chunk_fails_on_is_rejected_alone_and_the_others_are_written(settings, tmp_path):
     folder = tmp_path / "in"
     paths = [proef_file(folder, 2020, clean_rows(2020)), proef_file(folder, 2021, clean_rows(2021))]
@@ -324,16 +333,40 @@ def test_a_file_the_chunk_fails_on_is_rejected_alone_and_the_others_are_written(
     spec = dataclasses.replace(PROEF, to_raw=_fails_on_2021)
     with warehouse.connect(settings) as con:
         results = ingest_lib.ingest_files(spec, paths, con, settings)
-    assert [r["status"] for r in results] == ["accepted", "rejected", "accepted"]
-    assert results[1]["message"].startswith("proef_2021.csv: cannot be processed (ValueError)")
-    assert proef_rows(settings, "select _source_file, count(*) from raw.proef group by 1 order by 1") == [
-        ("proef_2020.csv", 3),
-        ("proef_2022.csv", 3),
-    ]
+    assert_2021_rejected_alone(settings, results)
     assert proef_rows(settings, "select file_name, status from raw.ingestion_log order by 1")[1] == (
         "proef_2021.csv",
         "rejected",
     )
+
+
+def _columns_failing_on_2021(delivered, key, con) -> dict:
+    if "2021" in delivered["jaar"].to_pylist():
+        raise ValueError("a fault no contract rule foresaw")
+    return {}
+
+
+def _typed_rows(step) -> str:
+    return f"select {', '.join([*step.columns, *step.keep])} from {step.relation}"
+
+
+def test_a_file_the_reading_thread_fails_on_is_rejected_alone(settings, tmp_path):
+    """The rows of the next chunk are made while one is written; a chunk failing there is
+    written file by file, as if it had failed in the writing."""
+    folder = tmp_path / "in"
+    paths = [proef_file(folder, year, clean_rows(year)) for year in (2020, 2021, 2022)]
+    spec = dataclasses.replace(PROEF, raw_sql=ingest_lib.RawSql(_columns_failing_on_2021, _typed_rows))
+    with warehouse.connect(settings) as con:
+        results = ingest_lib.ingest_files(spec, paths, con, settings)
+    assert_2021_rejected_alone(settings, results)
+
+
+def test_strip_is_trim_without_copying(settings):
+    values = ["", " ", "  ", "a", " a", "a ", "  a b  ", "\ta\t", " \ta ", "é ", None]
+    with warehouse.connect(settings) as con:
+        ingest_lib.contract.prepare(con)
+        con.execute("create temp table v as select unnest(?::varchar[]) as s", [values])
+        assert con.execute("select count(*) from v where strip(s) is distinct from trim(s)").fetchone()[0] == 0
 
 
 def test_a_settled_file_is_known_by_name_size_and_time(settings, tmp_path):

@@ -46,13 +46,21 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, int]:
 
 
 def _combinations(table: pa.Table, columns: list[str], cache: dict) -> tuple[np.ndarray, int]:
-    """Each row's index into the distinct combinations of `columns`, and how many there are."""
+    """Each row's index into the distinct combinations of `columns`, and how many there are: the
+    columns' codes as the digits of one number, made dense again only where it could overflow
+    and at the end (a single column's codes are dense already)."""
     key, size = None, 1
     for name in sorted(columns):
         if name not in cache:
             cache[name] = _codes(table[name])
         codes, count = cache[name]
-        key = codes if key is None else key * max(count, 1) + codes
+        count = max(count, 1)
+        if key is not None and size * count >= 2**62:
+            key, uniques = pd.factorize(key)
+            size = len(uniques)
+        key = codes if key is None else key * count + codes
+        size *= count
+    if len(columns) > 1:
         key, uniques = pd.factorize(key)
         size = len(uniques)
     return key, size

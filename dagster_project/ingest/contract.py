@@ -20,13 +20,18 @@ import pyarrow as pa
 
 from dagster_project.settings import PROJECT_ROOT
 
+#: `strip(s)` is `trim(s)` (leading and trailing spaces), but keeps a value without them as it
+#: is instead of copying it: typing a national delivery trims a hundred million values of each
+#: column, nearly all of them already trim.
 SQL_MACROS = [
-    "create or replace temp macro nl_date(s) as try_strptime(nullif(trim(s), ''), '%d-%m-%Y')::date",
+    "create or replace temp macro strip(s) as "
+    "case when starts_with(s, ' ') or ends_with(s, ' ') then trim(s) else s end",
+    "create or replace temp macro nl_date(s) as try_strptime(nullif(strip(s), ''), '%d-%m-%Y')::date",
     "create or replace temp macro nl_decimal(s) as "
-    "try_cast(replace(replace(nullif(trim(s), ''), '.', ''), ',', '.') as decimal(18, 2))",
+    "try_cast(replace(replace(nullif(strip(s), ''), '.', ''), ',', '.') as decimal(18, 2))",
     "create or replace temp macro is_nl_decimal(s) as "
-    r"regexp_full_match(trim(s), '-?(\d+|\d{1,3}(\.\d{3})+)(,\d+)?')",
-    "create or replace temp macro num(s) as try_cast(nullif(nullif(trim(s), ''), '.') as double)",
+    r"regexp_full_match(strip(s), '-?(\d+|\d{1,3}(\.\d{3})+)(,\d+)?')",
+    "create or replace temp macro num(s) as try_cast(nullif(nullif(strip(s), ''), '.') as double)",
 ]
 
 
@@ -198,7 +203,7 @@ AGB_CODE = r"\d{8}"
 def trimmed(columns: Iterable[str], **typed: str) -> dict[str, str]:
     """A contract's `typed` in the order of `columns`: each column trimmed text, unless `typed`
     gives its SQL."""
-    return {column: typed.get(column, f"trim({column})") for column in columns}
+    return {column: typed.get(column, f"strip({quote(column)})") for column in columns}
 
 
 def gemeente_rules(column: str = "gemeentecode", from_file: bool = True) -> list[Rule]:

@@ -52,11 +52,11 @@ def _distinct(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Series]:
     return encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_pandas()
 
 
-def person_columns(delivered: pa.Table, key: bytes) -> dict[str, pa.Array]:
-    """What `pseudonymise_person` derives from a person, and the postcode-6 that places them in
-    a buurt, computed by the same functions on the distinct BSNs, addresses and birth dates of the delivered rows and
-    mapped back: `_bsn_pseudoniem`, `_huishouden_pseudoniem`, `_postcode4`, `_postcode6`,
-    `_geboortejaar`. No raw value leaves memory."""
+def person_columns(delivered: pa.Table, key: bytes, con: duckdb.DuckDBPyConnection) -> dict[str, pa.Array]:
+    """What `pseudonymise_person` derives from a person, and the buurt and wijk of their address,
+    computed by the same functions on the distinct BSNs, addresses and birth dates of the
+    delivered rows and mapped back: `_bsn_pseudoniem`, `_huishouden_pseudoniem`, `_postcode4`,
+    `_geboortejaar`, `_buurt_code`, `_wijk_code`. No raw value leaves memory."""
     index, values = _distinct(delivered["bsn"])
     columns = {"_bsn_pseudoniem": pa.array(_hmac_unique(normalise_bsn(values), key, "bsn"), pa.string())}
     postcodes, postcode_values = _distinct(delivered["postcode"])
@@ -67,29 +67,66 @@ def person_columns(delivered: pa.Table, key: bytes) -> dict[str, pa.Array]:
     line += normalise_huisnummer(number_values).iloc[pairs % max(len(number_values), 1)].reset_index(drop=True)
     columns["_huishouden_pseudoniem"] = pa.array(_hmac_unique(line, key, "adres"), pa.string()).take(address)
     columns["_postcode4"] = pa.array(postcode4(postcode_values), pa.string()).take(postcodes)
-    columns["_postcode6"] = pa.array(postcode, pa.string()).take(postcodes)
     births, birth_values = _distinct(delivered["geboortedatum"])
     columns["_geboortejaar"] = pa.array(birth_year(birth_values), pa.int64()).take(births)
     columns["_bsn_pseudoniem"] = columns["_bsn_pseudoniem"].take(index)
+    columns["_buurt_code"], columns["_wijk_code"] = _located(con, _file_years(delivered), postcodes, postcode)
     return columns
 
 
-def persons_select(step: RawStep) -> str:
-    """The raw rows of a municipal export: persons replaced by what `person_columns` derived, and
-    `buurt_code`/`wijk_code` of the postcode-6 in the latest division up to the file's year."""
-    con, relation = step.con, step.relation
-    group = next((g for g in ("month", "year") if g in step.groups), None)
-    year = f'cast(left(t."_ctx_{group}", 4) as integer)' if group else "0"
+def _file_years(delivered: pa.Table) -> np.ndarray:
+    """Each row's year, from its file's month or year (0 when the file name gives neither)."""
+    group = next((f"_ctx_{g}" for g in ("month", "year") if f"_ctx_{g}" in delivered.column_names), None)
+    if group is None:
+        return np.zeros(delivered.num_rows, np.int64)
+    files = delivered[group].combine_chunks()
+    per_file = files.dictionary.to_pandas().str[:4].astype(np.int64).to_numpy()
+    return per_file[files.indices.to_numpy(zero_copy_only=False)]
+
+
+def _located(
+    con: duckdb.DuckDBPyConnection, years: np.ndarray, postcodes: np.ndarray, postcode: pd.Series
+) -> tuple[pa.Array, pa.Array]:
+    """The buurt and wijk of each row's postcode-6 (`postcodes`: its index into the normalised
+    `postcode`) in the latest division up to its year, looked up once per distinct year and
+    postcode: a few thousand lookups per chunk instead of a join of every row."""
+    count = max(len(postcode), 1)
+    pairs, inverse = np.unique(years * count + postcodes.astype(np.int64), return_inverse=True)
     _postcode_lookup(con)
-    con.execute(
-        f"""
-        create or replace temp table _located_years as
-        select f.file_year, coalesce(max(p.year) filter (where p.year <= f.file_year), min(p.year)) as year
-        from (select distinct {year} as file_year from {relation} t) f
-        cross join (select distinct year from _pc6_lookup) p
-        group by f.file_year
-        """
+    con.register(
+        "_addresses",
+        pa.table(
+            {
+                "_k": pa.array(np.arange(len(pairs), dtype=np.int64)),
+                "file_year": pa.array(pairs // count, pa.int64()),
+                "postcode6": pa.array(postcode, pa.string()).take(pa.array(pairs % count)),
+            }
+        ),
     )
+    try:
+        found = con.execute(
+            """
+            with located_years as (
+                select f.file_year, coalesce(max(p.year) filter (where p.year <= f.file_year), min(p.year)) as year
+                from (select distinct file_year from _addresses) f
+                cross join (select distinct year from _pc6_lookup) p
+                group by f.file_year
+            )
+            select l.buurt_code, l.wijk_code
+            from _addresses a
+            left join located_years y on y.file_year = a.file_year
+            left join _pc6_lookup l on l.year = y.year and l.postcode6 = a.postcode6
+            order by a._k
+            """
+        ).to_arrow_table()
+    finally:
+        con.unregister("_addresses")
+    rows = pa.array(inverse.reshape(-1).astype(np.int64))
+    return found["buurt_code"].combine_chunks().take(rows), found["wijk_code"].combine_chunks().take(rows)
+
+
+def persons_select(step: RawStep) -> str:
+    """The raw rows of a municipal export: persons replaced by what `person_columns` derived."""
     out = []
     for column in step.columns:
         if column == "bsn":
@@ -97,12 +134,8 @@ def persons_select(step: RawStep) -> str:
             out.append("t._geboortejaar as geboortejaar")
         elif column not in PERSON_COLUMNS:
             out.append(f"t.{quote(column)}")
-    return f"""
-        select {", ".join(out)}, l.buurt_code, l.wijk_code, {", ".join(f"t.{c}" for c in step.keep)}
-        from {relation} t
-        left join _located_years y on y.file_year = {year}
-        left join _pc6_lookup l on l.year = y.year and l.postcode6 = t._postcode6
-    """
+    out += ["t._buurt_code as buurt_code", "t._wijk_code as wijk_code", *(f"t.{c}" for c in step.keep)]
+    return f"select {', '.join(out)} from {step.relation} t"
 
 
 PERSONS_TO_RAW = RawSql(person_columns, persons_select)

@@ -231,9 +231,9 @@ class Run:
             delivery.body = None
         return [d for d in deliveries if d.table is not None], rejected
 
-    def delivered(self, deliveries: list[Delivery]) -> pa.Table:
+    def delivered(self, deliveries: list[Delivery], con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
         """The rows of a chunk's files as one Arrow table (see `chunk_table`), with the columns
-        the source's `raw_sql` computes from them."""
+        the source's `raw_sql` computes from them (with `con`, the reading thread's own cursor)."""
         validator: SqlValidator = self.spec.validate
         lineage = {
             "_period": [d.batch.period for d in deliveries],
@@ -244,7 +244,7 @@ class Run:
             [d.table for d in deliveries], [validator.values(d.groups) for d in deliveries], self.contract, lineage
         )
         if self.spec.raw_sql is not None:
-            for name, values in self.spec.raw_sql.columns(table, self.key).items():
+            for name, values in self.spec.raw_sql.columns(table, self.key, con or self.con).items():
                 table = table.append_column(name, values)
         return table
 
@@ -312,9 +312,10 @@ class Run:
             )
             staged.replace(target)
 
-    def write_chunk(self, deliveries: list[Delivery]) -> list[dict]:
-        """Check, pseudonymise, archive and write the readable files of one chunk together."""
-        delivered = self.delivered(deliveries)
+    def write_chunk(self, deliveries: list[Delivery], delivered: pa.Table | None = None) -> list[dict]:
+        """Check, pseudonymise, archive and write the readable files of one chunk together
+        (`delivered`: their rows, if the reading thread made them)."""
+        delivered = self.delivered(deliveries) if delivered is None else delivered
         self.con.register("_delivered", delivered)
         try:
             broken = failures(self.con, "_delivered", self.contract, delivered)
@@ -383,11 +384,11 @@ class Run:
             for d, entry in zip(deliveries, log, strict=True)
         ]
 
-    def write_safely(self, readable: list[Delivery]) -> list[dict]:
+    def write_safely(self, readable: list[Delivery], delivered: pa.Table | None = None) -> list[dict]:
         """`write_chunk`, with a safety net: a chunk failing on its content is written file by
         file, and the file it fails on is rejected alone."""
         try:
-            return self.write_chunk(readable)
+            return self.write_chunk(readable, delivered)
         except _WriteFailed as failed:
             raise failed.__cause__ from None
         except Exception as exc:
@@ -400,10 +401,14 @@ class Run:
             raw_layer.record_batches(self.con, [result.pop("_log")])
             return [result]
 
-    def prepared(self, paths: list[Path]) -> Iterator[tuple[list[dict], list[Delivery]]]:
+    def prepared(
+        self, paths: list[Path], reader: duckdb.DuckDBPyConnection
+    ) -> Iterator[tuple[list[dict], list[Delivery], pa.Table | None]]:
         """Per chunk (one file per period, up to `CHUNK_BYTES`): the results of files settled
-        without writing (unchanged, or rejected whole with their `_log` row) and the readable
-        deliveries, parsed. Touches no connection, so it can run ahead in a thread."""
+        without writing (unchanged, or rejected whole with their `_log` row), the readable
+        deliveries, parsed, and their rows as `delivered` makes them (None if that failed: then
+        `write_safely` finds the file that fails). Uses only `reader`, a cursor of its own, so it
+        can run ahead in a thread: pseudonymising one chunk in Python while DuckDB writes the last."""
         chunk: list[Delivery] = []
         settled: list[dict] = []
         periods: set[str] = set()
@@ -414,7 +419,7 @@ class Run:
                 settled.append(opened)
                 continue
             if chunk and (opened.batch.period in periods or size >= CHUNK_BYTES):
-                yield self.parsed(settled, chunk)
+                yield self.parsed(settled, chunk, reader)
                 chunk, settled, size = [], [], 0
                 periods.clear()
             chunk.append(opened)
@@ -422,13 +427,19 @@ class Run:
             self.known.hashes.add(opened.batch.content_hash)
             size += opened.size
         if chunk or settled:
-            yield self.parsed(settled, chunk)
+            yield self.parsed(settled, chunk, reader)
 
-    def parsed(self, settled: list[dict], chunk: list[Delivery]) -> tuple[list[dict], list[Delivery]]:
-        if not chunk or not isinstance(self.spec.read, DelimitedReader):
-            return settled, chunk
-        readable, rejected = self.read_chunk(chunk)
-        return settled + rejected, readable
+    def parsed(
+        self, settled: list[dict], chunk: list[Delivery], reader: duckdb.DuckDBPyConnection
+    ) -> tuple[list[dict], list[Delivery], pa.Table | None]:
+        readable, rejected = chunk, []
+        if chunk and isinstance(self.spec.read, DelimitedReader):
+            readable, rejected = self.read_chunk(chunk)
+        delivered = None
+        if readable:
+            with contextlib.suppress(Exception):
+                delivered = self.delivered(readable, reader)
+        return settled + rejected, readable, delivered
 
     def ingest(self, paths: list[Path]) -> list[dict]:
         """The files of a source with a SQL contract, a chunk at a time (see `ingest_files`):
@@ -436,29 +447,35 @@ class Run:
         Rows carry their file and line (`_file`, `_row`), so DuckDB may write them in any order."""
         prepare(self.con)
         self.con.execute("set preserve_insertion_order = false")
+        if self.spec.personal and not self.key:  # made here, before the reading thread needs it
+            raise ValueError("no pseudonymisation key")
         results: list[dict] = []
-        for settled, readable in read_ahead(self.prepared(paths)):
-            logs = [r.pop("_log") for r in settled if "_log" in r]
-            raw_layer.record_batches(self.con, logs)
-            results.extend(settled)
-            if self.log:
-                for result in settled:
-                    if result["status"] == "rejected":
-                        self.log(f"{self.spec.source}: {result}")
-            if not readable:
-                continue
-            started = time.perf_counter()
-            done = self.write_safely(readable)
-            results.extend(done)
-            if self.log:
-                rows = sum(r.get("rows", 0) for r in done)
-                elapsed = time.perf_counter() - started
-                self.log(f"{self.spec.source}: {len(readable)} files, {rows:,} rows in {elapsed:.2f}s")
-                for result in done:
-                    if result["status"] == "rejected" or result.get("rejected"):
-                        self.log(f"{self.spec.source}: {result}")
+        with contextlib.closing(self.con.cursor()) as reader:
+            reader.execute("set enable_progress_bar = false")
+            for settled, readable, delivered in read_ahead(self.prepared(paths, reader)):
+                results.extend(self.settle(settled, readable, delivered))
         order = {path.name: i for i, path in enumerate(paths)}
         return sorted(results, key=lambda r: order.get(r["file"], 0))
+
+    def settle(self, settled: list[dict], readable: list[Delivery], delivered: pa.Table | None) -> list[dict]:
+        """Record the files of a chunk settled without writing, write the readable ones, and log."""
+        raw_layer.record_batches(self.con, [r.pop("_log") for r in settled if "_log" in r])
+        if self.log:
+            for result in settled:
+                if result["status"] == "rejected":
+                    self.log(f"{self.spec.source}: {result}")
+        if not readable:
+            return settled
+        started = time.perf_counter()
+        done = self.write_safely(readable, delivered)
+        if self.log:
+            rows = sum(r.get("rows", 0) for r in done)
+            elapsed = time.perf_counter() - started
+            self.log(f"{self.spec.source}: {len(readable)} files, {rows:,} rows in {elapsed:.2f}s")
+            for result in done:
+                if result["status"] == "rejected" or result.get("rejected"):
+                    self.log(f"{self.spec.source}: {result}")
+        return settled + done
 
 
 def _numbered(table: pa.Table) -> pa.Table:

@@ -56,12 +56,12 @@ class RawStep:
 class RawSql:
     """What `to_raw` does, for many files at once inside DuckDB.
 
-    `columns(delivered, key)` computes columns from the delivered rows (an Arrow table; e.g.
-    pseudonyms, on the distinct values); `select(step)` returns the SELECT over `step.relation`
+    `columns(delivered, key, con)` computes columns from the delivered rows (an Arrow table; e.g.
+    pseudonyms, on the distinct values; `con` the warehouse); `select(step)` returns the SELECT over `step.relation`
     that gives the raw columns followed by `step.keep`.
     """
 
-    columns: Callable[[pa.Table, bytes], dict[str, pa.Array]]
+    columns: Callable[[pa.Table, bytes, duckdb.DuckDBPyConnection], dict[str, pa.Array]]
     select: Callable[[RawStep], str]
 
 
