@@ -8,6 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -464,3 +465,23 @@ def test_the_build_database_keeps_to_the_memory_limit_of_the_settings(tmp_path, 
     assert default == "2.5GB"
     profile = (PROJECT_ROOT / "dbt" / "profiles.yml").read_text()
     assert f"env_var('MMR_DUCKDB_MEMORY_LIMIT', '{default}')" in profile, "dbt's default is the settings' default"
+
+
+@pytest.mark.parametrize("columns_per_aggregate", [60, 1])
+def test_rules_checked_per_distinct_value_find_what_checking_every_row_finds(
+    tmp_path, monkeypatch, columns_per_aggregate
+):
+    from dagster_project.ingest import checks
+
+    monkeypatch.setattr(checks, "GROUPING_COLUMNS", columns_per_aggregate)
+    faults = ["ab12;2020;1,50;01-01-2020", "AB01;2019;x;31-02-2020", "AB02;2020;-1,00;"] * 3
+    path = proef_file(tmp_path, 2020, clean_rows(2020, 40) + faults)
+    chunk = checks.chunk_table(
+        [ingest_lib.read_delimited_arrow(path, PROEF_COLUMNS)], [{"year": "2020"}], PROEF_CONTRACT
+    )
+    con = duckdb.connect()
+    ingest_lib.contract.prepare(con)
+    con.register("_chunk", chunk)
+    grouped = checks.failures(con, "_chunk", PROEF_CONTRACT, chunk)
+    assert grouped.num_rows >= 12
+    assert grouped.equals(checks.failures(con, "_chunk", PROEF_CONTRACT))

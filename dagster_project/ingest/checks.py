@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -19,10 +19,8 @@ import pyarrow.compute as pc
 
 from dagster_project.ingest.contract import STRING_LITERAL, SqlContract, all_rules, bind, placeholders, prepare, quote
 
-#: A group of rules is checked on the distinct values of the columns it reads when there are at
-#: most this share of distinct combinations per row (codes, dates, amounts: a monthly export
-#: repeats them); otherwise row by row.
-DISTINCT_SHARE = 0.5
+#: `grouping()` tells the grouping set of a row in a 64-bit mask, a bit per column it lists.
+GROUPING_COLUMNS = 60
 _IDENTIFIER = re.compile(r'"((?:[^"]|"")*)"|\b([A-Za-z_][A-Za-z0-9_]*)\b')
 
 
@@ -37,35 +35,6 @@ def _references(condition: str, columns: dict[str, str]) -> frozenset[str]:
     return frozenset(found)
 
 
-def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, int]:
-    """Each row's index into the distinct values of a column (null is a value too), and how many."""
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    encoded = pc.dictionary_encode(column, null_encoding="encode").combine_chunks()
-    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(encoded.dictionary)
-
-
-def _combinations(table: pa.Table, columns: list[str], cache: dict) -> tuple[np.ndarray, int]:
-    """Each row's index into the distinct combinations of `columns`, and how many there are: the
-    columns' codes as the digits of one number, made dense again only where it could overflow
-    and at the end (a single column's codes are dense already)."""
-    key, size = None, 1
-    for name in sorted(columns):
-        if name not in cache:
-            cache[name] = _codes(table[name])
-        codes, count = cache[name]
-        count = max(count, 1)
-        if key is not None and size * count >= 2**62:
-            key, uniques = pd.factorize(key)
-            size = len(uniques)
-        key = codes if key is None else key * count + codes
-        size *= count
-    if len(columns) > 1:
-        key, uniques = pd.factorize(key)
-        size = len(uniques)
-    return key, size
-
-
 def _flags(conditions: list[tuple[int, str]]) -> str:
     return ", ".join(f"case when coalesce({c}, false) then {i} end" for i, c in conditions)
 
@@ -76,9 +45,11 @@ def failures(
     """(`_i`, `rule_id`) for every broken rule of every row of `relation`, in one pass over the
     rows for the rules and one aggregate for the key.
 
-    With `table` (the Arrow table registered as `relation`), rules that read columns with few
-    distinct values are checked once per distinct combination of those values instead of once
-    per row, and the verdicts mapped back onto the rows: the same answer, a fraction of the work.
+    With `table` (the Arrow table registered as `relation`), the rules are grouped by the columns
+    they read, and each group is checked once per distinct combination of its columns (one
+    aggregate with a grouping set per group: codes, dates and amounts repeat in a monthly export),
+    the few that fail mapped back onto their rows: the same answer, a fraction of the work. Rules
+    on the key (distinct in every row) and rules that read no column are checked row by row.
     """
     conditions = [(i, f"({bind(rule.fails)})") for i, rule in enumerate(contract.rules)]
     schema = pa.schema([("_i", pa.int64()), ("rule_id", pa.int32())])
@@ -89,16 +60,10 @@ def failures(
         groups: dict[frozenset[str], list[tuple[int, str]]] = {}
         for i, condition in conditions:
             groups.setdefault(_references(condition, names), []).append((i, condition))
-        per_row, cache = [], {}
-        for columns, members in groups.items():
-            if not columns:
-                per_row += members
-                continue
-            inverse, count = _combinations(table, list(columns), cache)
-            if count > DISTINCT_SHARE * table.num_rows:
-                per_row += members
-                continue
-            parts.append(_distinct_failures(con, table, list(columns), members, inverse, count))
+        key = set(contract.unique)
+        per_row = [m for columns, members in groups.items() if not columns or columns & key for m in members]
+        grouped = {columns: members for columns, members in groups.items() if columns and not columns & key}
+        parts += [_grouped_failures(con, relation, batch).cast(schema) for batch in _batches(grouped)]
     if per_row:
         where = " or ".join(c for _, c in per_row)
         parts.append(
@@ -121,42 +86,60 @@ def failures(
     return broken.sort_by([("_i", "ascending"), ("rule_id", "ascending")])
 
 
-def _distinct_failures(
-    con: duckdb.DuckDBPyConnection,
-    table: pa.Table,
-    columns: list[str],
-    conditions: list[tuple[int, str]],
-    inverse: np.ndarray,
-    count: int,
+def _batches(
+    groups: dict[frozenset[str], list[tuple[int, str]]], columns: int = GROUPING_COLUMNS
+) -> Iterator[dict[frozenset[str], list[tuple[int, str]]]]:
+    """`groups` in batches that read at most `columns` columns together."""
+    batch: dict[frozenset[str], list[tuple[int, str]]] = {}
+    read: set[str] = set()
+    for group, members in groups.items():
+        if batch and len(read | group) > columns:
+            yield batch
+            batch, read = {}, set()
+        batch[group] = members
+        read |= group
+    if batch:
+        yield batch
+
+
+def _grouped_failures(
+    con: duckdb.DuckDBPyConnection, relation: str, groups: dict[frozenset[str], list[tuple[int, str]]]
 ) -> pa.Table:
-    """The broken rules of `conditions`, checked on each distinct combination of `columns` once
-    (`inverse`: each row's combination) and mapped back onto the rows as (`_i`, `rule_id`)."""
-    first = np.empty(count, np.int64)
-    first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)
-    values = table.select(columns).take(pa.array(first)).append_column("_k", pa.array(np.arange(count)))
-    con.register("_combinations", values)
-    try:
-        where = " or ".join(c for _, c in conditions)
-        found = con.execute(
-            f"select _k, unnest(list_filter([{_flags(conditions)}], x -> x is not null)) as rule_id "
-            f"from (select * from _combinations where {where})"
-        ).fetchnumpy()
-    finally:
-        con.unregister("_combinations")
-    rows, rule_ids = [], []
-    positions = table["_i"].to_numpy()
-    for rule_id in np.unique(found["rule_id"]):
-        broken = np.zeros(count, bool)
-        broken[found["_k"][found["rule_id"] == rule_id]] = True
-        at = positions[broken[inverse]]
-        rows.append(at)
-        rule_ids.append(np.full(len(at), rule_id, np.int32))
-    return pa.table(
-        {
-            "_i": pa.array(np.concatenate(rows) if rows else np.array([], np.int64), pa.int64()),
-            "rule_id": pa.array(np.concatenate(rule_ids) if rule_ids else np.array([], np.int32), pa.int32()),
-        }
+    """(`_i`, `rule_id`) for the rules of `groups` (the columns a group reads → its rules): every
+    group's rules checked on the distinct combinations of its columns in one grouping-sets
+    aggregate, and the combinations that break a rule joined back onto their rows."""
+    columns = sorted({c for group in groups for c in group})
+    listed = ", ".join(quote(c) for c in columns)
+    bits = {c: 1 << (len(columns) - 1 - i) for i, c in enumerate(columns)}
+    masks = {group: sum(bit for c, bit in bits.items() if c not in group) for group in groups}
+    sets = ", ".join(f"({', '.join(quote(c) for c in sorted(group))})" for group in groups)
+    flags = ", ".join(
+        f"case when _set = {masks[group]} and coalesce({c}, false) then {i} end"
+        for group, members in groups.items()
+        for i, c in members
     )
+    where = " or ".join(
+        f"(_set = {masks[group]} and ({' or '.join(c for _, c in members)}))" for group, members in groups.items()
+    )
+    broken = con.execute(
+        f"select *, unnest(list_filter([{flags}], x -> x is not null)) as rule_id from ("
+        f"select grouping({listed}) as _set, {listed} from {relation} group by grouping sets ({sets})"
+        f") where {where}"
+    ).to_arrow_table()
+    if not broken.num_rows:
+        return pa.table({"_i": pa.array([], pa.int64()), "rule_id": pa.array([], pa.int32())})
+    failing = set(broken["_set"].to_pylist())
+    joins = [
+        f"select r._i, b.rule_id from {relation} r join _broken b on b._set = {masks[group]} and "
+        + " and ".join(f"r.{quote(c)} is not distinct from b.{quote(c)}" for c in sorted(group))
+        for group in groups
+        if masks[group] in failing
+    ]
+    con.register("_broken", broken)
+    try:
+        return con.execute(" union all ".join(joins)).to_arrow_table()
+    finally:
+        con.unregister("_broken")
 
 
 def _raw_type(kind: str) -> str | None:
