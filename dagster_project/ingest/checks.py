@@ -1,6 +1,6 @@
 """Checking a contract: every rule of every row of many files in one DuckDB scan, each file's
-placeholders bound per row, rules over few distinct values checked once per value, and the
-reasons (row, column, rule, message) without echoing personal data.
+placeholders bound per row, rules checked once per distinct combination of the columns they
+read, and the reasons (row, column, rule, message) without echoing personal data.
 """
 
 from __future__ import annotations
