@@ -58,6 +58,12 @@ TWEEDIE_POWER = 1.5
 #: Population at risk per domain (column of wijk_risicoprofiel), the offset of the models.
 EXPOSURE = {"jeugd": "inwoners_jonger_dan_15", "wmo": "inwoners", "participatie": "inwoners"}
 MEASURES = ["clienten", "kosten"]
+#: The GLMs iterate until the coefficients stop moving, not the deviance: a fit stopped early
+#: differs in the eighth digit between processors (the published figures are the same everywhere).
+CONVERGED = {"tol": 1e-13, "tol_criterion": "params", "maxiter": 200}
+#: An overdispersion below this is no overdispersion (the Poisson limit); its estimate there is
+#: noise of the optimiser, which would otherwise reach the intervals.
+POISSON_ALPHA = 1e-6
 SIGNAL_ABOVE, SIGNAL_BELOW, SIGNAL_NONE = "hoger dan verwacht", "lager dan verwacht", "conform verwachting"
 #: The tables' columns and types, for a warehouse without care records (nothing to fit).
 EXPECTED_COLUMNS = {
@@ -113,7 +119,7 @@ def _negative_binomial_alpha(y: np.ndarray, x: pd.DataFrame, offset: np.ndarray)
             alpha = float(fit.params.iloc[-1])
         except (np.linalg.LinAlgError, ValueError):
             alpha = float("nan")
-    return alpha if np.isfinite(alpha) and alpha > 1e-8 else 1e-8
+    return alpha if np.isfinite(alpha) and alpha > POISSON_ALPHA else POISSON_ALPHA
 
 
 def fit_measure(
@@ -130,11 +136,11 @@ def fit_measure(
     if measure == "clienten":
         alpha = _negative_binomial_alpha(y, x, offset)
         family, dispersion_name = sm.families.NegativeBinomial(alpha=alpha), "alpha"
-        result = sm.GLM(y, x, family=family, offset=offset).fit()
+        result = sm.GLM(y, x, family=family, offset=offset).fit(**CONVERGED)
         dispersion = alpha
     else:
         family = sm.families.Tweedie(var_power=TWEEDIE_POWER, link=sm.families.links.Log())
-        result = sm.GLM(y, x, family=family, offset=offset).fit(scale="X2")
+        result = sm.GLM(y, x, family=family, offset=offset).fit(scale="X2", **CONVERGED)
         dispersion, dispersion_name = float(result.scale), "phi"
     linear = result.get_prediction(x, offset=offset, which="linear")
     mu = np.exp(linear.predicted)
