@@ -1,7 +1,8 @@
 """`fct_care_episode` is built by episode (`dbt/models/marts/core/fct_care_episode.sql`): a new month
 builds again only the episodes with a row in it, from all their months; a re-delivered month
-builds every episode (a row may have left one). Either way the table equals a full build of the
-same deliveries.
+builds every episode (a row may have left one). `care_episode_outcome` follows: a new month builds
+again the ended episodes of the clients with an episode built, a re-delivered month every one.
+Either way both tables equal a full build of the same deliveries.
 
 On a copy of the demo warehouse, one gemeente's last month is held back and the episodes built;
 the month is delivered and they are built again; then an older Wmo month of another gemeente is
@@ -21,7 +22,9 @@ from tests.test_incremental import SPECS, copy_of_demo, dbt_results, hold_back_m
 
 pytestmark = pytest.mark.e2e
 
-SELECT = ["--select", "+fct_care_episode"]
+SELECT = ["--select", "+care_episode_outcome"]
+OUTCOME = "marts_outcome.care_episode_outcome"
+TABLES = ("marts_core.fct_care_episode", OUTCOME)
 #: What a row says about when and from what it was built, not about the episode.
 BOOKKEEPING = ("built_at", "input_partitions")
 
@@ -31,35 +34,57 @@ class Episodes:
     home: Path
     new_month: tuple[str, str]
     built: dict[str, dict[str, object]]
+    outcomes: dict[str, dict[str, object]]
     in_month: set[str]
+    followed_up: set[str]
     differences: dict[str, int]
 
 
-def _built_at(build_db: Path) -> dict[str, object]:
+def _built_at(build_db: Path, table: str = "marts_core.fct_care_episode") -> dict[str, object]:
     with duckdb.connect(str(build_db), read_only=True) as con:
-        return dict(con.execute("select episode_key, built_at from marts_core.fct_care_episode").fetchall())
+        return dict(con.execute(f"select episode_key, built_at from {table}").fetchall())
 
 
-def _differences_from_a_full_build(build_db: Path, target: Path) -> int:
-    """Rows of the episodes that differ from a full build of the same raw layer, both ways."""
+def _differences_from_a_full_build(build_db: Path, target: Path) -> dict[str, int]:
+    """Rows of each table that differ from a full build of the same raw layer, both ways."""
     full_db = target / "build.duckdb"
     target.mkdir()
     shutil.copy(build_db, full_db)
     dbt_results(["run", "--full-refresh", *SELECT], target, full_db)
     with duckdb.connect(str(full_db), read_only=True) as con:
         con.execute(f"attach '{build_db}' as built (read_only)")
-        listed = ", ".join(
-            name
-            for name, *_ in con.execute("describe marts_core.fct_care_episode").fetchall()
-            if name not in BOOKKEEPING
-        )
-        table = "marts_core.fct_care_episode"
-        return sum(
-            con.execute(
-                f"select count(*) from (select {listed} from {left} except all select {listed} from {right})"
-            ).fetchone()[0]
-            for left, right in ((table, f"built.{table}"), (f"built.{table}", table))
-        )
+        differences = {}
+        for table in TABLES:
+            listed = ", ".join(
+                name for name, *_ in con.execute(f"describe {table}").fetchall() if name not in BOOKKEEPING
+            )
+            differences[table] = sum(
+                con.execute(
+                    f"select count(*) from (select {listed} from {left} except all select {listed} from {right})"
+                ).fetchone()[0]
+                for left, right in ((table, f"built.{table}"), (f"built.{table}", table))
+            )
+        return differences
+
+
+def _as_built_a_month_earlier(build_db: Path) -> set[str]:
+    """The outcomes whose twelve months of follow-up the last delivered month completed, as a build
+    a month earlier left them (without follow-up): the next build must see that it now has it."""
+    with duckdb.connect(str(build_db)) as con:
+        return {
+            key
+            for (key,) in con.execute(
+                f"""
+                update {OUTCOME} set has_follow_up = false
+                where episode_key in (
+                    select episode_key from marts_core.fct_care_episode
+                    where end_date + interval 12 month
+                        > (select max(last_month) from marts_core.fct_care_episode)
+                ) and has_follow_up
+                returning episode_key
+                """
+            ).fetchall()
+        }
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +95,15 @@ def episodes(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Episo
     (gemeente, month), (other, old_month) = hold_back_month(build_db)
     dbt_results(["run", "--full-refresh", *SELECT], home / "dbt_held_back", build_db)
     built = {"held_back": _built_at(build_db)}
+    outcomes = {"held_back": _built_at(build_db, OUTCOME)}
+    followed_up = _as_built_a_month_earlier(build_db)
 
     land_month(demo_home, home, gemeente, month)
     for spec in SPECS.values():
         ingest.ingest_source([spec], settings)
     dbt_results(["run", *SELECT], home / "dbt_month", build_db)
     built["month"] = _built_at(build_db)
+    outcomes["month"] = _built_at(build_db, OUTCOME)
     with duckdb.connect(str(build_db), read_only=True) as con:
         # the held-back month is the latest delivered: an episode with a row in it ends there
         in_month = {
@@ -92,8 +120,9 @@ def episodes(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Episo
     ingest.ingest_source([SPECS["wmo"]], settings)
     dbt_results(["run", *SELECT], home / "dbt_correction", build_db)
     built["correction"] = _built_at(build_db)
+    outcomes["correction"] = _built_at(build_db, OUTCOME)
     differences["correction"] = _differences_from_a_full_build(build_db, home / "full_correction")
-    return Episodes(home, (gemeente, month), built, in_month, differences)
+    return Episodes(home, (gemeente, month), built, outcomes, in_month, followed_up, differences)
 
 
 def test_a_new_month_builds_only_the_episodes_with_a_row_in_it(episodes: Episodes) -> None:
@@ -112,5 +141,31 @@ def test_a_redelivered_month_builds_every_episode(episodes: Episodes) -> None:
     assert all(correction[key] > max(month.values()) for key in correction)
 
 
+def test_a_new_month_builds_the_outcomes_of_the_clients_with_an_episode_built(episodes: Episodes) -> None:
+    before, after = episodes.outcomes["held_back"], episodes.outcomes["month"]
+    rebuilt = {key for key, built_at in after.items() if before.get(key) != built_at}
+    with duckdb.connect(str(episodes.home / "warehouse" / "build.duckdb"), read_only=True) as con:
+        clients_built = {
+            key
+            for (key,) in con.execute(
+                f"select outcome.episode_key from {OUTCOME} as outcome "
+                "inner join (select distinct client_key, domain from marts_core.fct_care_episode "
+                "where episode_key in (select unnest(?))) as built using (client_key, domain)",
+                [sorted(episodes.in_month)],
+            ).fetchall()
+        }
+    assert rebuilt, "the held-back month ends episodes or continues their clients' others"
+    assert episodes.followed_up, "some episodes ended exactly a year before the last delivered month"
+    assert rebuilt <= clients_built | episodes.followed_up
+    assert episodes.followed_up <= rebuilt
+    assert len(rebuilt) < len(after) / 10
+
+
+def test_a_redelivered_month_builds_every_outcome(episodes: Episodes) -> None:
+    month, correction = episodes.outcomes["month"], episodes.outcomes["correction"]
+    assert correction and all(correction[key] > max(month.values()) for key in correction)
+
+
 def test_episodes_built_by_month_equal_a_full_build(episodes: Episodes) -> None:
-    assert episodes.differences == {"month": 0, "correction": 0}
+    nothing = dict.fromkeys(TABLES, 0)
+    assert episodes.differences == {"month": nothing, "correction": nothing}

@@ -243,3 +243,42 @@
         from {{ source }}
     )
 {%- endmacro %}
+
+
+{#-
+    How a model built from the episodes of `fct_care_episode` is built in this run:
+    `{'mode': 'append', 'since': <when the table was built>}` when only some episodes were built
+    since (a new month added to them), else `{'mode': 'whole'}`: every episode was built again
+    (re-delivered or withdrawn months), or the table was built before it noted when.
+-#}
+{% macro episodes_build() -%}
+    {%- if not is_incremental() or not execute or not built_with('built_at') -%}
+        {{ return({'mode': 'whole'}) }}
+    {%- endif -%}
+    {%- set query -%}
+        select cast(built.since as varchar(40)), episodes.first_built > built.since
+        from (select max(built_at) as since from {{ this }}) as built
+        cross join (select min(built_at) as first_built from {{ ref('fct_care_episode') }}) as episodes
+    {%- endset -%}
+    {%- set since, all_built_again = run_query(query).rows[0] -%}
+    {{ return({'mode': 'append', 'since': since} if since is not none and not all_built_again else {'mode': 'whole'}) }}
+{%- endmacro %}
+
+
+{#- Its pre-hook: emptied when built whole, else without the episodes built since that have not
+    ended (an episode that went on). -#}
+{% macro remove_episodes_to_build() -%}
+    {%- if is_incremental() -%}
+        {%- set build = episodes_build() -%}
+        {%- if build.mode == 'whole' -%}
+            alter table {{ this }} add column if not exists built_at timestamp;
+            delete from {{ this }}
+        {%- else -%}
+            delete from {{ this }}
+            where episode_key in (
+                select episode_key from {{ ref('fct_care_episode') }}
+                where built_at > cast('{{ build.since }}' as timestamp) and not is_ended
+            )
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

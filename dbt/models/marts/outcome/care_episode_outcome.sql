@@ -1,3 +1,20 @@
+{#-
+    Incremental by episode (docs/architecture.md, "Incremental builds"): when a new month added to
+    some episodes, a run builds again the episodes of every client with an episode built since
+    (one can be another's re-entry) and the ended episodes whose twelve months of follow-up the
+    delivered months now cover; when every episode was built again, so is every row.
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='episode_key',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ remove_episodes_to_build() }}",
+    )
+}}
+{%- set build = episodes_build() %}
+
 with
 
 episodes as (
@@ -13,6 +30,76 @@ data_window as (
     from episodes
 
 ),
+{%- if build.mode == 'append' %}
+
+built as (
+
+    select * from {{ this }}
+
+),
+
+touched_clients as (
+
+    select distinct
+        client_key,
+        domain,
+        reference_gemeente_code
+    from episodes
+    where built_at > cast('{{ build.since }}' as timestamp)
+
+),
+
+followed_up as (
+
+    select built.episode_key
+    from built
+    inner join episodes
+        on built.episode_key = episodes.episode_key
+    cross join data_window
+    where
+        not built.has_follow_up
+        and episodes.end_date + interval '12 months' <= data_window.last_month + interval '1 month'
+
+),
+
+{%- endif %}
+
+to_build as {{ 'materialized' if build.mode == 'append' else 'not materialized' }} (
+
+    select episodes.*
+    from episodes
+    {%- if build.mode == 'append' %}
+        where
+            exists (
+                select 1
+                from touched_clients
+                where
+                    touched_clients.client_key = episodes.client_key
+                    and touched_clients.domain = episodes.domain
+                    and touched_clients.reference_gemeente_code = episodes.reference_gemeente_code
+            )
+            or episodes.episode_key in (select followed_up.episode_key from followed_up)
+    {%- endif %}
+
+),
+
+-- every episode of the clients built: where a re-entry can be
+candidates as (
+
+    select episodes.*
+    from episodes
+    {%- if build.mode == 'append' %}
+        where exists (
+            select 1
+            from to_build
+            where
+                to_build.client_key = episodes.client_key
+                and to_build.domain = episodes.domain
+                and to_build.reference_gemeente_code = episodes.reference_gemeente_code
+        )
+    {%- endif %}
+
+),
 
 -- whether the client started another episode in the same domain within twelve months of the end
 reentries as (
@@ -20,8 +107,8 @@ reentries as (
     select
         ended.episode_key,
         max(case when later.episode_key is not null then 1 else 0 end) as has_reentry
-    from episodes as ended
-    left join episodes as later
+    from to_build as ended
+    left join candidates as later
         on
             ended.client_key = later.client_key
             and ended.domain = later.domain
@@ -36,25 +123,26 @@ reentries as (
 final as (
 
     select
-        episodes.episode_key,
-        episodes.domain,
-        episodes.reference_gemeente_code,
-        episodes.gemeente_code,
-        episodes.wijk_code,
-        episodes.agb_code,
-        episodes.client_key,
-        cast(extract(year from episodes.end_date) as integer) as end_year,
-        episodes.goal_attained,
-        episodes.is_dropout,
-        episodes.end_date - episodes.start_date as duration_days,
-        (episodes.end_date - episodes.start_date) / 30.4375 as duration_months,
-        episodes.end_date + interval '12 months' <= data_window.last_month + interval '1 month'
+        to_build.episode_key,
+        to_build.domain,
+        to_build.reference_gemeente_code,
+        to_build.gemeente_code,
+        to_build.wijk_code,
+        to_build.agb_code,
+        to_build.client_key,
+        cast(extract(year from to_build.end_date) as integer) as end_year,
+        to_build.goal_attained,
+        to_build.is_dropout,
+        to_build.end_date - to_build.start_date as duration_days,
+        (to_build.end_date - to_build.start_date) / 30.4375 as duration_months,
+        to_build.end_date + interval '12 months' <= data_window.last_month + interval '1 month'
             as has_follow_up,
-        reentries.has_reentry = 1 as has_reentry
-    from episodes
+        reentries.has_reentry = 1 as has_reentry,
+        cast(current_timestamp as timestamp) as built_at
+    from to_build
     cross join data_window
     inner join reentries
-        on episodes.episode_key = reentries.episode_key
+        on to_build.episode_key = reentries.episode_key
 
 )
 
