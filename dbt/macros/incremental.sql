@@ -249,10 +249,11 @@
     How a model built from the episodes of `fct_care_episode` is built in this run:
     `{'mode': 'append', 'since': <when the table was built>}` when only some episodes were built
     since (a new month added to them), else `{'mode': 'whole'}`: every episode was built again
-    (re-delivered or withdrawn months), or the table was built before it noted when.
+    (re-delivered or withdrawn months), or the table was made before it noted when a row was built
+    and when its episode ended.
 -#}
 {% macro episodes_build() -%}
-    {%- if not is_incremental() or not execute or not built_with('built_at') -%}
+    {%- if not is_incremental() or not execute or not built_with('built_at') or not built_with('end_date') -%}
         {{ return({'mode': 'whole'}) }}
     {%- endif -%}
     {%- set query -%}
@@ -272,6 +273,7 @@
         {%- set build = episodes_build() -%}
         {%- if build.mode == 'whole' -%}
             alter table {{ this }} add column if not exists built_at timestamp;
+            alter table {{ this }} add column if not exists end_date date;
             delete from {{ this }}
         {%- else -%}
             delete from {{ this }}

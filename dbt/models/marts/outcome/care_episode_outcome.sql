@@ -17,7 +17,7 @@
 
 with
 
-episodes as (
+episodes as not materialized (
 
     select * from {{ ref('fct_care_episode') }}
 
@@ -31,12 +31,6 @@ data_window as (
 
 ),
 {%- if build.mode == 'append' %}
-
-built as (
-
-    select * from {{ this }}
-
-),
 
 touched_clients as (
 
@@ -52,34 +46,45 @@ touched_clients as (
 followed_up as (
 
     select built.episode_key
-    from built
-    inner join episodes
-        on built.episode_key = episodes.episode_key
+    from {{ this }} as built
     cross join data_window
     where
         not built.has_follow_up
-        and episodes.end_date + interval '12 months' <= data_window.last_month + interval '1 month'
+        and built.end_date + interval '12 months' <= data_window.last_month + interval '1 month'
 
 ),
 
+keys_to_build as (
+
+    select episodes.episode_key
+    from episodes
+    inner join touched_clients
+        on
+            episodes.client_key = touched_clients.client_key
+            and episodes.domain = touched_clients.domain
+            and episodes.reference_gemeente_code = touched_clients.reference_gemeente_code
+
+    union
+
+    select followed_up.episode_key
+    from followed_up
+
+),
 {%- endif %}
 
+-- the ended episodes to build: every one, or those of the clients with an episode built since and
+-- those newly followed up
 to_build as {{ 'materialized' if build.mode == 'append' else 'not materialized' }} (
 
     select episodes.*
     from episodes
-    {%- if build.mode == 'append' %}
-        where
-            exists (
-                select 1
-                from touched_clients
-                where
-                    touched_clients.client_key = episodes.client_key
-                    and touched_clients.domain = episodes.domain
-                    and touched_clients.reference_gemeente_code = episodes.reference_gemeente_code
-            )
-            or episodes.episode_key in (select followed_up.episode_key from followed_up)
-    {%- endif %}
+    where
+        {%- if build.mode == 'append' %}
+            episodes.is_ended
+            and episodes.episode_key in (select keys_to_build.episode_key from keys_to_build)
+        {%- else %}
+            episodes.is_ended
+        {%- endif %}
 
 ),
 
@@ -89,14 +94,17 @@ candidates as (
     select episodes.*
     from episodes
     {%- if build.mode == 'append' %}
-        where exists (
-            select 1
+        inner join (
+            select distinct
+                client_key,
+                domain,
+                reference_gemeente_code
             from to_build
-            where
-                to_build.client_key = episodes.client_key
-                and to_build.domain = episodes.domain
-                and to_build.reference_gemeente_code = episodes.reference_gemeente_code
-        )
+        ) as clients_built
+            on
+                episodes.client_key = clients_built.client_key
+                and episodes.domain = clients_built.domain
+                and episodes.reference_gemeente_code = clients_built.reference_gemeente_code
     {%- endif %}
 
 ),
@@ -133,6 +141,7 @@ final as (
         cast(extract(year from to_build.end_date) as integer) as end_year,
         to_build.goal_attained,
         to_build.is_dropout,
+        to_build.end_date,
         to_build.end_date - to_build.start_date as duration_days,
         (to_build.end_date - to_build.start_date) / 30.4375 as duration_months,
         to_build.end_date + interval '12 months' <= data_window.last_month + interval '1 month'
