@@ -6,7 +6,8 @@ Method (per year, per domain Jeugd/Wmo/Participatie, fitted on every wijk in the
   GLM (NB2, log link) of the count on the wijk's risk factors (`wijk_risicoprofiel`, as
   fractions), with `log(population at risk)` as offset: inhabitants aged 0-14 for Jeugd, all
   inhabitants for Wmo and Participatie. The overdispersion `alpha` is estimated by maximum
-  likelihood (statsmodels `NegativeBinomial`), then the GLM is fitted with that `alpha`.
+  likelihood (statsmodels `NegativeBinomial`; at least 1e-6, the Poisson limit), then the GLM is
+  fitted with that `alpha`.
 * Cost (euros in the year): a Tweedie GLM (variance power 1.5, log link, same offset), which
   allows wijken without cost; the dispersion is Pearson's chi-square over the residual df.
 

@@ -1,8 +1,8 @@
 {#-
     Incremental by episode (docs/architecture.md, "Incremental builds"): when a new month added to
-    some episodes, a run builds again the episodes of every client with an episode built since
-    (one can be another's re-entry) and the ended episodes whose twelve months of follow-up the
-    delivered months now cover; when every episode was built again, so is every row.
+    some episodes, a run builds again the ended episodes of every client with an episode built
+    since (one can be another's re-entry) and those whose twelve months of follow-up the delivered
+    months now cover; when every episode was built again, so is every row.
 -#}
 {{
     config(
