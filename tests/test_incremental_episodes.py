@@ -37,7 +37,7 @@ class Episodes:
     outcomes: dict[str, dict[str, object]]
     in_month: set[str]
     followed_up: set[str]
-    differences: dict[str, int]
+    differences: dict[str, dict[str, int]]
 
 
 def _built_at(build_db: Path, table: str = "marts_core.fct_care_episode") -> dict[str, object]:

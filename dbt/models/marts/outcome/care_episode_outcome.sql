@@ -123,7 +123,6 @@ reentries as (
             and ended.reference_gemeente_code = later.reference_gemeente_code
             and ended.end_date < later.start_date
             and ended.end_date + interval '12 months' >= later.start_date
-    where ended.is_ended
     group by ended.episode_key
 
 ),
