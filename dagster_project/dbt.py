@@ -30,8 +30,13 @@ def dbt_project() -> DbtProject:
 
 
 def dbt_environment() -> None:
-    """dbt reads its target from the environment (`dbt/profiles.yml`): the warehouse says which."""
+    """dbt reads its target from the environment (`dbt/profiles.yml`): the warehouse says which.
+    This environment's `bin` leads the PATH, for the dbt dagster-dbt starts to parse a project
+    without a manifest."""
     os.environ.update(warehouse_for().dbt_env())
+    path = os.environ.get("PATH", "")
+    if not path.startswith(str(Path(DBT_EXECUTABLE).parent) + os.pathsep):
+        os.environ["PATH"] = str(Path(DBT_EXECUTABLE).parent) + os.pathsep + path
 
 
 class MmrTranslator(DagsterDbtTranslator):
@@ -82,27 +87,56 @@ HOLD_BACK_ROUNDS = 3
 
 def build_holding_back(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """`dbt build`; when tests fail on rows of deliveries outside the region's core, hold those
-    deliveries back (`dagster_project/holdback.py`) and build again, so the rest publishes. The
-    events of the last build are the run's; a failure of the core itself fails as before."""
+    deliveries back (`dagster_project/holdback.py`) and build again, so the rest publishes. A
+    failure of the core itself fails as before.
+
+    dbt's events reach Dagster while it builds, except failed tests where deliveries can be held
+    back: they wait for the build to end, and are dropped when it is run again. A build run again
+    reports only what the builds before it did not (Dagster takes one result per model and test
+    in a run)."""
     from dagster_project import holdback
 
     warehouse = warehouse_for()
+    reported: set[tuple] = set()
     for _ in range(HOLD_BACK_ROUNDS):
         invocation = dbt.cli(["build"], context=context, raise_on_error=False, target_path=step_target(context))
-        events = list(invocation.stream())
+        failed: list[dg.AssetCheckResult] = []
+        for event in invocation.stream():
+            key = _reported_as(event)
+            failing = isinstance(event, dg.AssetCheckResult) and not event.passed
+            if key in reported:
+                if failing:
+                    context.log.error(f"{event.check_name} ({event.asset_key.to_user_string()}) failed, built again")
+                continue
+            if failing and warehouse.holds_back_deliveries:
+                failed.append(event)
+                continue
+            reported.add(key)
+            yield event
         if invocation.is_successful() or not warehouse.holds_back_deliveries:
             break
         manifest = json.loads(dbt_project().manifest_path.read_text())
-        failed = holdback.failed_tests(invocation.get_artifact("run_results.json"), manifest)
-        held = holdback.hold_back(warehouse.settings, manifest, failed) if failed else []
+        results = holdback.failed_tests(invocation.get_artifact("run_results.json"), manifest)
+        held = holdback.hold_back(warehouse.settings, manifest, results) if results else []
         if not held:
             break
         for item in held:
             context.log.warning(item.message)
-    yield from events
+    yield from failed
     error = invocation.get_error()
     if error:
         raise error
+
+
+def _reported_as(event: Any) -> tuple:
+    """What Dagster takes one result of per run: a model's output, a test's check, an observation."""
+    if isinstance(event, dg.Output):
+        return ("output", event.output_name)
+    if isinstance(event, dg.AssetCheckResult):
+        return ("check", event.asset_key, event.check_name)
+    if isinstance(event, dg.AssetMaterialization | dg.AssetObservation):
+        return (type(event).__name__, event.asset_key, repr(sorted(event.metadata.items())))
+    return ("event", id(event))
 
 
 @dbt_assets(
