@@ -109,24 +109,6 @@ candidates as (
 
 ),
 
--- whether the client started another episode in the same domain within twelve months of the end
-reentries as (
-
-    select
-        ended.episode_key,
-        max(case when later.episode_key is not null then 1 else 0 end) as has_reentry
-    from to_build as ended
-    left join candidates as later
-        on
-            ended.client_key = later.client_key
-            and ended.domain = later.domain
-            and ended.reference_gemeente_code = later.reference_gemeente_code
-            and ended.end_date < later.start_date
-            and ended.end_date + interval '12 months' >= later.start_date
-    group by ended.episode_key
-
-),
-
 final as (
 
     select
@@ -145,12 +127,20 @@ final as (
         (to_build.end_date - to_build.start_date) / 30.4375 as duration_months,
         to_build.end_date + interval '12 months' <= data_window.last_month + interval '1 month'
             as has_follow_up,
-        reentries.has_reentry = 1 as has_reentry,
+        -- whether the client started another episode in the same domain within twelve months of the end
+        exists(
+            select 1
+            from candidates as later
+            where
+                later.client_key = to_build.client_key
+                and later.domain = to_build.domain
+                and later.reference_gemeente_code = to_build.reference_gemeente_code
+                and later.start_date > to_build.end_date
+                and later.start_date <= to_build.end_date + interval '12 months'
+        ) as has_reentry,
         cast(current_timestamp as timestamp) as built_at
     from to_build
     cross join data_window
-    inner join reentries
-        on to_build.episode_key = reentries.episode_key
 
 )
 
