@@ -109,6 +109,25 @@ candidates as (
 
 ),
 
+-- the episodes after which the client started another in the same domain within twelve months of
+-- the end: a semi join (an exists in the select list is a subquery per row on PostgreSQL)
+reentered as (
+
+    select to_build.episode_key
+    from to_build
+    where exists (
+        select 1
+        from candidates as later
+        where
+            later.client_key = to_build.client_key
+            and later.domain = to_build.domain
+            and later.reference_gemeente_code = to_build.reference_gemeente_code
+            and later.start_date > to_build.end_date
+            and later.start_date <= to_build.end_date + interval '12 months'
+    )
+
+),
+
 final as (
 
     select
@@ -127,20 +146,12 @@ final as (
         (to_build.end_date - to_build.start_date) / 30.4375 as duration_months,
         to_build.end_date + interval '12 months' <= data_window.last_month + interval '1 month'
             as has_follow_up,
-        -- whether the client started another episode in the same domain within twelve months of the end
-        exists(
-            select 1
-            from candidates as later
-            where
-                later.client_key = to_build.client_key
-                and later.domain = to_build.domain
-                and later.reference_gemeente_code = to_build.reference_gemeente_code
-                and later.start_date > to_build.end_date
-                and later.start_date <= to_build.end_date + interval '12 months'
-        ) as has_reentry,
+        reentered.episode_key is not null as has_reentry,
         cast(current_timestamp as timestamp) as built_at
     from to_build
     cross join data_window
+    left join reentered
+        on to_build.episode_key = reentered.episode_key
 
 )
 
