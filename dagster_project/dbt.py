@@ -34,9 +34,10 @@ def dbt_environment() -> None:
     This environment's `bin` leads the PATH, for the dbt dagster-dbt starts to parse a project
     without a manifest."""
     os.environ.update(warehouse_for().dbt_env())
+    first = str(Path(DBT_EXECUTABLE).parent) + os.pathsep
     path = os.environ.get("PATH", "")
-    if not path.startswith(str(Path(DBT_EXECUTABLE).parent) + os.pathsep):
-        os.environ["PATH"] = str(Path(DBT_EXECUTABLE).parent) + os.pathsep + path
+    if not path.startswith(first):
+        os.environ["PATH"] = first + path
 
 
 class MmrTranslator(DagsterDbtTranslator):
@@ -104,14 +105,15 @@ def build_holding_back(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         for event in invocation.stream():
             key = _reported_as(event)
             failing = isinstance(event, dg.AssetCheckResult) and not event.passed
-            if key in reported:
+            if key is not None and key in reported:
                 if failing:
                     context.log.error(f"{event.check_name} ({event.asset_key.to_user_string()}) failed, built again")
                 continue
             if failing and warehouse.holds_back_deliveries:
                 failed.append(event)
                 continue
-            reported.add(key)
+            if key is not None:
+                reported.add(key)
             yield event
         if invocation.is_successful() or not warehouse.holds_back_deliveries:
             break
@@ -128,15 +130,14 @@ def build_holding_back(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         raise error
 
 
-def _reported_as(event: Any) -> tuple:
-    """What Dagster takes one result of per run: a model's output, a test's check, an observation."""
+def _reported_as(event: Any) -> tuple | None:
+    """What Dagster takes one result of per run (a model's output, a test's check); None for an
+    event it takes any number of (an observation)."""
     if isinstance(event, dg.Output):
         return ("output", event.output_name)
     if isinstance(event, dg.AssetCheckResult):
         return ("check", event.asset_key, event.check_name)
-    if isinstance(event, dg.AssetMaterialization | dg.AssetObservation):
-        return (type(event).__name__, event.asset_key, repr(sorted(event.metadata.items())))
-    return ("event", id(event))
+    return None
 
 
 @dbt_assets(
