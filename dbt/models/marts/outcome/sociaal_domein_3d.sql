@@ -56,32 +56,44 @@ household_years as (
         max(case when domain = 'jeugd' then 1 else 0 end) as has_jeugd,
         max(case when domain = 'wmo' then 1 else 0 end) as has_wmo,
         max(case when domain = 'participatie' then 1 else 0 end) as has_participatie,
-        sum(cost) as cost
+        sum(cost) as cost,
+        max(month) as last_month
     from client_years
     group by household_key, year
 
 ),
 
--- the household lives where its latest delivered month of the year says
+-- the household lives where its latest delivered month of the year says: only the rows of that
+-- month are ordered, a tenth of the client-months
 household_addresses as (
 
     select
-        household_key,
-        year,
-        gemeente_code,
-        wijk_code,
+        client_years.household_key,
+        client_years.year,
+        client_years.gemeente_code,
+        client_years.wijk_code,
         row_number() over (
-            partition by household_key, year
-            order by month desc, wijk_code asc, gemeente_code asc
+            partition by client_years.household_key, client_years.year
+            order by client_years.wijk_code asc, client_years.gemeente_code asc
         ) as recency
     from client_years
+    inner join household_years
+        on
+            client_years.household_key = household_years.household_key
+            and client_years.year = household_years.year
+            and client_years.month = household_years.last_month
 
 ),
 
 households as (
 
     select
-        household_years.*,
+        household_years.household_key,
+        household_years.year,
+        household_years.has_jeugd,
+        household_years.has_wmo,
+        household_years.has_participatie,
+        household_years.cost,
         household_years.has_jeugd + household_years.has_wmo + household_years.has_participatie as n_domains,
         household_addresses.wijk_code,
         coalesce(wijken.gemeente_code, household_addresses.gemeente_code) as gemeente_code
