@@ -20,9 +20,7 @@ years_to_build as (
 
 ),
 
--- read three times, once per kind of area: scanning the fact again costs less than holding every
--- client-month of the years in memory
-client_years as not materialized (
+client_years as (
 
     select
         {{ year_of('month') }} as year,
@@ -37,6 +35,23 @@ client_years as not materialized (
 
 ),
 
+-- one row per client, domain and area of a year: a seventh of the client-months, held once and
+-- read three times, once per kind of area (the distinct clients of an area are those of its rows)
+client_areas as materialized (
+
+    select
+        year,
+        domain,
+        client_key,
+        wijk_code,
+        gemeente_code,
+        reference_gemeente_code,
+        sum(cost) as cost
+    from client_years
+    group by year, domain, client_key, wijk_code, gemeente_code, reference_gemeente_code
+
+),
+
 per_area as (
 
     select
@@ -46,7 +61,7 @@ per_area as (
         wijk_code as area_code,
         count(distinct client_key) as clients,
         sum(cost) as cost
-    from client_years
+    from client_areas
     group by year, domain, wijk_code
 
     union all
@@ -58,7 +73,7 @@ per_area as (
         gemeente_code as area_code,
         count(distinct client_key) as clients,
         sum(cost) as cost
-    from client_years
+    from client_areas
     group by year, domain, gemeente_code
 
     union all
@@ -70,7 +85,7 @@ per_area as (
         reference_gemeente_code as area_code,
         count(distinct client_key) as clients,
         sum(cost) as cost
-    from client_years
+    from client_areas
     group by year, domain, reference_gemeente_code
 
 ),
