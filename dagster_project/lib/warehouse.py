@@ -30,6 +30,9 @@ create table if not exists raw.ingestion_log (
 """
 # Columns added after the first release; a warehouse made before them gets them on connect.
 LOG_COLUMNS_ADDED = {"file_size": "bigint", "file_mtime_ns": "bigint"}
+#: Not tried on what is written (as in dbt's profile): FSST's analysis made writing the raw rows and
+#: the facts 10-15 % slower and reading them back about 8 % slower, for some 15 % less space.
+DISABLED_COMPRESSION = "fsst"
 
 
 @contextmanager
@@ -40,6 +43,7 @@ def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.Duck
         con.execute("set memory_limit = ?", [settings.duckdb_memory_limit])
         if not read_only:
             con.execute("set enable_progress_bar = false")
+            con.execute("set disabled_compression_methods = ?", [DISABLED_COMPRESSION])
             con.execute("create schema if not exists raw")
             con.execute(INGESTION_LOG_DDL)
             for column, kind in LOG_COLUMNS_ADDED.items():

@@ -64,7 +64,7 @@ household_years as (
 ),
 
 -- the household lives where its latest delivered month of the year says: only the rows of that
--- month are ordered, a tenth of the client-months
+-- month are ordered, an eighth of the client-months
 household_addresses as (
 
     select
