@@ -105,7 +105,7 @@ def build_holding_back(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         for event in invocation.stream():
             key = _reported_as(event)
             failing = isinstance(event, dg.AssetCheckResult) and not event.passed
-            if key is not None and key in reported:
+            if key in reported:
                 if failing:
                     context.log.error(f"{event.check_name} ({event.asset_key.to_user_string()}) failed, built again")
                 continue
