@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +24,7 @@ import yaml
 
 from dagster_project.ops import superset
 from dagster_project.ops.report import REPORT_COLUMNS
+from dagster_project.ops.services import free_port
 from dagster_project.settings import Settings
 
 # Columns of every serving table the dashboards read.
@@ -169,12 +169,6 @@ def check_serving_db(serving_db: Path) -> None:
             missing = [c for c in columns if c not in have]
             assert not missing, f"serving table {table} lacks the columns {missing} the dashboards use"
             assert con.execute(f"select count(*) from main.{table}").fetchone()[0] > 0, f"{table} is empty"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def gemeente_codes(serving_db: Path) -> list[str]:

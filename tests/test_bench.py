@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 
 import pytest
 from rich.console import Console
@@ -14,8 +15,11 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
+    """The bench, run while the configured Superset port is taken (as by the user's own Superset)."""
     home = tmp_path_factory.mktemp("bench_home")
-    mmr(home, "bench", "--scale", "demo", "--repeats", "1", timeout=1800)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        mmr(home, "bench", "--scale", "demo", "--repeats", "1", timeout=1800, env={"MMR_SUPERSET_PORT": port})
     return home, json.loads((home / "bench" / "report.json").read_text())
 
 

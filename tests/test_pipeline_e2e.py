@@ -8,7 +8,6 @@ import json
 import math
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 import requests
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
+from dagster_project.ops.services import free_port
 from dagster_project.sources import cbs_kwb
 from tests.conftest import KWB_FIXTURE, Pipeline
 
@@ -118,14 +118,8 @@ def test_status_shows_the_last_publish(pipeline: Pipeline):
         assert source in out
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_dagster_ui_shows_the_assets_and_the_passed_check(pipeline: Pipeline):
-    port = _free_port()
+    port = free_port()
     home = pipeline.home
     env = {**os.environ, "MMR_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), **pipeline.env}
     webserver = Path(sys.executable).parent / "dagster-webserver"

@@ -6,9 +6,10 @@ import pytest
 import yaml
 
 from dagster_project.ops import superset
+from dagster_project.ops.services import free_port
 from dagster_project.settings import Settings
 from tests.conftest import Pipeline
-from tests.superset_fixtures import Api, free_port, login
+from tests.superset_fixtures import Api, login
 from tests.test_superset import DASHBOARDS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.superset, pytest.mark.postgres]

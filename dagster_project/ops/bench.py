@@ -4,8 +4,9 @@ The benchmark runs the real product in its own home (`var/bench/home`): it lands
 deliveries, holds back the last month of every municipal source, runs the full pipeline from
 landed files to published (per stage, with the peak memory of the whole process tree), lands the
 held-back month and runs again (the incremental build), then starts Superset on the published
-database and times every chart query of every dashboard as the dashboard sends it when it opens
-(on its default filters) and with every filter cleared.
+database, on a free port beside any Superset the user runs, and times every chart query of every
+dashboard as the dashboard sends it when it opens (on its default filters) and with every filter
+cleared.
 
 The deliveries of a scale and seed are generated once into `var/bench/generated/<scale>-seed<seed>/`
 (with the generator's truth and `generation.json`: when, how long, how big) and hard-linked into
@@ -33,6 +34,7 @@ from dagster_project.ops.measure import measure, require
 from dagster_project.ops.published_digest import published_digest
 from dagster_project.ops.run_timings import ingest_metadata, slowest_assets, stage_seconds
 from dagster_project.ops.scan_anchor import scan_landing
+from dagster_project.ops.services import free_port
 from dagster_project.settings import PROJECT_ROOT, Settings
 
 MONTHLY_FILE = re.compile(r"_(\d{4}-\d{2})\.csv$")
@@ -350,9 +352,7 @@ def _measure_stages(
 
     if charts:
         with console.status("Chart queries through Superset"):
-            from dagster_project.settings import Settings as HomeSettings
-
-            timings = chart_latencies(HomeSettings(home=home), repeats)
+            timings = chart_latencies(Settings(home=home, superset_port=free_port()), repeats)
         measured["chart_queries"] = {
             **latency_summary(timings["opening"]),
             "unfiltered": latency_summary(timings["unfiltered"]),

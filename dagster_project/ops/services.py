@@ -4,6 +4,7 @@ started, found and stopped by one process manager (pid files under `var/run/`, l
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,14 @@ from rich.console import Console
 from dagster_project.settings import PROJECT_ROOT, get_settings
 
 BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on now, for a private server (a bench's or a test's
+    Superset), so that it never meets the one a user runs on the configured port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _pid_file(name: str) -> Path:
