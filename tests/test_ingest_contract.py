@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+import yaml
 
 from dagster_project import ingest as ingest_lib
 from dagster_project.ingest import Rule
@@ -465,6 +466,19 @@ def test_the_build_database_keeps_to_the_memory_limit_of_the_settings(tmp_path, 
     assert default == "2.5GB"
     profile = (PROJECT_ROOT / "dbt" / "profiles.yml").read_text()
     assert f"env_var('MMR_DUCKDB_MEMORY_LIMIT', '{default}')" in profile, "dbt's default is the settings' default"
+
+
+def test_dbt_and_the_build_database_share_compression_and_allocator_settings(tmp_path):
+    """What dbt's profile sets DuckDB to is what ingestion and the analytics connect with."""
+    profile = yaml.safe_load((PROJECT_ROOT / "dbt" / "profiles.yml").read_text())
+    in_dbt = profile["mmr"]["outputs"]["duckdb"]["settings"]
+    expected = {**warehouse.ALLOCATOR_FLUSH, "disabled_compression_methods": warehouse.DISABLED_COMPRESSION}
+    assert {name: in_dbt.get(name) for name in expected} == expected
+    with warehouse.connect(Settings(home=tmp_path)) as con, duckdb.connect() as default:
+        for name in warehouse.ALLOCATOR_FLUSH:
+            shown = "select current_setting(?)"
+            assert con.execute(shown, [name]).fetchone() != default.execute(shown, [name]).fetchone(), name
+        assert con.execute("select lower(current_setting('disabled_compression_methods'))").fetchone()[0] == "fsst"
 
 
 @pytest.mark.parametrize("columns_per_aggregate", [60, 1])
