@@ -1,6 +1,8 @@
 """Every source ingests the generator's demo deliveries; bad deliveries are quarantined, persons
 never leave ingestion with their BSN, and re-deliveries supersede only their own period."""
 
+import hashlib
+import hmac
 import re
 import shutil
 from pathlib import Path
@@ -109,6 +111,7 @@ def test_pseudonyms_are_keyed_stable_and_unlinkable_without_the_key():
     bsn = pd.Series(["111222333", "123456782", "111222333"])
     first = pseudonymise_bsn(bsn, b"key-1")
     assert first[0] == first[2] != first[1]
+    assert first[0] == hmac.new(b"key-1", b"bsn:111222333", hashlib.sha256).hexdigest()[:32]
     assert first.tolist() == pseudonymise_bsn(bsn, b"key-1").tolist()
     assert set(first).isdisjoint(pseudonymise_bsn(bsn, b"key-2"))
     assert not any("111222333" in p for p in first)

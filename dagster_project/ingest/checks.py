@@ -5,6 +5,7 @@ read, and the reasons (row, column, rule, message) without echoing personal data
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -269,10 +270,12 @@ def chunk_table(
     derived columns, `_file` (the file's position), `_i` (the row's position) and per file its
     `_ctx_<group>` placeholder values and `lineage` columns."""
     schema = pa.schema([(c, pa.string()) for c in contract.columns] + [("_row", pa.int64())])
-    parts = [t.select(schema.names).cast(schema) for t in tables]
-    table = pa.concat_tables(parts) if parts else schema.empty_table()
+    selected = [t.select(schema.names) for t in tables]
+    # the files parsed together share a schema: cast once per run of them, not once per file
+    runs = [pa.concat_tables(list(run)).cast(schema) for _, run in itertools.groupby(selected, lambda t: t.schema)]
+    table = pa.concat_tables(runs) if runs else schema.empty_table()
     table = _with_derived(table, contract)
-    files = np.repeat(np.arange(len(parts), dtype=np.int32), [p.num_rows for p in parts])
+    files = np.repeat(np.arange(len(tables), dtype=np.int32), [t.num_rows for t in tables])
     table = table.append_column("_file", pa.array(files, pa.int32()))
     table = table.append_column("_i", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     missing = sorted({n for g in groups for n in placeholders(contract) if n not in g})

@@ -61,7 +61,7 @@ def person_columns(delivered: pa.Table, key: bytes, con: duckdb.DuckDBPyConnecti
     columns = {"_bsn_pseudoniem": pa.array(_hmac_unique(normalise_bsn(values), key, "bsn"), pa.string())}
     postcodes, postcode_values = _distinct(delivered["postcode"])
     numbers, number_values = _distinct(delivered["huisnummer"])
-    pairs, address = np.unique(postcodes.astype(np.int64) * len(number_values) + numbers, return_inverse=True)
+    address, pairs = pd.factorize(postcodes.astype(np.int64) * len(number_values) + numbers)
     postcode = normalise_postcode(postcode_values).reset_index(drop=True)
     line = postcode.iloc[pairs // max(len(number_values), 1)].reset_index(drop=True) + "|"
     line += normalise_huisnummer(number_values).iloc[pairs % max(len(number_values), 1)].reset_index(drop=True)
@@ -90,8 +90,10 @@ def _located(
     """The buurt and wijk of each row's postcode-6 (`postcodes`: its index into the normalised
     `postcode`) in the latest division up to its year, looked up once per distinct year and
     postcode: a few thousand lookups per chunk instead of a join of every row."""
+    if not len(years):  # no rows: the lookup, made from the whole postcode table, is not needed
+        return pa.array([], pa.string()), pa.array([], pa.string())
     count = max(len(postcode), 1)
-    pairs, inverse = np.unique(years * count + postcodes.astype(np.int64), return_inverse=True)
+    inverse, pairs = pd.factorize(years * count + postcodes.astype(np.int64))
     _postcode_lookup(con)
     con.register(
         "_addresses",

@@ -36,16 +36,15 @@ def _hmac_unique(values: pd.Series, key: bytes, domain: str) -> pd.Series:
     inner, outer = _hmac_states(key)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     prefix = domain.encode() + b":"
-
-    def one(value: object) -> str:
+    digests = []
+    # a plain loop over a Python list: iterating an Arrow-backed array value by value costs as much as the hashing
+    for value in uniques.tolist():
         digest = inner.copy()
         digest.update(prefix + str(value).encode())
         final = outer.copy()
         final.update(digest.digest())
-        return final.hexdigest()[:PSEUDONYM_LENGTH]
-
-    digests = np.array([one(u) for u in uniques] + [None], dtype=object)
-    return pd.Series(digests[codes], index=values.index, dtype=object)
+        digests.append(final.hexdigest()[:PSEUDONYM_LENGTH])
+    return pd.Series(np.array([*digests, None], dtype=object)[codes], index=values.index, dtype=object)
 
 
 def normalise_bsn(series: pd.Series) -> pd.Series:
@@ -60,7 +59,7 @@ def valid_bsn(series: pd.Series) -> np.ndarray:
     ok = text.str.fullmatch(r"\d{9}").fillna(False).to_numpy(dtype=bool)
     result = np.zeros(len(text), dtype=bool)
     if ok.any():
-        digits = np.frombuffer("".join(text[ok]).encode("ascii"), dtype=np.uint8).reshape(-1, 9) - ord("0")
+        digits = np.frombuffer("".join(text[ok].tolist()).encode("ascii"), dtype=np.uint8).reshape(-1, 9) - ord("0")
         total = digits.astype(np.int64) @ BSN_WEIGHTS
         result[ok] = (total % 11 == 0) & (digits.sum(axis=1) > 0)
     return result
