@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from dagster_project import ingest
+from dagster_project.lib import warehouse
 from dagster_project.ops import runlog
 from dagster_project.settings import get_settings
 from dagster_project.sources import cbs_kwb
@@ -209,3 +210,31 @@ def test_a_run_that_failed_is_retried_a_few_times_then_the_sensor_gives_up(senso
             result, cursor = tick(sensor, cursor, instance)
         assert len(set(keys)) == ATTEMPTS, "each retry has a run key of its own"
         assert not result.run_requests and "failed" in result.skip_message
+
+
+def test_the_run_log_mirrors_the_ingestion_log_run_after_run(defs, tmp_path):
+    """Each ingestion adds its own rows to the mirror; a mirror that lost rows is copied again whole."""
+    settings = get_settings()
+    columns = ", ".join(runlog.INGESTION_COLUMNS)
+
+    def logged():
+        with warehouse.connect(settings, read_only=True) as con:
+            build = con.execute(f"select {columns} from raw.ingestion_log order by rowid").fetchall()
+        mirrored = runlog.query(settings, f"select {columns} from ingestion_log order by rowid")
+        return [tuple(map(str, row)) for row in build], [tuple(map(str, row)) for row in mirrored]
+
+    land(tmp_path, "cbs_kwb", "kwb_2021.csv")
+    ingest.ingest_source([cbs_kwb.SPEC], settings)
+    land(tmp_path, "cbs_kwb", "kwb_2022.csv", "not;a;kwb;file\n1;2;3;4\n")
+    ingest.ingest_source([cbs_kwb.SPEC], settings)
+    build, mirrored = logged()
+    assert [row[2] for row in build] == ["kwb_2021.csv", "kwb_2022.csv"]
+    assert mirrored == build
+
+    with runlog.connect(settings) as con:
+        con.execute("delete from ingestion_log where file_name = 'kwb_2021.csv'")
+    land(tmp_path, "cbs_kwb", "kwb_2023.csv", "still;not;a;kwb\n1;2;3;4\n")
+    ingest.ingest_source([cbs_kwb.SPEC], settings)
+    build, mirrored = logged()
+    assert "kwb_2023.csv" in {row[2] for row in build}
+    assert mirrored == build

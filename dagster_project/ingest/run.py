@@ -576,5 +576,5 @@ def ingest_source(
                 "cpu_seconds": round(time.process_time() - cpu, 3),
             }
         warehouse.share_ingestion_log(con, logged)
-        runlog.sync_sources(settings, con, [source])
+        runlog.sync_sources(settings, con, [source], since=logged)
     return stats

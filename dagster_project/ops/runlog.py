@@ -85,21 +85,39 @@ def append(settings: Settings, table: str, entry: dict[str, object]) -> None:
         _insert(con, table, [[entry.get(column) for column in TABLES[table][1]]])
 
 
-def sync_sources(settings: Settings, build: duckdb.DuckDBPyConnection, sources: Iterable[str]) -> None:
-    """Replace the mirrored ingestion log of `sources` with what the build database holds now."""
+def sync_sources(
+    settings: Settings, build: duckdb.DuckDBPyConnection, sources: Iterable[str], since: int | None = None
+) -> None:
+    """Replace the mirrored ingestion log of `sources` with what the build database holds now.
+
+    With `since` (a `log_position` before rows were only appended), the rows after it are added
+    when the mirror holds as many rows of `sources` as the build database did up to it, instead of
+    copying the whole log of a source again (tens of thousands of rows nationally, every run).
+    """
     sources = sorted(set(sources))
     if not sources:
         return
     listed = ", ".join("?" for _ in sources)
-    rows = build.execute(
-        f"select {', '.join(INGESTION_COLUMNS)} from raw.ingestion_log where source in ({listed}) order by rowid",
-        sources,
-    ).fetchall()
+    query = f"select {', '.join(INGESTION_COLUMNS)} from raw.ingestion_log where source in ({listed})"
     with connect(settings) as con:
         con.execute("begin immediate")
-        con.execute(f"delete from ingestion_log where source in ({listed})", sources)
+        appended = since is not None and _mirrored(con, listed, sources) == _logged(build, listed, sources, since)
+        if appended:
+            rows = build.execute(f"{query} and rowid > ? order by rowid", [*sources, since]).fetchall()
+        else:
+            rows = build.execute(f"{query} order by rowid", sources).fetchall()
+            con.execute(f"delete from ingestion_log where source in ({listed})", sources)
         _insert(con, "ingestion_log", rows)
         con.execute("commit")
+
+
+def _mirrored(con: sqlite3.Connection, listed: str, sources: list[str]) -> int:
+    return con.execute(f"select count(*) from ingestion_log where source in ({listed})", sources).fetchone()[0]
+
+
+def _logged(build: duckdb.DuckDBPyConnection, listed: str, sources: list[str], since: int) -> int:
+    query = f"select count(*) from raw.ingestion_log where source in ({listed}) and rowid <= ?"
+    return build.execute(query, [*sources, since]).fetchone()[0]
 
 
 def ensure(settings: Settings) -> bool:
