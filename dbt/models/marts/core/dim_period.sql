@@ -54,15 +54,38 @@ interventies as (
 
 ),
 
+-- the first and last month of each monthly delivery, as delivered (`yyyy-mm`): its years in
+-- between follow, and a month's text is not turned into a date for every delivered row
+delivered_months as (
+
+    select
+        min(period_key) as first_period_key,
+        max(period_key) as last_period_key
+    from jeugd
+
+    union all
+
+    select
+        min(period_key) as first_period_key,
+        max(period_key) as last_period_key
+    from wmo
+
+    union all
+
+    select
+        min(period_key) as first_period_key,
+        max(period_key) as last_period_key
+    from participatie
+
+),
+
 data_years as (
 
     select year from kwb
     union
-    select cast(extract(year from month) as integer) as year from jeugd
+    select cast(left(first_period_key, 4) as integer) as year from delivered_months
     union
-    select cast(extract(year from month) as integer) as year from wmo
-    union
-    select cast(extract(year from month) as integer) as year from participatie
+    select cast(left(last_period_key, 4) as integer) as year from delivered_months
     union
     select year from zvw_gemeente
     union

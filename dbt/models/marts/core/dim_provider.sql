@@ -18,17 +18,20 @@ contracten as (
 
 ),
 
--- every sighting of a provider: in delivered care and in contracts
-sightings as (
+-- the first and last month each provider delivered care under each name, from the months as
+-- delivered (`yyyy-mm`): one pass over the deliveries, and a month's text becomes a date per
+-- provider rather than per delivered row
+care_periods as (
 
     select
         agb_code,
         aanbieder_name,
         'jeugd' as domain,
-        month as seen_on,
-        0 as is_contract
+        min(period_key) as first_period_key,
+        max(period_key) as last_period_key
     from jeugd
     where agb_code is not null
+    group by agb_code, aanbieder_name
 
     union all
 
@@ -36,10 +39,26 @@ sightings as (
         agb_code,
         aanbieder_name,
         'wmo' as domain,
-        month as seen_on,
-        0 as is_contract
+        min(period_key) as first_period_key,
+        max(period_key) as last_period_key
     from wmo
     where agb_code is not null
+    group by agb_code, aanbieder_name
+
+),
+
+-- every provider seen, in delivered care and in contracts: a few rows per provider, so what
+-- follows reads thousands of rows instead of every delivered row
+sighted as (
+
+    select
+        agb_code,
+        aanbieder_name,
+        domain,
+        0 as is_contract,
+        {{ month_of_period('first_period_key') }} as first_seen,
+        {{ month_of_period('last_period_key') }} as last_seen
+    from care_periods
 
     union all
 
@@ -47,26 +66,12 @@ sightings as (
         agb_code,
         aanbieder_name,
         domain,
-        start_date as seen_on,
-        1 as is_contract
+        1 as is_contract,
+        min(start_date) as first_seen,
+        max(start_date) as last_seen
     from contracten
     where agb_code is not null
-
-),
-
--- the sightings in one pass over the deliveries: a few rows per provider, so what follows reads
--- thousands of rows instead of every delivered row
-sighted as (
-
-    select
-        agb_code,
-        aanbieder_name,
-        domain,
-        is_contract,
-        min(seen_on) as first_seen,
-        max(seen_on) as last_seen
-    from sightings
-    group by agb_code, aanbieder_name, domain, is_contract
+    group by agb_code, aanbieder_name, domain
 
 ),
 
