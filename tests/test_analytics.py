@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from dagster_project.analytics.expected_care_use import ACTUAL_SQL, expected_vs_actual, wijk_use
+from dagster_project.analytics.intervention_effects import fixed_effects_design
 from dagster_project.analytics.population_funding import allocate, scenario_budgets
 from dagster_project.analytics.warehouse_tables import PROFILE_TABLE, RISK_FACTORS
 from dagster_project.ops.published_digest import table_digest
@@ -173,6 +174,22 @@ def test_intervention_types_pooled_find_the_effect_and_no_placebo_effect(demo_ho
             assert not row["significant"], (kind, row)
     placebo = [kind for kind, m in truth["intervention_effects"].items() if m == 1.0]
     assert set(placebo) & set(by_type.index), "the demo has a placebo intervention to test"
+
+
+def test_the_fixed_effects_design_is_the_formulas_matrix():
+    """The effects are fitted on a design made without a formula: it must be the matrix the
+    formula `rate ~ C(unit) + C(period) + treated_after` gives, column for column."""
+    patsy = pytest.importorskip("patsy")
+    data = pd.DataFrame(
+        {
+            "unit": ["WK2", "WK1", "WK3"] * 3,
+            "period": ["2024-02"] * 3 + ["2024-01"] * 3 + ["2024-03"] * 3,
+            "treated_after": [0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+            "rate": np.arange(9.0),
+        }
+    )
+    formula = np.asarray(patsy.dmatrix("C(unit) + C(period) + treated_after", data))
+    assert np.array_equal(fixed_effects_design(data), formula)
 
 
 def test_allocation_adds_up_to_the_budget_per_gemeente_domain_year(demo_home):

@@ -35,7 +35,7 @@ import warnings
 import dagster as dg
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
+import statsmodels.api as sm
 from scipy.stats import norm
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
@@ -203,16 +203,24 @@ class WijkMatcher:
         return self.pool["reference_wijk_code"].iloc[index[0]].tolist(), treated.iloc[0]
 
 
+def fixed_effects_design(data: pd.DataFrame) -> np.ndarray:
+    """The design of `rate ~ C(unit) + C(period) + treated_after`: an intercept, a dummy per unit and
+    per period but the first (levels sorted, as the formula codes them), and `treated_after` last:
+    the formula's matrix, made without parsing a formula for every fit (a third of the fits' time)."""
+    unit = pd.get_dummies(data["unit"], drop_first=True, dtype=float).to_numpy()
+    period = pd.get_dummies(data["period"], drop_first=True, dtype=float).to_numpy()
+    return np.column_stack([np.ones(len(data)), unit, period, data["treated_after"].to_numpy(float)])
+
+
 def did(panel: pd.DataFrame, treated: pd.Series, start_month: pd.Timestamp, confidence: float) -> dict | None:
     """OLS with unit and month fixed effects and HC1 errors; `treated` marks the treated wijk's rows."""
     data = panel[panel["month"] != start_month].copy()
     data["treated_after"] = (treated.loc[data.index] & (data["month"] > start_month)).astype(float)
     if data["treated_after"].sum() == 0 or (treated.loc[data.index] & (data["month"] < start_month)).sum() == 0:
         return None
-    model = smf.ols("rate ~ C(unit) + C(period) + treated_after", data=data)
-    fit = model.fit(cov_type="HC1")
-    effect = float(fit.params["treated_after"])
-    se = float(fit.bse["treated_after"])
+    fit = sm.OLS(data["rate"].to_numpy(float), fixed_effects_design(data)).fit(cov_type="HC1")
+    effect = float(fit.params[-1])
+    se = float(fit.bse[-1])
     z = norm.ppf(0.5 + confidence / 2.0)
     after = data.loc[data["treated_after"] == 1, "rate"].mean()
     before = data.loc[treated.loc[data.index] & (data["month"] < start_month), "rate"].mean()
@@ -226,7 +234,7 @@ def did(panel: pd.DataFrame, treated: pd.Series, start_month: pd.Timestamp, conf
         "effect_ondergrens": effect - z * se,
         "effect_bovengrens": effect + z * se,
         "standaardfout": se,
-        "p_waarde": float(fit.pvalues["treated_after"]),
+        "p_waarde": float(fit.pvalues[-1]),
         "effect_relatief": relative(effect),
         "effect_relatief_ondergrens": relative(effect - z * se),
         "effect_relatief_bovengrens": relative(effect + z * se),
