@@ -1,4 +1,6 @@
-"""The audit checkpoint: every validation definition of a run, plus a Data Docs update."""
+"""The audit checkpoint: every validation definition of a run. It has no Data Docs action: that
+action renders the site's index once per validation result, so the runner renders the run's pages
+and the index once, after the checkpoint (`expectations.runner`)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import great_expectations as gx
-from great_expectations.checkpoint import UpdateDataDocsAction
 
 CHECKPOINT_NAME = "mmr_audit"
 
@@ -23,7 +24,7 @@ def checkpoint_for(
         gx.Checkpoint(
             name=name,
             validation_definitions=list(validation_definitions),
-            actions=[UpdateDataDocsAction(name="update_data_docs", site_names=["local_site"])],
+            actions=[],
             result_format=result_format,
         )
     )

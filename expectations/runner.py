@@ -41,6 +41,7 @@ import duckdb
 import great_expectations as gx
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
 from expectations import gx_duckdb, offline_docs
 from expectations.checkpoints import checkpoint_for
@@ -191,7 +192,7 @@ def validate_many(
             # Release every DuckDB connection GX opened, so no lock outlives the audit.
             gx_duckdb.close_all_engines()
         elapsed = time.perf_counter() - started
-        # The checkpoint's UpdateDataDocsAction has rendered this run's pages and the index.
+        _render_run(context, checkpoint_result)
         index = _publish_data_docs(context, context_root, data_docs_index, rebuild=False)
         pages = {
             identifier: _validation_page(context, identifier, context_root, data_docs_index)
@@ -488,6 +489,14 @@ def _local_site_dir(context: Any, context_root: Path) -> Path:
     base = site.get("store_backend", {}).get("base_directory", "uncommitted/data_docs/local_site/")
     root = Path(context.root_directory)
     return (root / base).resolve() if root else (Path(context_root) / "gx" / base).resolve()
+
+
+def _render_run(context: Any, checkpoint_result: Any) -> None:
+    """Render this run's validation pages, their suites' pages and the index of the local site, in
+    one pass (the index once, not once per table)."""
+    identifiers = list(checkpoint_result.run_results)
+    suites = {ExpectationSuiteIdentifier(name=r.suite_name) for r in checkpoint_result.run_results.values()}
+    context.build_data_docs(site_names=["local_site"], resource_identifiers=[*identifiers, *sorted(suites, key=str)])
 
 
 def _publish_data_docs(context: Any, context_root: Path, data_docs_index: Path, *, rebuild: bool = True) -> Path:
