@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import patsy
 import pytest
 
 from dagster_project.analytics.expected_care_use import ACTUAL_SQL, expected_vs_actual, wijk_use
@@ -179,7 +180,6 @@ def test_intervention_types_pooled_find_the_effect_and_no_placebo_effect(demo_ho
 def test_the_fixed_effects_design_is_the_formulas_matrix():
     """The effects are fitted on a design made without a formula: it must be the matrix the
     formula `rate ~ C(unit) + C(period) + treated_after` gives, column for column."""
-    patsy = pytest.importorskip("patsy")
     data = pd.DataFrame(
         {
             "unit": ["WK2", "WK1", "WK3"] * 3,
