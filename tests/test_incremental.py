@@ -9,6 +9,7 @@ ingestion, together with a corrected re-delivery of an older month of another ge
 less), and dbt builds again.
 """
 
+import itertools
 import json
 import shutil
 from dataclasses import dataclass
@@ -276,23 +277,35 @@ def test_corrected_month_supersedes_the_old_one(incremental: Incremental) -> Non
 
 def test_a_table_with_text_keys_is_rebuilt_with_integer_keys(incremental: Incremental, tmp_path: Path) -> None:
     """An installation upgraded from text keys and a cost of a sum's own decimal: the first run
-    retypes both and rebuilds every partition, with the same client-months and cost."""
+    retypes both facts and rebuilds every partition, with the same rows, cost and keys."""
     build_db = tmp_path / "build.duckdb"
     shutil.copy(incremental.home / "warehouse" / "build.duckdb", build_db)
+    benefits = "select count(*), sum(amount), sum(client_key), sum(household_key) from marts_core.fct_benefit_month"
     with duckdb.connect(str(build_db)) as con:
-        for key in ("client_key", "household_key"):
-            con.execute(f"alter table marts_core.fct_client_month alter column {key} type varchar")
+        benefits_before = con.execute(benefits).fetchone()
+        for table, key in itertools.product(("fct_client_month", "fct_benefit_month"), ("client_key", "household_key")):
+            con.execute(f"alter table marts_core.{table} alter column {key} type varchar")
         con.execute("alter table marts_core.fct_client_month alter column cost type decimal(38, 2)")
-    upgraded = dbt_results(["build", "--select", "fct_client_month"], tmp_path / "dbt", build_db)
+    upgraded = dbt_results(["build", "--select", "fct_client_month", "fct_benefit_month"], tmp_path / "dbt", build_db)
     assert all(r["status"] in ("success", "pass") for r in upgraded["results"])
     with duckdb.connect(str(build_db), read_only=True) as con:
-        types = dict(
-            con.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_name = 'fct_client_month' and column_name in ('client_key', 'household_key', 'cost')"
+        types = {
+            (table, column): kind
+            for table, column, kind in con.execute(
+                "select table_name, column_name, data_type from information_schema.columns where table_name in "
+                "('fct_client_month', 'fct_benefit_month') and column_name in ('client_key', 'household_key', 'cost')"
             ).fetchall()
-        )
-    assert types == {"client_key": "BIGINT", "household_key": "BIGINT", "cost": "DECIMAL(18,2)"}
+        }
+        benefits_after = con.execute(benefits).fetchone()
+        benefit_built = con.execute("select min(built_at) from marts_core.fct_benefit_month").fetchone()[0]
+    assert types == {
+        ("fct_client_month", "client_key"): "BIGINT",
+        ("fct_client_month", "household_key"): "BIGINT",
+        ("fct_client_month", "cost"): "DECIMAL(18,2)",
+        ("fct_benefit_month", "client_key"): "BIGINT",
+        ("fct_benefit_month", "household_key"): "BIGINT",
+    }
+    assert benefits_after == benefits_before
     rebuilt = _partitions(build_db)
     assert set(rebuilt) == set(incremental.after)
     last_build = max(values[3] for values in incremental.after.values())
@@ -303,6 +316,7 @@ def test_a_table_with_text_keys_is_rebuilt_with_integer_keys(incremental: Increm
             incremental.after[partition][1],
             incremental.after[partition][4],
         ), partition
+    assert benefit_built > max(incremental.built_after["benefit_months"].values()), "benefits kept their text keys"
 
 
 def test_benefit_months_and_household_years_rebuild_only_what_changed(incremental: Incremental) -> None:

@@ -235,3 +235,18 @@ def test_cost_and_client_months_reconcile_with_raw(star):
         " group by gemeentecode, periode)",
     )
     assert query(star, "select count(*) from marts_core.fct_client_month") == raw_client_months
+
+
+def test_a_benefit_joins_the_client_months_of_its_client(star):
+    """Both facts key a person by the same integer: every benefit-month finds its client-month,
+    with the client's household."""
+    (benefit_months, matched) = query(
+        star,
+        "select count(*), count(client_months.client_key) from marts_core.fct_benefit_month as benefits "
+        "left join marts_core.fct_client_month as client_months "
+        "on client_months.domain = 'participatie' and client_months.client_key = benefits.client_key "
+        "and client_months.gemeente_code = benefits.gemeente_code and client_months.month = benefits.month "
+        "and client_months.household_key = benefits.household_key",
+    )[0]
+    assert benefit_months > 1000
+    assert matched == benefit_months

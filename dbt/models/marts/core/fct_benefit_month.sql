@@ -1,6 +1,7 @@
 {#-
     Incremental by delivered partition (macros/incremental.sql): a gemeente's month, one
-    delivered file. `unique_key` is that partition: delete+insert replaces it whole.
+    delivered file. `unique_key` is that partition: delete+insert replaces it whole; a table built
+    while its person keys were text is rebuilt whole, once.
 -#}
 {{
     config(
@@ -8,6 +9,7 @@
         unique_key=['gemeente_code', 'month'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
+        pre_hook="{{ retype_text_keys(this, ['client_key', 'household_key']) }}",
     )
 }}
 
@@ -78,8 +80,9 @@ final as (
         harmonised.reference_gemeente_code,
         harmonised.month,
         {{ period_key('harmonised.month') }} as period_key,
-        harmonised.client_pseudonym as client_key,
-        harmonised.household_pseudonym as household_key,
+        -- the keys of fct_client_month (docs/architecture.md, "Keys")
+        {{ pseudonym_key('harmonised.client_pseudonym') }} as client_key,
+        {{ pseudonym_key('harmonised.household_pseudonym') }} as household_key,
         harmonised.buurt_code,
         harmonised.wijk_code,
         harmonised.reference_wijk_code,
