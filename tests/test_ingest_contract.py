@@ -487,14 +487,15 @@ def test_a_new_warehouse_is_made_in_the_faster_storage_format_and_an_old_one_kee
     profile = yaml.safe_load((PROJECT_ROOT / "dbt" / "profiles.yml").read_text())
     options = profile["mmr"]["outputs"]["duckdb"]["config_options"]
     assert options == {"storage_compatibility_version": warehouse.STORAGE_VERSION}
+    codes = "create or replace table codes as select 'GM' || (i % 345) as code from range(300000) t(i)"
     made_before = Settings(home=tmp_path / "before")
     made_before.warehouse_dir.mkdir(parents=True)
     with duckdb.connect(str(made_before.build_db)) as con:
-        con.execute("create table codes as select 'GM' || (i % 345) as code from range(300000) t(i)")
+        con.execute(codes)
     layout = "select distinct compression from pragma_storage_info('codes') where segment_type = 'VARCHAR'"
     for settings, compression in [(Settings(home=tmp_path / "new"), "DICT_FSST"), (made_before, "Dictionary")]:
         with warehouse.connect(settings) as con:
-            con.execute("create or replace table codes as select 'GM' || (i % 345) as code from range(300000) t(i)")
+            con.execute(codes)
             con.execute("checkpoint")
             assert con.execute(layout).fetchall() == [(compression,)]
             assert con.execute("select count(distinct code) from codes").fetchone() == (345,)
