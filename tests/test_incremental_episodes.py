@@ -169,3 +169,38 @@ def test_a_redelivered_month_builds_every_outcome(episodes: Episodes) -> None:
 def test_episodes_built_by_month_equal_a_full_build(episodes: Episodes) -> None:
     nothing = dict.fromkeys(TABLES, 0)
     assert episodes.differences == {"month": nothing, "correction": nothing}
+
+
+def _rows_without_bookkeeping(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    listed = [name for name, *_ in con.execute(f"describe {table}").fetchall() if name not in BOOKKEEPING]
+    return sorted(con.execute(f"select {', '.join(listed)} from {table}").fetchall(), key=repr)
+
+
+def test_episodes_built_with_text_keys_are_built_again_with_integer_keys(episodes: Episodes, tmp_path: Path) -> None:
+    """An installation upgraded from person keys as text: the next run, though only appending would
+    do, retypes both tables and builds every episode and outcome again, the same but for the keys."""
+    build_db = tmp_path / "build.duckdb"
+    shutil.copy(episodes.home / "warehouse" / "build.duckdb", build_db)
+    keys = {"marts_core.fct_care_episode": ("client_key", "household_key"), OUTCOME: ("client_key",)}
+    with duckdb.connect(str(build_db)) as con:
+        before = {table: _rows_without_bookkeeping(con, table) for table in TABLES}
+        built_before = {table: con.execute(f"select max(built_at) from {table}").fetchone()[0] for table in TABLES}
+        for table, columns in keys.items():
+            for column in columns:
+                con.execute(f"alter table {table} alter column {column} type varchar")
+    results = dbt_results(["run", "--select", "fct_care_episode", "care_episode_outcome"], tmp_path / "dbt", build_db)
+    assert [r["status"] for r in results["results"]] == ["success", "success"]
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        types = {
+            (f"{schema}.{table}", column): kind
+            for schema, table, column, kind in con.execute(
+                "select table_schema, table_name, column_name, data_type from information_schema.columns "
+                "where table_name in ('fct_care_episode', 'care_episode_outcome') and column_name like '%_key' "
+                "and column_name <> 'episode_key' and column_name <> 'service_key'"
+            ).fetchall()
+        }
+        after = {table: _rows_without_bookkeeping(con, table) for table in TABLES}
+        built_after = {table: con.execute(f"select min(built_at) from {table}").fetchone()[0] for table in TABLES}
+    assert types == {(table, column): "BIGINT" for table, columns in keys.items() for column in columns}
+    assert after == before
+    assert all(built_after[table] > built_before[table] for table in TABLES), "some rows kept their text keys"

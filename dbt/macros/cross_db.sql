@@ -204,20 +204,37 @@
     them as text is retyped and emptied (in that order: DuckDB refuses to alter a table a
     transaction deleted from), so the run rebuilds every partition with integer keys. -#}
 {% macro retype_text_keys(relation, columns, type='bigint') -%}
+    {%- if text_keys(relation, columns) -%}
+        {{ retype_keys(relation, columns, type) }}
+        delete from {{ relation }};
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Which of the key `columns` of an incremental model's table are still text (none on a full
+    build). -#}
+{% macro text_keys(relation, columns) -%}
+    {%- set found = [] -%}
     {%- if execute and is_incremental() -%}
-        {%- set text_keys = [] -%}
         {%- for column in adapter.get_columns_in_relation(relation) -%}
             {%- if column.name | lower in columns and column.is_string() -%}
-                {%- do text_keys.append(column.name) -%}
+                {%- do found.append(column.name) -%}
             {%- endif -%}
         {%- endfor -%}
-        {%- if text_keys -%}
-            {%- do log(relation ~ ": keys " ~ text_keys | join(', ') ~ " become " ~ type ~ "; every partition is rebuilt", info=true) -%}
-            {%- for column in text_keys %}
-                alter table {{ relation }} alter column {{ column }} type {{ type }} using cast(null as {{ type }});
-            {%- endfor %}
-            delete from {{ relation }};
-        {%- endif -%}
+    {%- endif -%}
+    {{ return(found) }}
+{%- endmacro %}
+
+
+{#- The statements that make the text key `columns` of `relation` integers, their values emptied:
+    for a table about to be emptied and rebuilt. -#}
+{% macro retype_keys(relation, columns, type='bigint') -%}
+    {%- set retyped = text_keys(relation, columns) -%}
+    {%- if retyped -%}
+        {%- do log(relation ~ ": keys " ~ retyped | join(', ') ~ " become " ~ type ~ "; every row is rebuilt", info=true) -%}
+        {%- for column in retyped %}
+            alter table {{ relation }} alter column {{ column }} type {{ type }} using cast(null as {{ type }});
+        {%- endfor %}
     {%- endif -%}
 {%- endmacro %}
 

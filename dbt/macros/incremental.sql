@@ -160,10 +160,11 @@
     from is not there as it was (re-delivered, withdrawn, or all built again on a new reference
     year: fewer partitions are older than the table than it was built from), a month came late, or
     the table was built before it counted them. Asked when the model compiles and again by its
-    pre-hook, before either changed anything.
+    pre-hook, before either changed anything. Also whole when the person `keys` of the table are
+    still text (they are integers now).
 -#}
-{% macro episode_build(domains) -%}
-    {%- if not is_incremental() or not execute or not built_with('input_partitions') -%}
+{% macro episode_build(domains, keys) -%}
+    {%- if not is_incremental() or not execute or not built_with('input_partitions') or text_keys(this, keys) -%}
         {{ return({'mode': 'whole'}) }}
     {%- endif -%}
     {%- set since = run_query('select cast(max(built_at) as varchar(40)) from ' ~ this).rows[0][0] -%}
@@ -205,12 +206,13 @@
 {%- endmacro %}
 
 
-{#- The pre-hook of such a model: emptied when it is built whole (the columns that tell first:
-    DuckDB cannot alter a table it deleted from in the same transaction). -#}
-{% macro empty_unless_appended(domains) -%}
-    {%- if is_incremental() and episode_build(domains).mode == 'whole' -%}
+{#- The pre-hook of such a model: emptied when it is built whole (the columns that tell and the
+    person keys first: DuckDB cannot alter a table it deleted from in the same transaction). -#}
+{% macro empty_unless_appended(domains, keys) -%}
+    {%- if is_incremental() and episode_build(domains, keys).mode == 'whole' -%}
         alter table {{ this }} add column if not exists input_partitions bigint;
         alter table {{ this }} add column if not exists built_at timestamp;
+        {{ retype_keys(this, keys) }}
         delete from {{ this }}
     {%- endif -%}
 {%- endmacro %}
@@ -250,10 +252,11 @@
     `{'mode': 'append', 'since': <when the table was built>}` when only some episodes were built
     since (a new month added to them), else `{'mode': 'whole'}`: every episode was built again
     (re-delivered or withdrawn months), or the table was made before it noted when a row was built
-    and when its episode ended.
+    and when its episode ended, or with the person `keys` as text.
 -#}
-{% macro episodes_build() -%}
-    {%- if not is_incremental() or not execute or not built_with('built_at') or not built_with('end_date') -%}
+{% macro episodes_build(keys) -%}
+    {%- if not is_incremental() or not execute or not built_with('built_at') or not built_with('end_date')
+        or text_keys(this, keys) -%}
         {{ return({'mode': 'whole'}) }}
     {%- endif -%}
     {%- set query -%}
@@ -268,12 +271,13 @@
 
 {#- Its pre-hook: emptied when built whole, else without the episodes built since that have not
     ended (an episode that went on). -#}
-{% macro remove_episodes_to_build() -%}
+{% macro remove_episodes_to_build(keys) -%}
     {%- if is_incremental() -%}
-        {%- set build = episodes_build() -%}
+        {%- set build = episodes_build(keys) -%}
         {%- if build.mode == 'whole' -%}
             alter table {{ this }} add column if not exists built_at timestamp;
             alter table {{ this }} add column if not exists end_date date;
+            {{ retype_keys(this, keys) }}
             delete from {{ this }}
         {%- else -%}
             delete from {{ this }}

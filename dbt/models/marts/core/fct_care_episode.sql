@@ -11,10 +11,10 @@
         unique_key='episode_key',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        pre_hook="{{ empty_unless_appended(['jeugd', 'wmo']) }}",
+        pre_hook="{{ empty_unless_appended(['jeugd', 'wmo'], ['client_key', 'household_key']) }}",
     )
 }}
-{%- set build = episode_build(['jeugd', 'wmo']) %}
+{%- set build = episode_build(['jeugd', 'wmo'], ['client_key', 'household_key']) %}
 {%- set append = build.mode == 'append' %}
 
 with
@@ -163,8 +163,8 @@ final as (
         latest.episode_id,
         latest.gemeente_code,
         latest.reference_gemeente_code,
-        latest.client_pseudonym as client_key,
-        latest.household_pseudonym as household_key,
+        {{ pseudonym_key('latest.client_pseudonym') }} as client_key,
+        {{ pseudonym_key('latest.household_pseudonym') }} as household_key,
         latest.buurt_code,
         latest.wijk_code,
         wijken.reference_area_code as reference_wijk_code,

@@ -10,10 +10,10 @@
         unique_key='episode_key',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        pre_hook="{{ remove_episodes_to_build() }}",
+        pre_hook="{{ remove_episodes_to_build(['client_key']) }}",
     )
 }}
-{%- set build = episodes_build() %}
+{%- set build = episodes_build(['client_key']) %}
 
 with
 
