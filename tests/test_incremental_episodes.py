@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from dagster_project import ingest
+from dagster_project.ingest.withdraw import withdraw
 from dagster_project.settings import Settings
 from tests.test_incremental import SPECS, copy_of_demo, dbt_results, hold_back_month, land_correction, land_month
 
@@ -26,7 +27,7 @@ SELECT = ["--select", "+care_episode_outcome"]
 OUTCOME = "marts_outcome.care_episode_outcome"
 TABLES = ("marts_core.fct_care_episode", OUTCOME)
 #: What a row says about when and from what it was built, not about the episode.
-BOOKKEEPING = ("built_at", "input_partitions")
+BOOKKEEPING = ("built_at", "input_rows")
 
 
 @dataclass
@@ -177,8 +178,9 @@ def _rows_without_bookkeeping(con: duckdb.DuckDBPyConnection, table: str) -> lis
 
 
 def test_episodes_built_with_text_keys_are_built_again_with_integer_keys(episodes: Episodes, tmp_path: Path) -> None:
-    """An installation upgraded from person keys as text: the next run, though only appending would
-    do, retypes both tables and builds every episode and outcome again, the same but for the keys."""
+    """An installation upgraded from person keys as text and episodes that counted client-month
+    partitions: the next run, though only appending would do, retypes both tables and builds every
+    episode and outcome again, the same but for the keys, counting client-months."""
     build_db = tmp_path / "build.duckdb"
     shutil.copy(episodes.home / "warehouse" / "build.duckdb", build_db)
     keys = {"marts_core.fct_care_episode": ("client_key", "household_key"), OUTCOME: ("client_key",)}
@@ -188,6 +190,7 @@ def test_episodes_built_with_text_keys_are_built_again_with_integer_keys(episode
         for table, columns in keys.items():
             for column in columns:
                 con.execute(f"alter table {table} alter column {column} type varchar")
+        con.execute("alter table marts_core.fct_care_episode rename column input_rows to input_partitions")
     results = dbt_results(["run", "--select", "fct_care_episode", "care_episode_outcome"], tmp_path / "dbt", build_db)
     assert [r["status"] for r in results["results"]] == ["success", "success"]
     with duckdb.connect(str(build_db), read_only=True) as con:
@@ -200,7 +203,25 @@ def test_episodes_built_with_text_keys_are_built_again_with_integer_keys(episode
             ).fetchall()
         }
         after = {table: _rows_without_bookkeeping(con, table) for table in TABLES}
+        counted = {name for name, *_ in con.execute("describe marts_core.fct_care_episode").fetchall()}
         built_after = {table: con.execute(f"select min(built_at) from {table}").fetchone()[0] for table in TABLES}
     assert types == {(table, column): "BIGINT" for table, columns in keys.items() for column in columns}
     assert after == before
+    assert "input_rows" in counted and "input_partitions" not in counted
     assert all(built_after[table] > built_before[table] for table in TABLES), "some rows kept their text keys"
+
+
+def test_a_withdrawn_month_builds_every_episode_without_it(episodes: Episodes, tmp_path: Path) -> None:
+    """A month withdrawn after the episodes were built leaves no new client-month behind, only fewer:
+    the next run builds every episode again, as a full build of what is left would."""
+    home = tmp_path / "home"
+    shutil.copytree(episodes.home, home, ignore=shutil.ignore_patterns("dbt_*", "full_*"))
+    build_db = home / "warehouse" / "build.duckdb"
+    before = _built_at(build_db)
+    gemeente, month = episodes.new_month
+    withdrawn = withdraw(Settings(home=home), "gemeente_jeugd", f"jeugd_{gemeente}_{month}.csv")
+    assert withdrawn.built_rows["marts_core.fct_client_month"] > 0
+    dbt_results(["run", "--select", "fct_care_episode", "care_episode_outcome"], tmp_path / "dbt", build_db)
+    after = _built_at(build_db)
+    assert after and min(after.values()) > max(before.values())
+    assert _differences_from_a_full_build(build_db, tmp_path / "full") == dict.fromkeys(TABLES, 0)

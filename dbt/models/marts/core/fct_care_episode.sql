@@ -83,9 +83,9 @@ episode_rows as {{ 'materialized' if append else 'not materialized' }} (
 
 ),
 
-input_partitions as (
+input_rows as (
 
-    select ({{ count_client_month_partitions(['jeugd', 'wmo']) }}) as input_partitions
+    select ({{ count_client_months() }}) as input_rows
 
 ),
 
@@ -190,10 +190,10 @@ final as (
         coalesce(latest.reden_beeindiging = 'voortijdig afgebroken', false) as is_dropout,
         latest.total_volume,
         latest.total_cost,
-        input_partitions.input_partitions,
+        input_rows.input_rows,
         cast(current_timestamp as timestamp) as built_at
     from latest
-    cross join input_partitions
+    cross join input_rows
     {{ join_area_of_month('wijk', 'latest') }}
 
 )
