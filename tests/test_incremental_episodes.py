@@ -192,7 +192,7 @@ def test_episodes_built_with_text_keys_are_built_again_with_integer_keys(episode
                 con.execute(f"alter table {table} alter column {column} type varchar")
         con.execute("alter table marts_core.fct_care_episode rename column input_rows to input_partitions")
     results = dbt_results(["run", "--select", "fct_care_episode", "care_episode_outcome"], tmp_path / "dbt", build_db)
-    assert [r["status"] for r in results["results"]] == ["success", "success"]
+    assert [r["status"] for r in results["results"] if r["unique_id"].startswith("model.")] == ["success", "success"]
     with duckdb.connect(str(build_db), read_only=True) as con:
         types = {
             (f"{schema}.{table}", column): kind
