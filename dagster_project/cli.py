@@ -68,6 +68,16 @@ def _readable(manifest: Path) -> bool:
     return True
 
 
+def _write_when_changed(path: Path, text: str) -> None:
+    """Every command writes the instance file, while the daemon and other commands read it: an
+    unchanged file is left alone, and a changed one is swapped in whole, never seen half written."""
+    if path.exists() and path.read_text() == text:
+        return
+    written = path.with_name(f".{path.name}.{os.getpid()}")
+    written.write_text(text)
+    os.replace(written, path)
+
+
 def prepare() -> None:
     """Runtime folders, Dagster home and the dbt manifest the Dagster definitions load from."""
     settings = get_settings()
@@ -77,7 +87,7 @@ def prepare() -> None:
 
     dsn = warehouse_for(settings).dagster_storage_dsn()
     storage = dagster_postgres_storage(dsn) if dsn else ""
-    (settings.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML.read_text() + storage)
+    _write_when_changed(settings.dagster_home / "dagster.yaml", DAGSTER_YAML.read_text() + storage)
     if dsn:
         import dagster as dg
 

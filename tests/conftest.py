@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -48,14 +49,19 @@ def mmr(
     return result
 
 
-#: Fixtures of the one shared demo run (and the services on it): their tests run on one worker.
-SHARED_RUN = {"demo_home", "pipeline", "shared_pipeline", "superset_session"}
+#: What a session sets up once per worker at some cost: its tests go to one worker, so it is set up once.
+ONCE_PER_SESSION = ("superset_session", "shared_pipeline")
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
-    """`make test` runs two workers (`--dist loadgroup`): every test of the shared demo run goes to
-    one of them, so the demo pipeline runs once; every other module goes whole to either worker."""
-    group = "shared_demo_run" if SHARED_RUN & set(getattr(item, "fixturenames", ())) else item.module.__name__
+    """`make test` runs two workers (`--dist loadgroup`). A module goes whole to either worker, except
+    the tests of the one Superset server and of the PostgreSQL pipeline: each of these goes to one
+    worker. Both workers read the same demo run (`demo_home`)."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("pipeline") == "postgres":
+        fixtures.add("shared_pipeline")
+    group = next((name for name in ONCE_PER_SESSION if name in fixtures), item.module.__name__)
     item.add_marker(pytest.mark.xdist_group(group))
 
 
@@ -70,16 +76,41 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo region generated and the whole pipeline run once, exactly as `make run` does.
+def demo_home(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The demo region generated and the whole pipeline run once, exactly as `make run` does, by the
+    first worker that needs it; the other waits for it. Tests read it or copy it, and never change it:
+    a test that runs a command in a home takes `demo_home_copy`.
 
     `MMR_TEST_DEMO_HOME` names a home that already ran, to iterate on read-only tests quickly.
     """
+    from filelock import FileLock
+
     reuse = os.environ.get("MMR_TEST_DEMO_HOME")
     if reuse:
         return Path(reuse)
-    home = tmp_path_factory.mktemp("mmr_home")
-    mmr(home, "run")
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    home, done, failed = (shared / f"mmr_home{suffix}" for suffix in ("", ".done", ".failed"))
+    with FileLock(shared / "mmr_home.lock"):
+        if failed.exists():
+            raise AssertionError(f"the demo run failed on another worker:\n{failed.read_text()}")
+        if not done.exists():
+            try:
+                mmr(home, "run")
+            except AssertionError as error:
+                failed.write_text(str(error))
+                raise
+            done.touch()
+    return home
+
+
+@pytest.fixture(scope="session")
+def demo_home_copy(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the demo run for this worker's tests that run commands in it (a second run, a
+    rollback, a report), so the run both workers read stays as it was."""
+    home = tmp_path_factory.mktemp("mmr_home_copy") / "home"
+    shutil.copytree(demo_home, home, ignore=shutil.ignore_patterns("run", "*.lock"))
     return home
 
 
@@ -175,7 +206,7 @@ def shared_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
 def pipeline(request: pytest.FixtureRequest) -> Pipeline:
     """The demo pipeline in each warehouse mode: end-to-end tests run once per mode, same assertions."""
     if request.param == "duckdb":
-        return Pipeline(request.getfixturevalue("demo_home"), "duckdb")
+        return Pipeline(request.getfixturevalue("demo_home_copy"), "duckdb")
     return request.getfixturevalue("shared_pipeline")
 
 

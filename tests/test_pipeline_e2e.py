@@ -274,8 +274,8 @@ def test_both_modes_publish_the_same_figures(demo_home: Path, shared_pipeline: P
 
 
 @pytest.mark.postgres
-def test_the_council_report_is_the_same_from_either_mode(demo_home: Path, shared_pipeline: Pipeline):
-    embedded = Pipeline(demo_home, "duckdb")
+def test_the_council_report_is_the_same_from_either_mode(demo_home_copy: Path, shared_pipeline: Pipeline):
+    embedded = Pipeline(demo_home_copy, "duckdb")
     [(gemeente, year)] = shared_pipeline.published(
         "select gemeente_code, max(year) from raadsrapportage group by 1 order by 1 limit 1"
     )
