@@ -49,7 +49,7 @@ browser-deps: ## Debian's Chromium for the browser tests (installed once)
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core; }
 
 test: setup browser-deps lint ## The full test suite (what CI runs)
-	$(UV) run --frozen pytest -n 2 --dist loadgroup --durations=40
+	$(UV) run --frozen pytest -n 2 --dist loadgroup --no-loadscope-reorder --durations=40
 
 bench: setup ## National-scale benchmark; report in var/bench/ (SCALE=demo for a quick check)
 	$(MMR) bench --scale $(or $(SCALE),national)

@@ -65,6 +65,33 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     item.add_marker(pytest.mark.xdist_group(group))
 
 
+#: The slowest groups, slowest first (measured with `--durations`): the workers take them first, so
+#: neither is left with a long one at the end (`make test` keeps this order: `--no-loadscope-reorder`).
+SLOWEST_FIRST = (
+    "superset_session",
+    "shared_pipeline",
+    "tests.test_service",
+    "tests.test_bench",
+    "tests.test_vektis_history",
+    "tests.test_incremental",
+    "tests.test_audit_publish",
+    "tests.test_incremental_episodes",
+    "tests.test_real_kwb",
+    "tests.test_unchanged_inputs",
+    "tests.test_dbt_postgres",
+    "tests.test_pipeline_e2e",
+)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        group = item.get_closest_marker("xdist_group").args[0]
+        return SLOWEST_FIRST.index(group) if group in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The generator's demo deliveries (a landing folder), once per test module that ingests them."""
