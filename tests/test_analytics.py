@@ -9,6 +9,10 @@ for all but the share a 95% interval may miss.
 """
 
 import json
+import os
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -20,7 +24,7 @@ import pytest
 from dagster_project.analytics.expected_care_use import ACTUAL_SQL, expected_vs_actual, wijk_use
 from dagster_project.analytics.intervention_effects import fixed_effects_design
 from dagster_project.analytics.population_funding import allocate, scenario_budgets
-from dagster_project.analytics.warehouse_tables import PROFILE_TABLE, RISK_FACTORS
+from dagster_project.analytics.warehouse_tables import PROFILE_TABLE, RISK_FACTORS, significant
 from dagster_project.ops.published_digest import table_digest
 from dagster_project.settings import Settings
 from tests.superset_fixtures import INTERFACE_COLUMNS
@@ -123,6 +127,53 @@ def test_expected_vs_actual_are_the_same_figures_whatever_the_last_bits_of_the_i
     figures = [expected_vs_actual(wijk_use(frame, actual), 0.95) for frame in (profile, jittered)]
     for before, after in zip(*figures, strict=True):
         assert table_digest(before) == table_digest(after)
+
+
+#: Fits the expected care use of a home's warehouse and prints a digest of its tables as written,
+#: and an exact one of the same tables unrounded.
+FIT_ON_THIS_PROCESSOR = """
+import hashlib, json
+import numpy as np
+import pandas as pd
+from dagster_project.analytics import expected_care_use as model
+from dagster_project.analytics.warehouse_tables import query, risk_profile
+from dagster_project.ops.published_digest import table_digest
+from dagster_project.settings import get_settings
+
+def exact(table):
+    return hashlib.sha256(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes()).hexdigest()
+
+settings = get_settings()
+frame = model.wijk_use(risk_profile(settings), query(settings, model.ACTUAL_SQL))
+written = model.expected_vs_actual(frame, 0.95)
+model.significant = lambda values, digits=None: np.asarray(values, dtype=float)
+model.estimates = lambda table, columns: table
+unrounded = model.expected_vs_actual(frame, 0.95)
+print(json.dumps({"written": [table_digest(t) for t in written], "unrounded": [exact(t) for t in unrounded]}))
+"""
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the kernels named are those of x86-64")
+def test_expected_vs_actual_are_the_same_figures_on_every_processor(demo_home):
+    """BLAS and numpy pick kernels by processor (FMA, AVX2, AVX-512), and the fits differ in their last
+    digits with them; the estimates are written to four significant digits, so every processor
+    writes the same figures. One fit takes this machine's own kernels, the other the oldest
+    (SSE only)."""
+    oldest = {"OPENBLAS_CORETYPE": "Nehalem", "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL"}
+    own_machine = {name: value for name, value in os.environ.items() if name not in oldest}
+    digests = []
+    for kernels in ({}, oldest):
+        env = {**own_machine, "MMR_HOME": str(demo_home), **kernels}
+        fitted = subprocess.run(
+            [sys.executable, "-c", FIT_ON_THIS_PROCESSOR], env=env, capture_output=True, text=True, check=True
+        )
+        digests.append(json.loads(fitted.stdout.strip().splitlines()[-1]))
+    own, old = digests
+    assert own["unrounded"] != old["unrounded"], "the two kernels should differ in the last digits"
+    assert own["written"] == old["written"]
+    written = build(demo_home, "select verwacht, ratio_ondergrens, ratio_bovengrens from analytics.expected_care_use")
+    for column in written.columns:
+        assert (significant(written[column]) == written[column].to_numpy()).all(), column
 
 
 def test_flagged_wijken_include_the_planted_over_users(demo_home, truth):

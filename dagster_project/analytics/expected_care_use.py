@@ -18,7 +18,8 @@ negative binomial, `phi * mu^(p-2)` for Tweedie) with the uncertainty of the exp
 This is the funnel-plot rule: the signal is "hoger dan verwacht" when the lower bound is above
 1, "lager dan verwacht" when the upper bound is below 1. An actual of 0 uses half a client (or
 half the mean cost per client) in the log, so a small wijk without clients is not flagged by an
-artefact. The coefficients (with standard errors and intervals) are stored too.
+artefact. The coefficients (with standard errors and intervals) are stored too. Every fitted
+figure is written to four significant digits, the same on every processor (`estimates`).
 
 Caveats: the model explains use by the published risk factors only; a wijk "above expectation"
 may have needs the factors miss, not only inefficient care. The fit includes the wijken it
@@ -44,10 +45,12 @@ from dagster_project.analytics.warehouse_tables import (
     TEXT,
     analysis_inputs,
     analytics_key,
+    estimates,
     factors_in,
     kept,
     query,
     risk_profile,
+    significant,
     statistic,
     table_metadata,
     typed,
@@ -75,6 +78,8 @@ EXPECTED_COLUMNS = {
     "signaal": TEXT,
     "clienten": NUMBER,
 }
+#: The fitted columns of the coefficient table (its others are names and counts).
+COEFFICIENT_ESTIMATES = ["coefficient", "std_error", "ondergrens", "bovengrens", "p_value", "deviance_explained"]
 COEFFICIENT_COLUMNS = {
     "year": "int64",
     **dict.fromkeys(["domein", "maat", "term"], TEXT),
@@ -154,9 +159,8 @@ def fit_measure(
         floor = 0.5 * per_client
     s = np.sqrt(var_log_y + linear.se**2)
     z = norm.ppf(0.5 + confidence / 2.0)
-    ratio = y / mu
     centre = np.maximum(y, floor) / mu
-    lower, upper = centre * np.exp(-z * s), centre * np.exp(z * s)
+    lower, upper = significant(centre * np.exp(-z * s)), significant(centre * np.exp(z * s))
     signal = np.where(lower > 1.0, SIGNAL_ABOVE, np.where(upper < 1.0, SIGNAL_BELOW, SIGNAL_NONE))
     rows = pd.DataFrame(
         {
@@ -166,11 +170,11 @@ def fit_measure(
             "domein": data["domein"].to_numpy(),
             "maat": measure,
             "populatie": data["exposure"].to_numpy(),
-            "verwacht": mu,
+            "verwacht": significant(mu),
             "werkelijk": y,
-            "ratio": ratio,
-            "log_se": s,
-            "interval_factor": np.exp(z * s),
+            "ratio": significant(y / mu),
+            "log_se": significant(s),
+            "interval_factor": significant(np.exp(z * s)),
             "ratio_ondergrens": lower,
             "ratio_bovengrens": upper,
             "signaal": signal,
@@ -192,7 +196,7 @@ def fit_measure(
         n_wijken=len(data),
         deviance_explained=1.0 - result.deviance / result.null_deviance if result.null_deviance else np.nan,
     )
-    return rows, coefficients
+    return rows, estimates(coefficients, COEFFICIENT_ESTIMATES)
 
 
 def expected_vs_actual(frame: pd.DataFrame, confidence: float) -> tuple[pd.DataFrame, pd.DataFrame]:

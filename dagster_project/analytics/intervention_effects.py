@@ -48,6 +48,7 @@ from dagster_project.analytics.warehouse_tables import (
     WHOLE,
     analysis_inputs,
     analytics_key,
+    estimates,
     factors_in,
     kept,
     query,
@@ -291,7 +292,7 @@ def estimate_effects(
                     result = did(data, treated, start_month, confidence)
                 note = None if result else "geen maanden voor of na de start in de data"
             rows.append({**base, "uitkomst": outcome, **(result or {}), "opmerking": note})
-    effects = typed(pd.DataFrame(rows, columns=list(EFFECT_COLUMNS)), EFFECT_COLUMNS)
+    effects = estimates(typed(pd.DataFrame(rows, columns=list(EFFECT_COLUMNS)), EFFECT_COLUMNS), ESTIMATE_COLUMNS)
     effects["significant"] = (effects["effect_ondergrens"] > 0) | (effects["effect_bovengrens"] < 0)
     return effects, pooled_effects(effects, confidence)
 
@@ -327,9 +328,10 @@ def pooled_effects(effects: pd.DataFrame, confidence: float) -> pd.DataFrame:
             row[f"{prefix}_bovengrens"] = combined["ci_upp"]
         z_value = row["effect"] / (row["effect_bovengrens"] - row["effect"]) * norm.ppf(0.5 + confidence / 2.0)
         row["p_waarde"] = float(2 * norm.sf(abs(z_value)))
-        row["significant"] = bool(row["effect_ondergrens"] > 0 or row["effect_bovengrens"] < 0)
         rows.append(row)
-    return typed(pd.DataFrame(rows, columns=list(BY_TYPE_COLUMNS)), BY_TYPE_COLUMNS)
+    pooled = typed(pd.DataFrame(rows, columns=list(BY_TYPE_COLUMNS)), BY_TYPE_COLUMNS)
+    pooled = estimates(pooled, [c for c, kind in BY_TYPE_COLUMNS.items() if kind == NUMBER])
+    return pooled.assign(significant=(pooled["effect_ondergrens"] > 0) | (pooled["effect_bovengrens"] < 0))
 
 
 @dg.multi_asset(

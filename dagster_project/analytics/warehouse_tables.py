@@ -9,6 +9,7 @@ disclosure control before anything reaches a dashboard.
 from collections.abc import Sequence
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from dagster_project.lib import asset_versions
@@ -50,6 +51,32 @@ def typed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})
     return frame.astype({name: kind for name, kind in columns.items() if kind == TEXT})
+
+
+#: Significant digits a model's estimates are written with. Their statistical uncertainty is far
+#: larger, and the digits beyond differ with the processor (its BLAS kernels and SIMD width): the
+#: same data would publish other figures on another machine (docs/architecture.md, "Statistics").
+ESTIMATE_DIGITS = 4
+#: Exact powers of ten (float64 of an integer is correctly rounded), so that rounding itself is
+#: the same on every processor, where `10.0 ** k` and `log10` may take a vectorised approximation.
+_POWERS_OF_TEN = np.array([float(10**k) for k in range(309)])
+
+
+def significant(values: np.ndarray | pd.Series, digits: int = ESTIMATE_DIGITS) -> np.ndarray:
+    """`values` rounded to `digits` significant digits (half to even), zero and non-finite as they are."""
+    values = np.asarray(values, dtype=float)
+    shown = np.isfinite(values) & (values != 0)
+    exponent = np.floor(np.log10(np.abs(values, where=shown, out=np.ones_like(values)))).astype(int)
+    shift = np.clip(digits - 1 - exponent, -308, 308)
+    up, down = _POWERS_OF_TEN[np.maximum(shift, 0)], _POWERS_OF_TEN[np.maximum(-shift, 0)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        rounded = np.round(values * up / down) / up * down
+    return np.where(shown & np.isfinite(rounded), rounded, values)
+
+
+def estimates(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """`frame` with its estimated `columns` kept to `ESTIMATE_DIGITS` significant digits."""
+    return frame.assign(**{column: significant(frame[column]) for column in columns})
 
 
 def mart_key(model: str) -> dg.AssetKey:
