@@ -3,7 +3,8 @@
 In order, on one copy: a delivered Wmo month is withdrawn, then `mmr run` rebuilds without it;
 while that run is under way `mmr status` answers and a second `mmr run` waits for it and then
 succeeds; the publish no longer holds the month. Then the Dagster daemon runs on that home: two
-idle minutes start no run, and the month landing again starts exactly one run, which publishes it.
+idle ticks of the sensor start no run, and the month landing again starts exactly one run, which
+publishes it.
 """
 
 import json
@@ -17,7 +18,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
+from dagster_project.ingest.sensor import SENSOR_NAME
 from tests.conftest import PROJECT_ROOT, mmr
 
 pytestmark = pytest.mark.e2e
@@ -47,6 +50,29 @@ def instance_of(home: Path) -> dg.DagsterInstance:
 def runs_of(home: Path) -> list[dg.DagsterRun]:
     with instance_of(home) as instance:
         return list(reversed(instance.get_runs()))
+
+
+def sensor_ticks(home: Path, after: float) -> list:
+    """The landing sensor's ticks that ended after `after` (a timestamp), oldest first."""
+    with instance_of(home) as instance:
+        states = instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+        ticks = [
+            tick
+            for state in states
+            if state.instigator_name == SENSOR_NAME
+            for tick in instance.get_ticks(state.instigator_origin_id, state.selector_id, after=after)
+        ]
+    return sorted((t for t in ticks if t.status != TickStatus.STARTED), key=lambda t: t.timestamp)
+
+
+def ticks_since(home: Path, since: float, count: int) -> list:
+    """Wait for `count` ticks of the landing sensor after `since`; return them."""
+
+    def enough() -> list | None:
+        ticks = sensor_ticks(home, since)
+        return ticks if len(ticks) >= count else None
+
+    return poll(enough, timeout=240 + 30 * count, every=5, what=f"{count} ticks of the landing sensor")
 
 
 def poll(condition, timeout: float, every: float = 1.0, what: str = "condition"):
@@ -204,7 +230,8 @@ def test_the_daemon_starts_one_run_for_what_is_new_and_none_while_idle(home: Pat
                 every=5,
                 what=f"the sensor daemon to run (see {home / 'daemon.log'})",
             )
-        time.sleep(120)
+        idle = ticks_since(home, time.time(), 2)
+        assert {t.status for t in idle} == {TickStatus.SKIPPED}, [t.error for t in idle]
         assert {r.run_id for r in runs_of(home)} == before, "idle: no run until something new lands"
 
         shutil.move(home / "withdrawn" / SOURCE / month["file"], home / "landing" / SOURCE / month["file"])
@@ -222,7 +249,8 @@ def test_the_daemon_starts_one_run_for_what_is_new_and_none_while_idle(home: Pat
             what="the sensor's run to finish",
         )
         assert finished[0].status == dg.DagsterRunStatus.SUCCESS
-        time.sleep(70)  # two more sensor ticks: the delivery is known now
+        known = ticks_since(home, time.time(), 2)
+        assert {t.status for t in known} == {TickStatus.SKIPPED}, [t.error for t in known]
         assert [r.run_id for r in runs_of(home) if r.run_id not in before] == [run.run_id]
     finally:
         os.killpg(daemon.pid, 15)
