@@ -149,6 +149,32 @@ def test_readers_see_one_whole_version_while_publishes_swap(pg):
     assert read_as(dsn, roles["gm_a"], "select sum(inwoners) from published.kerncijfers") == [(2008,)]
 
 
+def schemas(dsn: str, like: str) -> list[str]:
+    with psycopg.connect(dsn) as con:
+        return [r[0] for r in con.execute("select nspname from pg_namespace where nspname like %s order by 1", [like])]
+
+
+def test_a_version_still_read_is_dropped_by_a_later_publish_without_waiting_for_it(pg, monkeypatch):
+    """A transaction that read a version before two publishes still holds it when they retire it:
+    the publishes neither wait for it (a wait would fail on the lock timeout) nor take its tables
+    from under it, its next query reads the newest version, and the publish after it ends drops it."""
+    dsn, roles = pg
+    monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=10s")
+    pg_publish.publish(dsn)
+    with psycopg.connect(dsn) as reader:
+        reader.execute(sql.SQL("set role {}").format(sql.Identifier(roles["regio"])))
+        assert reader.execute("select sum(inwoners) from published.kerncijfers").fetchone() == (5000,)
+        with psycopg.connect(dsn, autocommit=True) as con:
+            con.execute("update serving.kerncijfers set inwoners = inwoners + 1")
+        pg_publish.publish(dsn)
+        pg_publish.publish(dsn)
+        assert len(schemas(dsn, "published\\_retired\\_%")) == 1
+        assert reader.execute("select sum(inwoners) from published.kerncijfers").fetchone() == (5003,)
+    pg_publish.publish(dsn)
+    assert schemas(dsn, "published%") == ["published", "published_previous"]
+    assert read_as(dsn, roles["regio"], "select sum(inwoners) from published.kerncijfers") == [(5003,)]
+
+
 def test_a_refused_publish_leaves_the_published_version_untouched(pg):
     dsn, roles = pg
     pg_publish.publish(dsn)

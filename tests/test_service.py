@@ -53,7 +53,7 @@ def runs_of(home: Path) -> list[dg.DagsterRun]:
 
 
 def sensor_ticks(home: Path, after: float) -> list:
-    """The landing sensor's ticks that ended after `after` (a timestamp), oldest first."""
+    """The landing sensor's ended ticks that started after `after` (a timestamp), oldest first."""
     with instance_of(home) as instance:
         states = instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
         ticks = [

@@ -4,7 +4,8 @@ dbt builds the serving models into the build schema (`serving`). A publish copie
 fresh schema, enables row-level security on every table, grants the gemeente roles, and swaps it
 in for the published schema in ONE transaction: a reader sees the old version or the new one,
 never a mix, and a publish that fails at any point leaves the published version untouched. The
-previous version is kept as `<published>_previous` for a rollback.
+previous version is kept as `<published>_previous` for a rollback; the one before it is renamed
+aside in the swap and dropped once no transaction reads it, so a publish never waits for a reader.
 
 Tenancy: each gemeente reads through its own database role. Which gemeenten a role may read lives
 in `mmr_access.role_gemeente`; a policy on every published table lets a role see only rows whose
@@ -16,6 +17,7 @@ gemeente (the volume baseline of the next audit) without having to be a superuse
 """
 
 import json
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -47,6 +49,14 @@ class PublishRefused(Exception):
     """The build schema cannot be published as it is (e.g. a table without the security key)."""
 
 
+def ensure_access_list(con: psycopg.Connection) -> None:
+    """Make the access list once. Its policy is never made again: altering it waits for every
+    transaction that read a published table (the tables' policies read the list), and a publish
+    waiting there while holding locks of its own can deadlock with such a reader."""
+    if con.execute("select to_regclass(%s)", [f"{ACCESS_SCHEMA}.role_gemeente"]).fetchone()[0] is None:
+        con.execute(ACCESS_DDL)
+
+
 def ensure_reading_role(dsn: str, role: str) -> None:
     """A reading role that exists before anything is published (Superset connects as it)."""
     with psycopg.connect(dsn, autocommit=True) as con:
@@ -56,7 +66,7 @@ def ensure_reading_role(dsn: str, role: str) -> None:
 def sync_roles(dsn: str, access: Mapping[str, Iterable[str]]) -> None:
     """Create the reading roles (NOLOGIN; logins are granted by the operator) and record what each may read."""
     with psycopg.connect(dsn, autocommit=False) as con:
-        con.execute(ACCESS_DDL)
+        ensure_access_list(con)
         for role, gemeenten in access.items():
             ensure_role(con, role)
             con.execute(sql.SQL("grant usage on schema {} to {}").format(*map(sql.Identifier, (ACCESS_SCHEMA, role))))
@@ -101,7 +111,7 @@ def publish(
     staged, previous = f"{published_schema}_next", f"{published_schema}_previous"
     ident = sql.Identifier
     with psycopg.connect(dsn, autocommit=False) as con:
-        con.execute(ACCESS_DDL)
+        ensure_access_list(con)
         tables = _tables(con, build_schema)
         if not tables:
             raise PublishRefused(f"schema {build_schema} holds no tables: nothing to publish")
@@ -125,11 +135,50 @@ def publish(
         for role in roles:
             con.execute(sql.SQL("grant usage on schema {} to {}").format(ident(staged), ident(role)))
             con.execute(sql.SQL("grant select on all tables in schema {} to {}").format(ident(staged), ident(role)))
-        con.execute(sql.SQL("drop schema if exists {} cascade").format(ident(previous)))
+        _retire(con, previous, published_schema)
         if con.execute("select 1 from pg_namespace where nspname = %s", [published_schema]).fetchone():
             con.execute(sql.SQL("alter schema {} rename to {}").format(ident(published_schema), ident(previous)))
         con.execute(sql.SQL("alter schema {} rename to {}").format(ident(staged), ident(published_schema)))
+    drop_retired(dsn, published_schema)
     return tables
+
+
+def _retired(published_schema: str) -> str:
+    return f"{published_schema}_retired_"
+
+
+def _retire(con: psycopg.Connection, schema: str, published_schema: str) -> None:
+    """Move `schema` out of the way under a name of its own, without touching its tables.
+
+    A query that began before the last swap may still read the version this drops; dropping it in
+    the swap would lock its tables one by one while that query locks them in its own order: a
+    deadlock, which PostgreSQL ends by aborting the publish or the reader. A rename locks no table."""
+    if con.execute("select 1 from pg_namespace where nspname = %s", [schema]).fetchone():
+        retired = f"{_retired(published_schema)}{uuid.uuid4().hex[:8]}"
+        con.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(schema), sql.Identifier(retired)))
+
+
+def drop_retired(dsn: str, published_schema: str = PUBLISHED_SCHEMA) -> list[str]:
+    """Drop the retired versions no query reads any more; returns those dropped. Each is dropped
+    only when every one of its tables can be locked at once without waiting (a version still read
+    stays until the next publish), so the drop never waits while holding a lock."""
+    dropped = []
+    with psycopg.connect(dsn, autocommit=True) as con:
+        pattern = _retired(published_schema).replace("_", r"\_") + "%"
+        schemas = [r[0] for r in con.execute("select nspname from pg_namespace where nspname like %s", [pattern])]
+        for schema in schemas:
+            tables = [sql.Identifier(schema, table) for table in _tables(con, schema)]
+            try:
+                with con.transaction():
+                    if tables:
+                        con.execute(
+                            sql.SQL("lock table {} in access exclusive mode nowait").format(sql.SQL(", ").join(tables))
+                        )
+                    con.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
+            except psycopg.errors.LockNotAvailable:
+                continue
+            dropped.append(schema)
+    return dropped
 
 
 def served_metadata(dsn: str, published_schema: str = PUBLISHED_SCHEMA) -> dict | None:
