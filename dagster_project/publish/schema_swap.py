@@ -150,7 +150,7 @@ def _retired(published_schema: str) -> str:
 def _retire(con: psycopg.Connection, schema: str, published_schema: str) -> None:
     """Move `schema` out of the way under a name of its own, without touching its tables.
 
-    A query that began before the last swap may still read the version this drops; dropping it in
+    A query that began before the last swap may still read this version; dropping it in
     the swap would lock its tables one by one while that query locks them in its own order: a
     deadlock, which PostgreSQL ends by aborting the publish or the reader. A rename locks no table."""
     if con.execute("select 1 from pg_namespace where nspname = %s", [schema]).fetchone():
