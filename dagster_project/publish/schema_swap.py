@@ -136,11 +136,15 @@ def publish(
             con.execute(sql.SQL("grant usage on schema {} to {}").format(ident(staged), ident(role)))
             con.execute(sql.SQL("grant select on all tables in schema {} to {}").format(ident(staged), ident(role)))
         _retire(con, previous, published_schema)
-        if con.execute("select 1 from pg_namespace where nspname = %s", [published_schema]).fetchone():
+        if _schema_exists(con, published_schema):
             con.execute(sql.SQL("alter schema {} rename to {}").format(ident(published_schema), ident(previous)))
         con.execute(sql.SQL("alter schema {} rename to {}").format(ident(staged), ident(published_schema)))
     drop_retired(dsn, published_schema)
     return tables
+
+
+def _schema_exists(con: psycopg.Connection, schema: str) -> bool:
+    return con.execute("select 1 from pg_namespace where nspname = %s", [schema]).fetchone() is not None
 
 
 def _retired(published_schema: str) -> str:
@@ -153,7 +157,7 @@ def _retire(con: psycopg.Connection, schema: str, published_schema: str) -> None
     A query that began before the last swap may still read this version; dropping it in
     the swap would lock its tables one by one while that query locks them in its own order: a
     deadlock, which PostgreSQL ends by aborting the publish or the reader. A rename locks no table."""
-    if con.execute("select 1 from pg_namespace where nspname = %s", [schema]).fetchone():
+    if _schema_exists(con, schema):
         retired = f"{_retired(published_schema)}{uuid.uuid4().hex[:8]}"
         con.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(schema), sql.Identifier(retired)))
 
@@ -195,7 +199,7 @@ def rollback(dsn: str, published_schema: str = PUBLISHED_SCHEMA) -> None:
     previous, parked = f"{published_schema}_previous", f"{published_schema}_rolled_back"
     ident = sql.Identifier
     with psycopg.connect(dsn, autocommit=False) as con:
-        if not con.execute("select 1 from pg_namespace where nspname = %s", [previous]).fetchone():
+        if not _schema_exists(con, previous):
             raise PublishRefused(f"no previous version ({previous}) to roll back to")
         con.execute(sql.SQL("drop schema if exists {} cascade").format(ident(parked)))
         con.execute(sql.SQL("alter schema {} rename to {}").format(ident(published_schema), ident(parked)))
