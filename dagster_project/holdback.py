@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from dagster_project.lib import warehouse as raw_layer
 from dagster_project.ops import runlog
 from dagster_project.settings import Settings
 
@@ -145,10 +146,16 @@ def _restore_superseded(con: duckdb.DuckDBPyConnection, settings: Settings, tabl
         return
     files = str(archive / "*.parquet").replace("'", "''")
     # A batch delivered again after a correction is archived again under the same id: one copy.
+    (found,) = con.execute(
+        f"select max(filename) from read_parquet('{files}', union_by_name = true, filename = true) where _batch_id = ?",
+        [previous[0]],
+    ).fetchone()
+    if found is None:
+        return
+    batch = "read_parquet('{}')".format(found.replace("'", "''"))
     con.execute(
-        f"insert into raw.{table} by name "
-        f"select * exclude (filename) from read_parquet('{files}', union_by_name = true, filename = true) "
-        "where _batch_id = ? qualify filename = max(filename) over ()",
+        f"insert into raw.{table} by name select *{raw_layer.numbered_pseudonyms(con, batch)} from {batch} "
+        "where _batch_id = ?",
         [previous[0]],
     )
 

@@ -409,7 +409,7 @@ def test_a_source_that_never_delivered_has_an_empty_typed_raw_table(settings):
             "_row": "BIGINT",
         }
         jeugd = columns("gemeente_jeugd")
-        assert {"bsn_pseudoniem": "VARCHAR", "geboortejaar": "BIGINT", "buurt_code": "VARCHAR"}.items() <= jeugd.items()
+        assert {"bsn_pseudoniem": "BIGINT", "geboortejaar": "BIGINT", "buurt_code": "VARCHAR"}.items() <= jeugd.items()
         assert not {"bsn", "postcode", "huisnummer", "geboortedatum"} & set(jeugd)
         vektis = columns("vektis_zvw_gemeente")
         assert vektis["gemeentecode"] == vektis["_period"] == "VARCHAR"

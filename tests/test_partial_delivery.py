@@ -73,4 +73,4 @@ def test_every_source_has_its_raw_table_and_only_deliveries_have_rows(partial_ho
         assert filled == {"cbs_gebieden", "cbs_pc6_gwb", "cbs_kwb", "gemeente_jeugd"}
         empty_wmo = dict(con.execute("select column_name, column_type from (describe raw.gemeente_wmo)").fetchall())
     assert empty_wmo["bedrag"] == "DOUBLE" and empty_wmo["startdatum"] == "TIMESTAMP"
-    assert "bsn" not in empty_wmo and empty_wmo["bsn_pseudoniem"] == "VARCHAR"
+    assert "bsn" not in empty_wmo and empty_wmo["bsn_pseudoniem"] == "BIGINT"

@@ -58,14 +58,14 @@ def person_columns(delivered: pa.Table, key: bytes, con: duckdb.DuckDBPyConnecti
     delivered rows and mapped back: `_bsn_pseudoniem`, `_huishouden_pseudoniem`, `_postcode4`,
     `_geboortejaar`, `_buurt_code`, `_wijk_code`. No raw value leaves memory."""
     index, values = _distinct(delivered["bsn"])
-    columns = {"_bsn_pseudoniem": pa.array(_hmac_unique(normalise_bsn(values), key, "bsn"), pa.string())}
+    columns = {"_bsn_pseudoniem": pa.array(_hmac_unique(normalise_bsn(values), key, "bsn"), pa.int64())}
     postcodes, postcode_values = _distinct(delivered["postcode"])
     numbers, number_values = _distinct(delivered["huisnummer"])
     address, pairs = pd.factorize(postcodes.astype(np.int64) * len(number_values) + numbers)
     postcode = normalise_postcode(postcode_values).reset_index(drop=True)
     line = postcode.iloc[pairs // max(len(number_values), 1)].reset_index(drop=True) + "|"
     line += normalise_huisnummer(number_values).iloc[pairs % max(len(number_values), 1)].reset_index(drop=True)
-    columns["_huishouden_pseudoniem"] = pa.array(_hmac_unique(line, key, "adres"), pa.string()).take(address)
+    columns["_huishouden_pseudoniem"] = pa.array(_hmac_unique(line, key, "adres"), pa.int64()).take(address)
     columns["_postcode4"] = pa.array(postcode4(postcode_values), pa.string()).take(postcodes)
     births, birth_values = _distinct(delivered["geboortedatum"])
     columns["_geboortejaar"] = pa.array(birth_year(birth_values), pa.int64()).take(births)

@@ -5,6 +5,8 @@ A BSN never passes ingestion: it becomes an HMAC-SHA256 pseudonym under the per-
 every run of one installation, and nobody without the key can recompute it from a BSN. A
 household pseudonym comes from the normalised address (postcode + huisnummer) the same way; the
 two use different domain prefixes so a BSN and an address can never yield the same pseudonym.
+A pseudonym is a number, the digest's first `PSEUDONYM_BITS` bits: the key every fact joins and
+groups clients by, from the raw layer on (docs/architecture.md, "Keys").
 
 Every function works on the distinct values of a column and maps the result back, so a monthly
 file that lists the same client a million times costs one HMAC per client.
@@ -17,7 +19,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-PSEUDONYM_LENGTH = 32  # hex characters: 128 bits, collision-free at any national scale
+PSEUDONYM_BITS = 60  # a positive 64-bit integer; two of ten million persons share one with a chance below 1 in 20,000
 BSN_WEIGHTS = np.array([9, 8, 7, 6, 5, 4, 3, 2, -1], dtype=np.int64)
 
 
@@ -31,8 +33,8 @@ def _hmac_states(key: bytes) -> tuple:
 
 
 def _hmac_unique(values: pd.Series, key: bytes, domain: str) -> pd.Series:
-    """HMAC-SHA256 (hex, `PSEUDONYM_LENGTH` characters) of every distinct value, mapped back onto
-    the rows; missing stays missing."""
+    """The pseudonym (the first `PSEUDONYM_BITS` bits of HMAC-SHA256, as a number) of every
+    distinct value, mapped back onto the rows; missing stays missing."""
     inner, outer = _hmac_states(key)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     prefix = domain.encode() + b":"
@@ -43,8 +45,10 @@ def _hmac_unique(values: pd.Series, key: bytes, domain: str) -> pd.Series:
         digest.update(prefix + str(value).encode())
         final = outer.copy()
         final.update(digest.digest())
-        digests.append(final.hexdigest()[:PSEUDONYM_LENGTH])
-    return pd.Series(np.array([*digests, None], dtype=object)[codes], index=values.index, dtype=object)
+        digests.append(final.digest()[:8])
+    numbers = np.frombuffer(b"".join(digests), dtype=">u8") >> (64 - PSEUDONYM_BITS)
+    mapped = pd.array(numbers.astype(np.int64), dtype="Int64").take(codes, allow_fill=True)
+    return pd.Series(mapped, index=values.index)
 
 
 def normalise_bsn(series: pd.Series) -> pd.Series:

@@ -28,6 +28,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.numeric import FloatLoader
 
+from dagster_project.lib.warehouse import PSEUDONYM_COLUMNS
 from dagster_project.settings import PROJECT_ROOT
 
 DBT_DIR = PROJECT_ROOT / "dbt"
@@ -188,7 +189,8 @@ def ensure_partitions(cur: psycopg.Cursor, schema: str, name: str, tenants: Iter
 
 def _ensure_table(cur: psycopg.Cursor, schema: str, name: str, columns: dict[str, str]) -> dict[str, str]:
     """Create the table, or add the columns it lacks; returns the columns it had (empty if new).
-    No statement changes anything that is already there (a gemeente's ingest role may not)."""
+    No statement changes anything that is already there (a gemeente's ingest role may not), but
+    pseudonyms written as text, which become the numbers they stand for once (by the owner)."""
     existing = {column: _normalised(kind) for column, kind in _existing_columns(cur, schema, name).items()}
     if not existing:
         cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
@@ -201,7 +203,35 @@ def _ensure_table(cur: psycopg.Cursor, schema: str, name: str, columns: dict[str
                     sql.Identifier(schema, name), sql.Identifier(column), sql.SQL(kind)
                 )
             )
+        elif column in PSEUDONYM_COLUMNS and existing[column] == "text" and kind == "bigint":
+            _number_pseudonyms(cur, schema, name, column)
     return existing
+
+
+def _number_pseudonyms(cur: psycopg.Cursor, schema: str, name: str, column: str) -> None:
+    """A column of pseudonyms written as hexadecimal text made the numbers they stand for (the
+    first 15 hex digits, as ingestion makes them now), in every partition. The views on the table
+    (dbt's staging views, which its next build makes again) are dropped first: PostgreSQL does not
+    retype a column a view reads."""
+    views = cur.execute(
+        "select distinct v.oid::regclass::text from pg_depend d join pg_rewrite r on r.oid = d.objid "
+        "join pg_class v on v.oid = r.ev_class where d.refobjid = %s::regclass and v.oid <> d.refobjid",
+        [f"{schema}.{name}"],
+    ).fetchall()
+    try:
+        for (view,) in views:
+            cur.execute(sql.SQL("drop view if exists {} cascade").format(sql.SQL(view)))
+        cur.execute(
+            sql.SQL(
+                "alter table {} alter column {} type bigint "
+                "using cast(cast('x' || substr({}, 1, 15) as bit(60)) as bigint)"
+            ).format(sql.Identifier(schema, name), sql.Identifier(column), sql.Identifier(column))
+        )
+    except psycopg.errors.InsufficientPrivilege:
+        raise PermissionError(
+            f"{schema}.{name}.{column} on the shared warehouse still holds pseudonyms as text: "
+            "one ingestion by the region's owner role makes them numbers"
+        ) from None
 
 
 def _analyze(cur: psycopg.Cursor, schema: str, name: str) -> None:

@@ -43,6 +43,23 @@ ALLOCATOR_FLUSH = {"allocator_flush_threshold": "32MB", "allocator_bulk_dealloca
 #: format is the file's own: a warehouse made before keeps its format, and every connection writes
 #: the format of its file.
 STORAGE_VERSION = "v1.5.0"
+#: The raw columns that hold pseudonyms: numbers, and hexadecimal text in what was written before
+#: ingestion made them numbers (docs/architecture.md, "Keys").
+PSEUDONYM_COLUMNS = ("bsn_pseudoniem", "huishouden_pseudoniem")
+
+
+def pseudonym_number(column: str) -> str:
+    """SQL for the number a pseudonym written as hexadecimal text stands for: its first 15 hex
+    digits, as ingestion makes it now."""
+    return f"cast('0x' || substr({column}, 1, 15) as bigint)"
+
+
+def numbered_pseudonyms(con: duckdb.DuckDBPyConnection, relation: str) -> str:
+    """` replace (...)` for a `select *` of `relation` that turns its text pseudonyms into
+    numbers ('' when it has none)."""
+    kinds = dict(con.execute(f"select column_name, column_type from (describe select * from {relation})").fetchall())
+    text = [c for c in PSEUDONYM_COLUMNS if kinds.get(c) == "VARCHAR"]
+    return f" replace ({', '.join(f'{pseudonym_number(c)} as {c}' for c in text)})" if text else ""
 
 
 @contextmanager
@@ -79,15 +96,18 @@ def ensure_table(con: duckdb.DuckDBPyConnection, table: str, relation: str) -> N
     """Create `raw.<table>` with the columns of `relation`, or add the columns it lacks.
 
     A raw table thus exists (empty) before its first delivery, and a contract that gains a column
-    keeps the rows delivered before it (null in the new column).
+    keeps the rows delivered before it (null in the new column). Pseudonyms written as text
+    become the numbers they stand for, once.
     """
     if not table_exists(con, "raw", table):
         con.execute(f"create table raw.{table} as select * from {relation} limit 0")
         return
-    present = {name for (name,) in con.execute(f"select column_name from (describe raw.{table})").fetchall()}
+    present = dict(con.execute(f"select column_name, column_type from (describe raw.{table})").fetchall())
     for name, kind, *_ in con.execute(f"describe select * from {relation}").fetchall():
         if name not in present:
             con.execute(f'alter table raw.{table} add column "{name}" {kind}')
+        elif name in PSEUDONYM_COLUMNS and present[name] == "VARCHAR" and kind == "BIGINT":
+            con.execute(f'alter table raw.{table} alter "{name}" type bigint using {pseudonym_number(name)}')
 
 
 def replace_period(con: duckdb.DuckDBPyConnection, table: str, period: str, frame: pd.DataFrame | pa.Table) -> None:

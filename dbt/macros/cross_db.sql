@@ -184,22 +184,6 @@
 {%- endmacro %}
 
 
-{#- A pseudonym (hex HMAC, docs/architecture.md "Persons") as a 64-bit integer key: its first 15
-    hex digits (60 bits), the same number on every engine. Collisions are negligible: under 1 in
-    20,000 for ten million persons. -#}
-{% macro pseudonym_key(pseudonym) -%}
-    {{ return(adapter.dispatch('pseudonym_key', 'mmr')(pseudonym)) }}
-{%- endmacro %}
-
-{% macro duckdb__pseudonym_key(pseudonym) -%}
-    cast('0x' || substr({{ pseudonym }}, 1, 15) as bigint)
-{%- endmacro %}
-
-{% macro default__pseudonym_key(pseudonym) -%}
-    cast(cast('x' || substr({{ pseudonym }}, 1, 15) as bit(60)) as bigint)
-{%- endmacro %}
-
-
 {#- A pre-hook for an incremental model whose key `columns` became integers: a table built with
     them as text is retyped and emptied (in that order: DuckDB refuses to alter a table a
     transaction deleted from), so the run rebuilds every partition with integer keys. -#}

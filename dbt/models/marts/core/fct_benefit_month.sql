@@ -81,8 +81,8 @@ final as (
         harmonised.month,
         {{ period_key('harmonised.month') }} as period_key,
         -- the keys of fct_client_month (docs/architecture.md, "Keys")
-        {{ pseudonym_key('harmonised.client_pseudonym') }} as client_key,
-        {{ pseudonym_key('harmonised.household_pseudonym') }} as household_key,
+        harmonised.client_pseudonym as client_key,
+        harmonised.household_pseudonym as household_key,
         harmonised.buurt_code,
         harmonised.wijk_code,
         harmonised.reference_wijk_code,

@@ -69,22 +69,22 @@ new_case_months as (
 
 ),
 
--- the client and household as integers: aggregates over text keys held the national build's
--- memory outside DuckDB's limit (docs/architecture.md, "Keys")
+-- one row per client, domain, gemeente and month; the pseudonyms are the integer keys
+-- (docs/architecture.md, "Keys")
 client_months as (
 
     select
-        {{ pseudonym_key('client_pseudonym') }} as client_key,
+        client_pseudonym as client_key,
         domain,
         gemeente_code,
         month,
-        max({{ pseudonym_key('household_pseudonym') }}) as household_key,
+        max(household_pseudonym) as household_key,
         max(wijk_code) as wijk_code,
         max(birth_year) as birth_year,
         count(*) as n_cases,
         sum(bedrag) as cost
     from new_case_months
-    group by {{ pseudonym_key('client_pseudonym') }}, domain, gemeente_code, month
+    group by client_pseudonym, domain, gemeente_code, month
 
 ),
 
