@@ -163,3 +163,32 @@ def test_postgres_refuses_a_row_of_another_gemeente_in_a_gemeentes_partition(reg
     first, other = (g.lower() for g in GEMEENTEN)
     with psycopg.connect(dsn) as con, pytest.raises(psycopg.errors.CheckViolation, match="partition constraint"):
         con.execute(f"insert into raw.gemeente_jeugd__{first} select * from raw.gemeente_jeugd__{other} limit 1")
+
+
+def test_pseudonyms_shared_as_text_become_numbers_and_the_views_on_them_are_dropped():
+    """A shared raw table written while pseudonyms were hexadecimal text, with a staging view on
+    it: the next share of one period makes the column the numbers ingestion writes now, in the
+    other period's rows too (the view is dropped; the next build makes it again)."""
+    from dagster_project.lib.postgres import scratch_database, sync_raw_periods
+
+    numbers = {"GM0489:2024-01": 123_456_789_012_345_678, "GM0489:2024-02": 987_654_321_098_765_432}
+    rows = ", ".join(f"('{period}', '{number:015x}0123456789abcdef0')" for period, number in numbers.items())
+    with scratch_database(ADMIN_DSN, "mmr_pseudonyms") as dsn, duckdb.connect() as con:
+        con.execute("create schema raw")
+        con.execute(f"create table raw.gemeente_wmo as select * from (values {rows}) as t(_period, bsn_pseudoniem)")
+        sync_raw_periods(con, dsn, "gemeente_wmo", set(numbers))
+        with psycopg.connect(dsn, autocommit=True) as pg:
+            pg.execute("create view public.stg_wmo as select bsn_pseudoniem from raw.gemeente_wmo")
+        con.execute(
+            "alter table raw.gemeente_wmo alter bsn_pseudoniem type bigint "
+            "using cast('0x' || substr(bsn_pseudoniem, 1, 15) as bigint)"
+        )
+        assert sync_raw_periods(con, dsn, "gemeente_wmo", {"GM0489:2024-01"}) == 1
+        with psycopg.connect(dsn) as pg:
+            kind = pg.execute(
+                "select data_type from information_schema.columns "
+                "where table_schema = 'raw' and table_name = 'gemeente_wmo' and column_name = 'bsn_pseudoniem'"
+            ).fetchone()
+            assert kind == ("bigint",)
+            assert dict(pg.execute("select _period, bsn_pseudoniem from raw.gemeente_wmo").fetchall()) == numbers
+            assert pg.execute("select to_regclass('public.stg_wmo')").fetchone() == (None,)
