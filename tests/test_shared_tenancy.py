@@ -170,6 +170,7 @@ def test_pseudonyms_shared_as_text_become_numbers_and_the_views_on_them_are_drop
     it: the next share of one period makes the column the numbers ingestion writes now, in the
     other period's rows too (the view is dropped; the next build makes it again)."""
     from dagster_project.lib.postgres import scratch_database, sync_raw_periods
+    from dagster_project.lib.warehouse import pseudonym_number
 
     numbers = {"GM0489:2024-01": 123_456_789_012_345_678, "GM0489:2024-02": 987_654_321_098_765_432}
     rows = ", ".join(f"('{period}', '{number:015x}0123456789abcdef0')" for period, number in numbers.items())
@@ -180,8 +181,7 @@ def test_pseudonyms_shared_as_text_become_numbers_and_the_views_on_them_are_drop
         with psycopg.connect(dsn, autocommit=True) as pg:
             pg.execute("create view public.stg_wmo as select bsn_pseudoniem from raw.gemeente_wmo")
         con.execute(
-            "alter table raw.gemeente_wmo alter bsn_pseudoniem type bigint "
-            "using cast('0x' || substr(bsn_pseudoniem, 1, 15) as bigint)"
+            f"alter table raw.gemeente_wmo alter bsn_pseudoniem type bigint using {pseudonym_number('bsn_pseudoniem')}"
         )
         assert sync_raw_periods(con, dsn, "gemeente_wmo", {"GM0489:2024-01"}) == 1
         with psycopg.connect(dsn) as pg:
