@@ -15,6 +15,8 @@
         ],
     )
 }}
+{%- set domains = ['jeugd', 'wmo', 'participatie'] %}
+
 with
 
 areas as (
@@ -22,23 +24,21 @@ areas as (
     select * from {{ ref('dim_area') }}
 
 ),
+{%- for domain in domains %}
 
--- one row per delivered case per month, the three domains in one shape
-case_months as (
+    -- one row per delivered case of the domain per month
+    {{ domain }} as (
 
-    {{ gemeente_deliveries(
-        ['jeugd', 'wmo', 'participatie'],
-        ['gemeente_code', 'period_key', 'month', 'client_pseudonym', 'household_pseudonym', 'wijk_code',
-            'birth_year', 'bedrag'],
-    ) }}
+        select * from {{ ref('stg_gemeente__' ~ domain) }}
 
-),
+    ),
+{%- endfor %}
 
--- one row per delivered row's partition keys; read apart from case_months so that the cases are
--- scanned once and never held in memory
+-- one row per delivered row's partition keys; read apart from the cases so that they are scanned
+-- once and never held in memory
 deliveries as (
 
-    {{ gemeente_deliveries(['jeugd', 'wmo', 'participatie'], ['gemeente_code', 'period_key', 'batch_id']) }}
+    {{ gemeente_deliveries(domains, ['gemeente_code', 'period_key', 'batch_id']) }}
 
 ),
 
@@ -63,28 +63,39 @@ partitions as (
 
 ),
 
-new_case_months as (
+{%- for domain in domains %}
 
-    {{ rows_in_partitions('case_months', ['gemeente_code', 'period_key']) }}
+    -- one row per delivered case of the domain per month, in the partitions to build
+    {{ domain }}_cases as (
 
-),
+        {{ rows_in_partitions(domain, ['gemeente_code', 'period_key']) }}
+
+    ),
+{%- endfor %}
 
 -- one row per client, domain, gemeente and month; the pseudonyms are the integer keys
--- (docs/architecture.md, "Keys")
+-- (docs/architecture.md, "Keys"). Each domain is aggregated on its own: a client-month never
+-- spans two domains, and three smaller aggregates are cheaper than one over their union.
 client_months as (
+    {%- for domain in domains %}
 
-    select
-        client_pseudonym as client_key,
-        domain,
-        gemeente_code,
-        month,
-        max(household_pseudonym) as household_key,
-        max(wijk_code) as wijk_code,
-        max(birth_year) as birth_year,
-        count(*) as n_cases,
-        sum(bedrag) as cost
-    from new_case_months
-    group by client_pseudonym, domain, gemeente_code, month
+        select
+            client_pseudonym as client_key,
+            '{{ domain }}' as domain,
+            gemeente_code,
+            month,
+            max(household_pseudonym) as household_key,
+            max(wijk_code) as wijk_code,
+            max(birth_year) as birth_year,
+            count(*) as n_cases,
+            sum(bedrag) as cost
+        from {{ domain }}_cases
+        group by client_pseudonym, gemeente_code, month
+        {%- if not loop.last %}
+
+            union all
+        {%- endif %}
+    {%- endfor %}
 
 ),
 
