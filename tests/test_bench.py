@@ -42,6 +42,7 @@ def test_report_has_every_measure(report):
     scan = measured["scan"]
     assert scan["seconds"] > 0 and scan["files"] > 0 and scan["sources"]["gemeente_wmo"]["distinct_bsn"] > 0
     assert scan["rows"] >= measured["ingest"]["rows"] * 0.9, "the anchor reads what the build ingests"
+    assert scan["warmed"]["files"] >= scan["files"] and scan["warmed"]["bytes"] > 0, "read once before it is timed"
     ratio = data["verdicts"]["full_build_ratio_to_scan"]["measured"]
     assert ratio == round(full["seconds"] / scan["seconds"], 2) > 0
     assert data["verdicts"]["ingest_ratio_to_scan"]["measured"] > 0
@@ -109,6 +110,7 @@ def test_markdown_report_names_the_machine_and_the_targets(report):
     assert f"{data['machine']['cpus']} cores" in text
     for name in data["targets"]:
         assert name in text
+    assert "after reading every landed file once into memory" in text
 
 
 def test_steps_are_counted_in_their_stage():
