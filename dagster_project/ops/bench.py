@@ -271,7 +271,7 @@ def run_benchmark(
     landing, holding = home / "landing", bench_dir / "held_back"
     shutil.rmtree(holding, ignore_errors=True)
     held_month = hold_back_last_month(landing, holding)
-    with console.status("One DuckDB scan of the landed files (the anchor of the ratios)"):
+    with console.status("Reading the landed files once, then one DuckDB scan of them (the anchor of the ratios)"):
         measured["scan"] = scan_landing(landing)
     save(bench_dir, report)
 

@@ -23,7 +23,8 @@ import duckdb
 
 
 def scan_landing(landing: Path, threads: int = 2) -> dict:
-    """Seconds, rows and files of one scan of every CSV under `landing/<source>/`."""
+    """Seconds, rows and files of one scan of every CSV under `landing/<source>/`, and of the read
+    of every file before it (`warmed`)."""
     sources: dict[str, dict] = {}
     skipped: list[str] = []
     warmed = warm(landing)
