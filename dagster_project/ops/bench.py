@@ -442,13 +442,9 @@ def write_report(bench_dir: Path, report: dict) -> None:
         scan = measured["scan"]
         lines += [
             f"Anchor: one DuckDB scan ({scan['threads']} threads, every column as text, distinct BSNs) of the "
-            f"{scan['files']:,} landed files the full build reads, {scan['rows']:,} rows: {scan['seconds']} s"
-            + (
-                f", after reading every landed file once into memory ({scan['warmed']['seconds']} s for "
-                f"{scan['warmed']['bytes'] / 2**30:.1f} GiB), as ingestion finds them after it."
-                if "warmed" in scan
-                else "."
-            ),
+            f"{scan['files']:,} landed files the full build reads, {scan['rows']:,} rows: {scan['seconds']} s, "
+            f"after reading every landed file once into memory ({scan['warmed']['seconds']} s for "
+            f"{scan['warmed']['bytes'] / 2**30:.1f} GiB), as ingestion finds them after it.",
             "",
         ]
     if "ingest" in measured:
