@@ -31,7 +31,7 @@ def test_a_test_on_vektis_rows_points_at_the_vektis_raw_table(manifest):
 
 
 def test_a_test_on_the_core_blocks(manifest):
-    assert holdback.raw_tables(manifest, dbt_test(manifest, "not_null_dim_area_area_code")) is None
+    assert holdback.raw_tables(manifest, dbt_test(manifest, "not_null_columns_dim_area")) is None
     assert holdback.raw_tables(manifest, dbt_test(manifest, "unique_dim_period_period_key")) is None
 
 

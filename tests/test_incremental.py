@@ -423,6 +423,21 @@ def test_row_tests_look_only_at_rows_built_since_they_last_passed(incremental: I
     )
     assert "unique_combination_fct_benefit_month" in duplicate, "a new row repeating a tested key"
 
+    first_client = "client_key = (select min(client_key) from marts_core.fct_client_month)"
+    nulls = _failing_tests(
+        build_db,
+        tmp_path / "dbt",
+        "fct_client_month",
+        f"update marts_core.fct_client_month set household_key = null, built_at = {NOW} where {first_client}",
+    )
+    assert "," not in nulls and "not_null_columns_fct_client_month" in nulls, "one test for every column"
+    results = json.loads((tmp_path / "dbt" / "run_results.json").read_text())["results"]
+    failed = next(r for r in results if r["status"] == "fail")
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        emptied = con.execute(f"select count(*) from marts_core.fct_client_month where {first_client}").fetchone()[0]
+        assert con.execute(failed["compiled_code"]).fetchall() == [("household_key", emptied)], "the column is named"
+    assert failed["failures"] == emptied, "a failure counts the null values"
+
 
 def test_reconciliations_compare_the_groups_built_since_in_full_and_every_group_by_presence(
     incremental: Incremental, tmp_path: Path

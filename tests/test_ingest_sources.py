@@ -308,8 +308,8 @@ def test_pseudonyms_written_as_text_become_the_numbers_ingestion_makes(tmp_path,
     assert [row for row in query(settings, persons) if row[0].startswith(second.stem)] == kept
 
     manifest = json.loads(dbt_project().manifest_path.read_text())
-    test = next(key for key in manifest["nodes"] if key.startswith("test.mmr.not_null_stg_gemeente__wmo_client"))
-    held = holdback.hold_back(settings, manifest, [holdback.FailedTest(test, "not_null", 1, "Got 1 result")])
+    test = next(key for key in manifest["nodes"] if key.startswith("test.mmr.not_null_columns_stg_gemeente__wmo"))
+    held = holdback.hold_back(settings, manifest, [holdback.FailedTest(test, "not_null_columns", 1, "Got 1 result")])
     assert [h.file_name for h in held] == [first.name]
     assert query(settings, persons) == numbers
 
